@@ -1,0 +1,1 @@
+"""sysvmdiag: run ping, traceroute and arping on cloud system VMs, under an access policy."""

@@ -1,0 +1,1 @@
+"""Topology of a zone: model (pure), file format and DynamoDB store."""

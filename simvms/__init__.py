@@ -1,0 +1,1 @@
+"""simvms: a lab of simulated CloudStack system VMs in Linux network namespaces."""
