@@ -1,0 +1,1 @@
+"""The local stack: lab, embedded AWS services (moto's server) and the API on loopback."""
