@@ -1,0 +1,38 @@
+"""Caller identity: what the Lambda authorizer put in the request context."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from sysvmdiag.errors import ServiceError
+from sysvmdiag.policy import Caller
+from sysvmdiag.topology.model import Account, Role
+
+
+def authorizer_context(account: Account) -> dict[str, str]:
+    """The flat context the authorizer returns (HTTP API contexts allow no nesting)."""
+    return {"accountId": account.id, "accountName": account.name, "role": account.role.value,
+            "domain": account.domain}
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The key from ``Authorization: Bearer <key>``; None for anything else."""
+    if not header:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > 512:
+        return None
+    return token
+
+
+def caller_from_context(context: Mapping[str, Any]) -> Caller:
+    """Rebuild the caller; refuse rather than guess when the authorizer context is incomplete."""
+    try:
+        return Caller(account_id=str(context["accountId"]), role=Role(context["role"]),
+                      domain=str(context["domain"]))
+    except (KeyError, ValueError) as exc:
+        raise ServiceError("UNAUTHENTICATED", "The request carries no valid caller identity.",
+                           HTTPStatus.UNAUTHORIZED) from exc

@@ -1,0 +1,106 @@
+"""API request and response models (pydantic): the contract of ``POST /diagnostics`` and friends.
+
+Field names are camelCase on the wire; the seed's names (``uuid``, ``diagnosisTest``,
+``destinationIpAddress``) and CloudStack's ``runDiagnostics`` names (``targetid``, ``ipaddress``)
+are accepted as aliases so existing callers keep working.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class DiagnosticType(StrEnum):
+    PING = "ping"
+    TRACEROUTE = "traceroute"
+    ARPING = "arping"
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class DiagnosticRequest(BaseModel):
+    """What a caller asks for: run ``type`` on system VM ``targetId`` toward ``ipAddress``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, str_strip_whitespace=True)
+
+    target_id: str = Field(
+        min_length=1,
+        max_length=64,
+        validation_alias=AliasChoices("targetId", "uuid", "targetid", "target_id"),
+        serialization_alias="targetId",
+        description="UUID (or CloudStack name) of the system VM to run the test on.",
+    )
+    type: DiagnosticType = Field(
+        validation_alias=AliasChoices("type", "diagnosisTest"),
+        description="The test to run.",
+    )
+    ip_address: str = Field(
+        min_length=2,
+        max_length=64,
+        validation_alias=AliasChoices("ipAddress", "destinationIpAddress", "ipaddress", "ip_address"),
+        serialization_alias="ipAddress",
+        description="Destination IPv4 or IPv6 address (a literal, not a name).",
+    )
+    params: str | None = Field(
+        default=None,
+        max_length=256,
+        description="Extra command-line options for the tool, e.g. \"-c 5 -i 0.5\".",
+    )
+
+
+class ErrorBody(_Wire):
+    """Every 4xx/5xx answer: a stable machine-readable code and a sentence for a person."""
+
+    code: str
+    message: str
+    field: str | None = None
+
+
+class DiagnosticResult(_Wire):
+    id: str
+    target_id: str
+    type: DiagnosticType
+    ip_address: str
+    params: str | None = None
+    status: str
+    success: bool
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    truncated: bool = False
+    result: dict[str, Any] = Field(default_factory=dict)
+    egress_interface: str | None = None
+    egress_kind: str | None = None
+    command: str | None = None
+    started_at: datetime
+    finished_at: datetime
+    duration_ms: int
+
+
+class SystemVmInterface(_Wire):
+    name: str
+    network: str
+    network_kind: str
+    ipv4: str | None = None
+    ipv6: str | None = None
+
+
+class SystemVmView(_Wire):
+    id: str
+    name: str
+    kind: str
+    state: str
+    interfaces: list[SystemVmInterface]
+    allowed_egress_kinds: list[str]
+
+
+class SystemVmList(_Wire):
+    count: int
+    systemvms: list[SystemVmView]
