@@ -1,0 +1,45 @@
+"""Run a tool's command line on a system VM over SSH, through the zone's bastion.
+
+``RunnerError`` and ``RunOutput`` import without paramiko; the SSH machinery (``BastionRunner``,
+``get_runner``, ``load_private_key``) is loaded on first use so the API's cold start stays light.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from sysvmdiag.runner.errors import RunnerError, RunnerErrorCode, RunOutput
+
+if TYPE_CHECKING:
+    from sysvmdiag.runner.bastion import BastionRunner, clear_runners, get_runner
+    from sysvmdiag.runner.keys import key_fingerprint, load_private_key, parse_private_key
+
+_LAZY = {
+    "BastionRunner": "sysvmdiag.runner.bastion",
+    "get_runner": "sysvmdiag.runner.bastion",
+    "clear_runners": "sysvmdiag.runner.bastion",
+    "load_private_key": "sysvmdiag.runner.keys",
+    "parse_private_key": "sysvmdiag.runner.keys",
+    "key_fingerprint": "sysvmdiag.runner.keys",
+}
+
+__all__ = [
+    "BastionRunner",
+    "RunOutput",
+    "RunnerError",
+    "RunnerErrorCode",
+    "clear_runners",
+    "get_runner",
+    "key_fingerprint",
+    "load_private_key",
+    "parse_private_key",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the paramiko-backed parts only when someone asks for them."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(module), name)

@@ -1,0 +1,394 @@
+"""SSH to a system VM through the bastion: one cached bastion Transport, one VM Transport per run.
+
+The bastion connection is the expensive part (TCP + key exchange + auth), so a warm process keeps
+it and opens a ``direct-tcpip`` channel per run to the VM's control address (port 3922). The VM
+session runs over that channel as a second Transport, authenticated with the same key. Both
+server keys are checked against the keys pinned in the topology before anything is sent.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import paramiko
+
+from sysvmdiag.runner.errors import RunnerError, RunnerErrorCode, RunOutput
+from sysvmdiag.runner.keys import key_fingerprint
+from sysvmdiag.topology.model import SshEndpoint
+
+DEFAULT_OUTPUT_CAP = 256 * 1024
+# Each network step (TCP connect, key exchange, auth, channel open) gets at most this long,
+# whatever is left of the run's budget, so a dead host fails fast instead of eating the budget.
+DEFAULT_CONNECT_TIMEOUT = 4.0
+# Bastion connects are retried (a restarting bastion, a transient refusal) with backoff.
+DEFAULT_CONNECT_ATTEMPTS = 3
+FIRST_BACKOFF_SECONDS = 0.2
+# Keepalives let a cached bastion Transport notice a silently dead peer between invocations.
+BASTION_KEEPALIVE_SECONDS = 30
+_READ_CHUNK = 32 * 1024
+_POLL_SECONDS = 0.5
+
+# Which host-key algorithms to offer for a pinned key type, so the server shows the pinned key.
+_HOST_KEY_ALGORITHMS = {
+    "ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"),
+}
+
+
+@dataclass(frozen=True)
+class _Pinned:
+    """A pinned host key split into the two parts we compare exactly."""
+
+    key_type: str
+    blob: str
+
+
+def _pinned_key(endpoint: SshEndpoint, who: str) -> _Pinned:
+    parts = (endpoint.host_key or "").split()
+    if len(parts) < 2:
+        raise RunnerError(
+            RunnerErrorCode.HOST_KEY_MISMATCH,
+            f"No host key is pinned for {who}; refusing to connect to an unverified server.",
+        )
+    return _Pinned(key_type=parts[0], blob=parts[1])
+
+
+def _describe(endpoint: SshEndpoint, role: str, label: str | None = None) -> str:
+    name = f" {label}" if label else ""
+    return f"the {role}{name} at {endpoint.address}:{endpoint.port}"
+
+
+def _capitalized(phrase: str) -> str:
+    return phrase[:1].upper() + phrase[1:]
+
+
+class _Deadline:
+    """A wall-clock budget for one run (connect + exec)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.started = time.monotonic()
+        self.expires = self.started + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self.expires - time.monotonic())
+
+    def step(self, cap: float) -> float:
+        """Timeout for one network step: the small connect timeout or what is left, if less."""
+        return max(0.05, min(cap, self.remaining()))
+
+    def elapsed_ms(self) -> int:
+        return int((time.monotonic() - self.started) * 1000)
+
+
+class BastionRunner:
+    """Runs forced-command requests on system VMs through one bastion, reusing its connection.
+
+    Thread-safe: a lock guards (re)connecting the shared bastion Transport; each run has its own
+    channel and VM Transport, which paramiko multiplexes concurrently.
+    """
+
+    def __init__(
+        self,
+        bastion: SshEndpoint,
+        private_key: paramiko.PKey,
+        *,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        connect_attempts: int = DEFAULT_CONNECT_ATTEMPTS,
+    ):
+        if bastion.address is None:
+            raise ValueError("the bastion endpoint has no address")
+        self.bastion = bastion
+        self.private_key = private_key
+        self.connect_timeout = connect_timeout
+        self.connect_attempts = max(1, connect_attempts)
+        self._lock = threading.Lock()
+        self._transport: paramiko.Transport | None = None
+
+    # -- public ---------------------------------------------------------------------------
+
+    @property
+    def transport(self) -> paramiko.Transport | None:
+        """The cached bastion Transport (None before the first run); exposed for reuse checks."""
+        return self._transport
+
+    def run(
+        self,
+        vm: SshEndpoint,
+        command: str,
+        timeout: float,
+        output_cap: int = DEFAULT_OUTPUT_CAP,
+        *,
+        vm_label: str | None = None,
+    ) -> RunOutput:
+        """Send ``command`` (a validated tool command line) to the VM's forced command and collect it.
+
+        ``timeout`` is the wall-clock budget of the whole run. Raises RunnerError; a refusal by the
+        VM-side program is not an error but its stderr and exit status.
+        """
+        if vm.address is None:
+            raise ValueError("the VM endpoint has no address")
+        deadline = _Deadline(timeout)
+        vm_name = _describe(vm, "system VM", vm_label)
+        pinned = _pinned_key(vm, vm_name)
+        channel = self._open_tunnel(vm, vm_name, deadline)
+        vm_transport = paramiko.Transport(channel)
+        try:
+            self._handshake(vm_transport, pinned, vm_name, deadline, RunnerErrorCode.VM_UNREACHABLE)
+            self._authenticate(vm_transport, vm.user, vm_name, deadline)
+            return self._execute(vm_transport, command, output_cap, vm_name, deadline)
+        finally:
+            vm_transport.close()
+
+    def close(self) -> None:
+        """Drop the cached bastion connection (the next run reconnects)."""
+        with self._lock:
+            if self._transport is not None:
+                self._transport.close()
+                self._transport = None
+
+    # -- bastion --------------------------------------------------------------------------
+
+    def _bastion_transport(
+        self, deadline: _Deadline, stale: paramiko.Transport | None = None
+    ) -> paramiko.Transport:
+        """The live bastion Transport, (re)connecting under the lock when missing, closed or ``stale``."""
+        with self._lock:
+            current = self._transport
+            if current is not None and current is not stale and current.is_active():
+                return current
+            if current is not None:
+                current.close()
+                self._transport = None
+            self._transport = self._connect_bastion(deadline)
+            return self._transport
+
+    def _connect_bastion(self, deadline: _Deadline) -> paramiko.Transport:
+        """Connect and authenticate, retrying unreachable-bastion failures with exponential backoff."""
+        who = _describe(self.bastion, "bastion")
+        pinned = _pinned_key(self.bastion, who)
+        backoff = FIRST_BACKOFF_SECONDS
+        for attempt in range(1, self.connect_attempts + 1):
+            try:
+                return self._connect_bastion_once(pinned, who, deadline)
+            except RunnerError as exc:
+                retryable = exc.code is RunnerErrorCode.BASTION_UNREACHABLE
+                # Retry only if a backoff plus a meaningful connect attempt still fit in the budget.
+                if not retryable or attempt == self.connect_attempts or deadline.remaining() < backoff + 0.5:
+                    raise
+            time.sleep(backoff)
+            backoff *= 2
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    def _connect_bastion_once(self, pinned: _Pinned, who: str, deadline: _Deadline) -> paramiko.Transport:
+        address = str(self.bastion.address)
+        try:
+            sock = socket.create_connection(
+                (address, self.bastion.port), timeout=deadline.step(self.connect_timeout)
+            )
+        except OSError as exc:
+            raise RunnerError(
+                RunnerErrorCode.BASTION_UNREACHABLE, f"Could not connect to {who}: {exc.strerror or exc}."
+            ) from exc
+        transport = paramiko.Transport(sock)
+        try:
+            self._handshake(transport, pinned, who, deadline, RunnerErrorCode.BASTION_UNREACHABLE)
+            self._authenticate(transport, self.bastion.user, who, deadline)
+        except BaseException:
+            transport.close()
+            raise
+        transport.set_keepalive(BASTION_KEEPALIVE_SECONDS)
+        return transport
+
+    # -- the tunnel to the VM -------------------------------------------------------------
+
+    def _open_tunnel(self, vm: SshEndpoint, vm_name: str, deadline: _Deadline) -> paramiko.Channel:
+        """A direct-tcpip channel to the VM's sshd; a dead cached bastion Transport is replaced once."""
+        transport = self._bastion_transport(deadline)
+        destination = (str(vm.address), vm.port)
+        for retry_on_dead_transport in (True, False):
+            try:
+                return transport.open_channel(
+                    "direct-tcpip",
+                    destination,
+                    ("127.0.0.1", 0),
+                    timeout=deadline.step(self.connect_timeout),
+                )
+            except paramiko.ChannelException as exc:
+                raise RunnerError(
+                    RunnerErrorCode.VM_UNREACHABLE,
+                    f"The bastion could not reach {vm_name}: {exc.text or 'channel open refused'}.",
+                ) from exc
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                if transport.is_active() and not deadline.remaining():
+                    raise RunnerError(
+                        RunnerErrorCode.TIMEOUT, f"The run on {vm_name} ran out of time opening the tunnel."
+                    ) from exc
+                if transport.is_active():
+                    # A live bastion that did not answer the open in time: the VM side is not answering.
+                    raise RunnerError(
+                        RunnerErrorCode.VM_UNREACHABLE, f"The bastion got no answer from {vm_name}: {exc}."
+                    ) from exc
+                if not retry_on_dead_transport:
+                    raise RunnerError(
+                        RunnerErrorCode.BASTION_UNREACHABLE,
+                        f"The connection to {_describe(self.bastion, 'bastion')} dropped while opening a "
+                        f"tunnel to {vm_name}.",
+                    ) from exc
+                transport = self._bastion_transport(deadline, stale=transport)
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    # -- shared SSH steps -----------------------------------------------------------------
+
+    def _handshake(
+        self,
+        transport: paramiko.Transport,
+        pinned: _Pinned,
+        who: str,
+        deadline: _Deadline,
+        unreachable: RunnerErrorCode,
+    ) -> None:
+        """Key exchange offering only the pinned key type, then an exact check of the server key."""
+        try:
+            transport.get_security_options().key_types = _HOST_KEY_ALGORITHMS.get(
+                pinned.key_type, (pinned.key_type,)
+            )
+        except ValueError as exc:
+            raise RunnerError(
+                RunnerErrorCode.HOST_KEY_MISMATCH,
+                f"The key pinned for {who} has an unsupported type {pinned.key_type!r}.",
+            ) from exc
+        step = deadline.step(self.connect_timeout)
+        transport.banner_timeout = step
+        transport.handshake_timeout = step
+        try:
+            transport.start_client(timeout=step)
+        except paramiko.IncompatiblePeer as exc:
+            raise RunnerError(
+                RunnerErrorCode.HOST_KEY_MISMATCH,
+                f"{_capitalized(who)} does not offer the pinned {pinned.key_type} host key ({exc}).",
+            ) from exc
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise RunnerError(
+                unreachable, f"{_capitalized(who)} did not complete an SSH handshake: {exc}."
+            ) from exc
+        server_key = transport.get_remote_server_key()
+        if server_key.get_name() != pinned.key_type or server_key.get_base64() != pinned.blob:
+            raise RunnerError(
+                RunnerErrorCode.HOST_KEY_MISMATCH,
+                f"The host key of {who} ({server_key.get_name()} {server_key.fingerprint}) is not the pinned "
+                "key; refusing to authenticate or run anything.",
+            )
+
+    def _authenticate(self, transport: paramiko.Transport, user: str, who: str, deadline: _Deadline) -> None:
+        transport.auth_timeout = deadline.step(self.connect_timeout)
+        try:
+            transport.auth_publickey(user, self.private_key)
+        except paramiko.AuthenticationException as exc:
+            raise RunnerError(
+                RunnerErrorCode.AUTH_FAILED, f"{_capitalized(who)} rejected the key for user {user}."
+            ) from exc
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise RunnerError(
+                RunnerErrorCode.AUTH_FAILED, f"Authentication as {user} on {who} did not complete: {exc}."
+            ) from exc
+        if not transport.is_authenticated():
+            raise RunnerError(RunnerErrorCode.AUTH_FAILED, f"{_capitalized(who)} did not accept user {user}.")
+
+    # -- the run --------------------------------------------------------------------------
+
+    def _execute(
+        self, transport: paramiko.Transport, command: str, output_cap: int, vm_name: str, deadline: _Deadline
+    ) -> RunOutput:
+        """exec the command and read stdout and stderr together until EOF, the cap or the deadline."""
+        try:
+            session = transport.open_session(timeout=deadline.step(self.connect_timeout))
+            session.exec_command(command)
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise RunnerError(
+                RunnerErrorCode.VM_UNREACHABLE, f"{_capitalized(vm_name)} refused the session: {exc}."
+            ) from exc
+        stdout, stderr = bytearray(), bytearray()
+        truncated = False
+        try:
+            while True:
+                # One poll wakes on data from either stream, so a chatty stderr cannot starve stdout.
+                select.select([session], [], [], min(_POLL_SECONDS, deadline.remaining()))
+                while session.recv_ready():
+                    stdout += session.recv(_READ_CHUNK)
+                while session.recv_stderr_ready():
+                    stderr += session.recv_stderr(_READ_CHUNK)
+                if len(stdout) + len(stderr) > output_cap:
+                    truncated = True
+                    break
+                if session.eof_received or session.closed:
+                    if not session.recv_ready() and not session.recv_stderr_ready():
+                        break
+                    continue
+                if not deadline.remaining():
+                    raise RunnerError(
+                        RunnerErrorCode.TIMEOUT,
+                        f"The run on {vm_name} did not finish within {deadline.seconds:g} s; it was stopped.",
+                    )
+            exit_code: int | None = None
+            # The exit status follows EOF closely; wait for it a little even if the budget is spent.
+            if not truncated and session.status_event.wait(max(deadline.remaining(), 0.5)):
+                status = session.recv_exit_status()
+                exit_code = status if status >= 0 else None
+        finally:
+            # Closing the session is what makes the VM-side program stop the tool (timeout, cap).
+            session.close()
+        if truncated:
+            stdout, stderr = _trim(stdout, stderr, output_cap)
+        return RunOutput(
+            exit_code=exit_code,
+            stdout=stdout.decode("utf-8", errors="replace"),
+            stderr=stderr.decode("utf-8", errors="replace"),
+            truncated=truncated,
+            duration_ms=deadline.elapsed_ms(),
+        )
+
+
+def _trim(stdout: bytearray, stderr: bytearray, cap: int) -> tuple[bytearray, bytearray]:
+    """Keep at most ``cap`` bytes in total, stdout first."""
+    kept_stdout = stdout[:cap]
+    return kept_stdout, stderr[: max(0, cap - len(kept_stdout))]
+
+
+# -- the warm-process cache ---------------------------------------------------------------
+
+_runners: dict[tuple[str, int, str, str], tuple[str, BastionRunner]] = {}
+_runners_lock = threading.Lock()
+
+
+def get_runner(bastion: SshEndpoint, key_loader: Callable[[], paramiko.PKey]) -> BastionRunner:
+    """The process's runner for this bastion, so warm invocations reuse its connection.
+
+    Cached per bastion endpoint (address, port, user, pinned key) and private-key fingerprint:
+    a rotated key or re-pinned bastion gets a fresh runner and the old connection is closed.
+    """
+    key = key_loader()
+    fingerprint = key_fingerprint(key)
+    endpoint = (str(bastion.address), bastion.port, bastion.user, bastion.host_key or "")
+    with _runners_lock:
+        cached = _runners.get(endpoint)
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1]
+        runner = BastionRunner(bastion, key)
+        _runners[endpoint] = (fingerprint, runner)
+    if cached is not None:
+        cached[1].close()
+    return runner
+
+
+def clear_runners() -> None:
+    """Close and forget every cached runner (tests, key rotation by hand)."""
+    with _runners_lock:
+        runners = [runner for _, runner in _runners.values()]
+        _runners.clear()
+    for runner in runners:
+        runner.close()

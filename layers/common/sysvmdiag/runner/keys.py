@@ -1,0 +1,79 @@
+"""The runner's SSH private key: fetched from Secrets Manager, parsed in memory, never on disk."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from typing import TYPE_CHECKING
+
+import paramiko
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+# How long a warm Lambda keeps the fetched secret before asking Secrets Manager again.
+DEFAULT_SECRET_MAX_AGE_SECONDS = int(os.environ.get("SSH_KEY_SECRET_MAX_AGE", "300"))
+
+
+def parse_private_key(text: str | bytes, password: str | None = None) -> paramiko.PKey:
+    """Turn an OpenSSH or PEM private key (Ed25519, ECDSA or RSA) into a paramiko key, in memory.
+
+    The secret may also be a JSON object with a ``private_key`` field, as Secrets Manager
+    key/value secrets usually are.
+    """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    text = text.strip()
+    if text.startswith("{"):
+        text = str(json.loads(text)["private_key"]).strip()
+    data = text.encode("utf-8")
+    secret = password.encode("utf-8") if password is not None else None
+    # Detect the key type like paramiko's PKey.from_path does, without a file.
+    try:
+        loaded = serialization.load_ssh_private_key(data, password=secret)
+    except ValueError:
+        try:
+            loaded = serialization.load_pem_private_key(data, password=secret)
+        except (ValueError, TypeError) as exc:
+            raise ValueError("the SSH private key secret is not an OpenSSH or PEM private key") from exc
+    key_class: type[paramiko.PKey]
+    if isinstance(loaded, ed25519.Ed25519PrivateKey):
+        key_class = paramiko.Ed25519Key
+    elif isinstance(loaded, ec.EllipticCurvePrivateKey):
+        key_class = paramiko.ECDSAKey
+    elif isinstance(loaded, rsa.RSAPrivateKey):
+        key_class = paramiko.RSAKey
+    else:
+        raise ValueError(f"unsupported SSH private key type {type(loaded).__name__}")
+    return key_class.from_private_key(io.StringIO(text + "\n"), password=password)
+
+
+def key_fingerprint(key: paramiko.PKey) -> str:
+    """The OpenSSH-style SHA256 fingerprint, used to key the connection cache."""
+    return key.fingerprint
+
+
+def load_private_key(
+    secret_name: str,
+    max_age: int = DEFAULT_SECRET_MAX_AGE_SECONDS,
+    provider: SecretsProvider | None = None,
+) -> paramiko.PKey:
+    """Fetch the key from Secrets Manager through powertools (cached ``max_age`` seconds) and parse it.
+
+    The endpoint comes from boto3's own configuration (``AWS_ENDPOINT_URL`` locally); pass a
+    ``SecretsProvider`` built on your own boto3 client to override it.
+    """
+    from aws_lambda_powertools.utilities import parameters
+
+    if provider is not None:
+        value = provider.get(secret_name, max_age=max_age)
+    else:
+        value = parameters.get_secret(secret_name, max_age=max_age)
+    if value is None:
+        raise ValueError(f"secret {secret_name} holds no SSH private key")
+    if isinstance(value, dict):
+        value = json.dumps(value)
+    return parse_private_key(value)
