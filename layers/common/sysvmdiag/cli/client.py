@@ -1,0 +1,173 @@
+"""``sysvmdiag run`` and ``sysvmdiag vms``: a client of the HTTP API for people at a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import threading
+import urllib.error
+import urllib.request
+from typing import Any
+
+from sysvmdiag.local.stack import LocalStack
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, body: dict):
+        super().__init__(body.get("message") or body)
+        self.status = status
+        self.body = body
+
+
+def resolve_endpoint(api: str | None, key: str | None, as_account: str) -> tuple[str, str]:
+    """Flags first, then SYSVMDIAG_API_URL / SYSVMDIAG_API_KEY, then the running local stack."""
+    api = api or os.environ.get("SYSVMDIAG_API_URL")
+    key = key or os.environ.get("SYSVMDIAG_API_KEY")
+    if api and key:
+        return api.rstrip("/"), key
+    status = LocalStack().status()
+    if not status.get("apiUrl"):
+        raise SystemExit("sysvmdiag: no API given (--api/--key or SYSVMDIAG_API_URL/SYSVMDIAG_API_KEY) "
+                         "and no local stack running (start one with: sysvmdiag local up)")
+    if not key:
+        match = [a for a in status.get("accounts", []) if as_account in (a["name"], a["id"])]
+        if not match:
+            raise SystemExit(f"sysvmdiag: the local stack has no demo account {as_account!r}")
+        key = match[0]["apiKey"]
+    return (api or status["apiUrl"]).rstrip("/"), key
+
+
+def call_api(method: str, url: str, key: str, body: dict | None = None, timeout: float = 60.0) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={
+        "authorization": f"Bearer {key}", "content-type": "application/json", "user-agent": "sysvmdiag-cli"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - user-chosen API URL
+            return json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as err:
+        try:
+            payload = json.loads(err.read() or b"{}")
+        except ValueError:
+            payload = {"message": err.reason}
+        raise ApiError(err.code, payload) from None
+
+
+class Spinner:
+    """A spinner on stderr while we wait, only when stderr is a terminal."""
+
+    def __init__(self, text: str):
+        self._text = text
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+
+    def _spin(self) -> None:
+        for frame in itertools.cycle("|/-\\"):
+            if self._stop.wait(0.1):
+                break
+            sys.stderr.write(f"\r{frame} {self._text}")
+            sys.stderr.flush()
+        sys.stderr.write("\r" + " " * (len(self._text) + 2) + "\r")
+
+    def __enter__(self) -> Spinner:
+        if sys.stderr.isatty():
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
+def _ms(value: Any) -> str:
+    return f"{value:.3f} ms" if isinstance(value, int | float) else "-"
+
+
+def summarize(response: dict) -> str:
+    """A few readable lines: loss and rtt, hops, or MACs."""
+    result = response.get("result") or {}
+    head = (f"{response['type']} {response['ipAddress']} from {response['targetId']} via "
+            f"{response.get('egressInterface') or '?'} ({response.get('egressKind') or '?'}): "
+            f"{'success' if response.get('success') else 'FAILED'}, exit {response.get('exitCode')}, "
+            f"{response.get('durationMs')} ms")
+    lines = [head]
+    kind = response["type"]
+    if kind in ("ping", "arping") and "transmitted" in result:
+        lines.append(f"  {result.get('received', 0)}/{result.get('transmitted', 0)} received, "
+                     f"{result.get('packet_loss_percent', 0)}% loss")
+    if kind == "ping" and result.get("rtt_ms"):
+        rtt = result["rtt_ms"]
+        lines.append(f"  rtt min/avg/max/mdev {_ms(rtt.get('min'))} / {_ms(rtt.get('avg'))} / "
+                     f"{_ms(rtt.get('max'))} / {_ms(rtt.get('mdev'))}")
+    if kind == "traceroute":
+        for hop in result.get("hops", []):
+            probes = hop.get("probes") or []
+            addresses = sorted({p.get("address") or "*" for p in probes}) or ["*"]
+            rtts = " ".join(_ms(p.get("rtt_ms")) for p in probes if p.get("rtt_ms") is not None)
+            lines.append(f"  {hop.get('hop'):>2}  {', '.join(addresses):<18} {rtts}")
+    if kind == "arping":
+        for reply in result.get("replies", []):
+            lines.append(f"  reply from {reply.get('address')} [{reply.get('mac')}] {_ms(reply.get('rtt_ms'))}")
+    if response.get("truncated"):
+        lines.append("  (output truncated)")
+    if not response.get("success") and response.get("stderr"):
+        lines.append("  stderr: " + response["stderr"].strip().splitlines()[-1])
+    return "\n".join(lines)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    api, key = resolve_endpoint(args.api, args.key, args.as_account)
+    body = {"targetId": args.vm, "type": args.test, "ipAddress": args.dest}
+    if args.params:
+        body["params"] = args.params
+    try:
+        with Spinner(f"running {args.test} {args.dest} on {args.vm} ..."):
+            response = call_api("POST", f"{api}/diagnostics", key, body)
+    except ApiError as err:
+        print(json.dumps(err.body) if args.json else f"refused ({err.status} {err.body.get('code')}): "
+              f"{err.body.get('message')}", file=sys.stdout if args.json else sys.stderr)
+        return 3 if err.status in (401, 403) else 1
+    print(json.dumps(response, indent=2) if args.json else summarize(response))
+    return 0 if response.get("success") else 1
+
+
+def _cmd_vms(args: argparse.Namespace) -> int:
+    api, key = resolve_endpoint(args.api, args.key, args.as_account)
+    try:
+        response = call_api("GET", f"{api}/systemvms", key)
+    except ApiError as err:
+        print(f"refused ({err.status}): {err.body.get('message')}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(response, indent=2))
+        return 0
+    for vm in response["systemvms"]:
+        addresses = ", ".join(f"{i['name']}={i.get('ipv4') or i.get('ipv6')} ({i['networkKind']})"
+                              for i in vm["interfaces"])
+        print(f"{vm['id']}  {vm['name']:<8} {vm['kind']:<6} {vm['state']:<8} egress: "
+              f"{', '.join(vm['allowedEgressKinds']) or '-'}\n    {addresses}")
+    return 0
+
+
+def _endpoint_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--api", help="API base URL (default: $SYSVMDIAG_API_URL or the local stack)")
+    parser.add_argument("--key", help="API key (default: $SYSVMDIAG_API_KEY or a local demo account's)")
+    parser.add_argument("--as", dest="as_account", default="admin",
+                        help="local stack demo account to act as when no key is given (default: admin)")
+    parser.add_argument("--json", action="store_true", help="print the raw JSON response")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    run = subparsers.add_parser("run", help="run ping/traceroute/arping on a system VM through the API")
+    run.add_argument("--vm", required=True, help="system VM uuid or name (r-4-VM)")
+    run.add_argument("--test", required=True, choices=["ping", "traceroute", "arping"])
+    run.add_argument("--dest", required=True, help="destination IP address")
+    run.add_argument("--params", help='extra tool options, e.g. "-c 5"')
+    _endpoint_flags(run)
+    run.set_defaults(func=_cmd_run)
+    vms = subparsers.add_parser("vms", help="list the system VMs you may target")
+    _endpoint_flags(vms)
+    vms.set_defaults(func=_cmd_vms)

@@ -1,0 +1,65 @@
+"""``sysvmdiag local up | down | status``: the embedded local stack."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from sysvmdiag.local.stack import DEFAULT_PORT, LocalStack, LocalStackError
+
+
+def _stack(args: argparse.Namespace) -> LocalStack:
+    return LocalStack(state_dir=args.state, port=args.port)
+
+
+def _print_status(status: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(status, indent=2))
+        return
+    if not status.get("up"):
+        print(f"local stack: down (lab {'up' if status.get('labUp') else 'down'})")
+        return
+    print(f"local stack: up at {status['apiUrl']} (moto at {status['awsEndpointUrl']})")
+    for account in status["accounts"]:
+        print(f"  {account['name']:<11} {account['role']:<13} {account['domain']:<24} key {account['apiKey']}")
+    for vm in status["systemvms"]:
+        print(f"  {vm['name']:<7} {vm['kind']:<6} {vm['id']}")
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    try:
+        status = _stack(args).up(progress=lambda line: print(line, file=sys.stderr))
+    except LocalStackError as err:
+        print(f"sysvmdiag local up: {err}", file=sys.stderr)
+        return 1
+    _print_status(status, args.json)
+    return 0
+
+
+def _cmd_down(args: argparse.Namespace) -> int:
+    _stack(args).down(keep_lab=args.keep_lab)
+    print("local stack: down")
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    status = _stack(args).status()
+    _print_status(status, args.json)
+    return 0 if status.get("up") else 1
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    local = subparsers.add_parser("local", help="the local stack: lab, embedded AWS and the API on loopback")
+    verbs = local.add_subparsers(dest="verb", required=True)
+    for name, func, text in (("up", _cmd_up, "bring the lab, moto and the API up (idempotent)"),
+                             ("down", _cmd_down, "stop the API and moto, tear the lab down"),
+                             ("status", _cmd_status, "show the API URL, demo keys and VM ids")):
+        verb = verbs.add_parser(name, help=text)
+        verb.add_argument("--state", type=Path, default=None, help="state folder (default /run/sysvmdiag-local)")
+        verb.add_argument("--port", type=int, default=DEFAULT_PORT, help="API port on 127.0.0.1 (default 3000)")
+        verb.add_argument("--json", action="store_true")
+        if name == "down":
+            verb.add_argument("--keep-lab", action="store_true", help="leave the namespace lab up")
+        verb.set_defaults(func=func)

@@ -1,0 +1,126 @@
+"""The local stack's server process: embedded AWS (moto), loaded topology, demo accounts, the API.
+
+Started by ``sysvmdiag local up`` in the background; ``python -m sysvmdiag.local.server --state DIR``.
+Everything it sets up is what the Lambda functions read from their environment on AWS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import sys
+import threading
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
+
+TABLES = {
+    "TOPOLOGY_TABLE": "sysvmdiag-topology",
+    "ACCOUNTS_TABLE": "sysvmdiag-accounts",
+    "JOBS_TABLE": "sysvmdiag-jobs",
+    "AUDIT_TABLE": "sysvmdiag-audit",
+}
+SSH_KEY_SECRET_ID = "sysvmdiag/ssh-private-key"
+# Demo callers: an admin, a domain admin, and two users of different accounts (bob shares the
+# shared network with carol, so his view of it is not exclusive).
+DEMO_ACCOUNTS = ("admin", "acme-admin", "alice", "bob", "carol")
+
+
+def configure_environment(endpoint_url: str) -> None:
+    """The same variables the SAM template gives the functions, pointed at moto's server."""
+    os.environ.update(TABLES)
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint_url,
+            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "local"),
+            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
+            "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+            "SSH_KEY_SECRET_ID": SSH_KEY_SECRET_ID,
+            "POWERTOOLS_SERVICE_NAME": "sysvmdiag",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "SysVmDiag",
+        }
+    )
+
+
+def provision(lab_status: dict) -> dict:
+    """Tables, topology, SSH key secret and demo accounts on the configured endpoint."""
+    import boto3
+
+    from sysvmdiag.topology.loader import load_topology_into_tables
+    from sysvmdiag.topology.model import load_topology
+    from sysvmdiag.topology.store import TopologyStore, create_tables
+
+    dynamodb = boto3.resource("dynamodb")
+    create_tables(dynamodb, {k: os.environ[k] for k in TABLES})
+    store = TopologyStore.from_env()
+    topology = load_topology(lab_status["topology"])
+    load_topology_into_tables(topology, store, lab_status)
+
+    secretsmanager = boto3.client("secretsmanager")
+    private_key = Path(lab_status["private_key"]).read_text()
+    try:
+        secretsmanager.create_secret(Name=SSH_KEY_SECRET_ID, SecretString=private_key)
+    except secretsmanager.exceptions.ResourceExistsException:
+        secretsmanager.put_secret_value(SecretId=SSH_KEY_SECRET_ID, SecretString=private_key)
+
+    accounts = []
+    for name in DEMO_ACCOUNTS:
+        account = topology.account(name)
+        api_key = "svd_" + secrets.token_urlsafe(32)
+        store.put_account(account, api_key)
+        accounts.append({"name": account.name, "id": account.id, "role": account.role.value,
+                         "domain": account.domain, "apiKey": api_key})
+    vms = [{"id": vm.uuid, "name": vm.vm_name, "host": vm.name, "kind": vm.kind.value}
+           for vm in topology.system_vms()]
+    return {"accounts": accounts, "systemvms": vms}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sysvmdiag-local-server")
+    parser.add_argument("--state", required=True, type=Path)
+    parser.add_argument("--lab-status", required=True, type=Path)
+    parser.add_argument("--port", type=int, default=3000)
+    args = parser.parse_args(argv)
+
+    from sysvmdiag.local.motoserver import start_moto_server
+
+    aws = start_moto_server()
+    configure_environment(aws.endpoint_url)
+    lab_status = json.loads(args.lab_status.read_text())
+    provisioned = provision(lab_status)
+
+    sys.path.insert(0, str(REPO_ROOT))
+    from functions.api.app import lambda_handler as api_handler
+    from functions.authorizer.app import lambda_handler as authorizer_handler
+    from sysvmdiag.local.gateway import LocalGateway, serve
+
+    server = serve(LocalGateway(api_handler, authorizer_handler), "127.0.0.1", args.port)
+    status = {
+        "pid": os.getpid(),
+        "apiUrl": f"http://127.0.0.1:{args.port}",
+        "awsEndpointUrl": aws.endpoint_url,
+        "tables": TABLES,
+        "sshKeySecretId": SSH_KEY_SECRET_ID,
+        **provisioned,
+    }
+    ready = args.state / "server.json"
+    tmp = ready.with_suffix(".tmp")
+    tmp.write_text(json.dumps(status, indent=2))
+    os.chmod(tmp, 0o600)  # it holds the demo API keys
+    tmp.replace(ready)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    server.shutdown()
+    aws.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""``sysvmdiag local up | down | status``: the lab plus the server process, managed by pid."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from sysvmdiag.local.server import REPO_ROOT
+
+DEFAULT_STATE_DIR = Path(os.environ.get("SYSVMDIAG_LOCAL_STATE", "/run/sysvmdiag-local"))
+DEFAULT_PORT = 3000
+START_TIMEOUT_SECONDS = 60.0
+
+
+class LocalStackError(RuntimeError):
+    pass
+
+
+class LocalStack:
+    def __init__(self, state_dir: Path | None = None, port: int = DEFAULT_PORT, lab_state_dir: Path | None = None):
+        self.state_dir = Path(state_dir or DEFAULT_STATE_DIR)
+        self.port = port
+        self.lab_state_dir = lab_state_dir
+
+    @property
+    def _server_file(self) -> Path:
+        return self.state_dir / "server.json"
+
+    @property
+    def _pid_file(self) -> Path:
+        return self.state_dir / "server.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / "server.log"
+
+    def _lab(self):
+        from simvms.lab import Lab
+
+        return Lab(state_dir=self.lab_state_dir) if self.lab_state_dir else Lab()
+
+    def up(self, progress=print) -> dict:
+        """Idempotent: a healthy stack is left as it is."""
+        current = self.status()
+        if current.get("up"):
+            return current
+        self._stop_server()
+        progress("lab: bringing the system-VM lab up ...")
+        lab_status = self._lab().up()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        lab_file = self.state_dir / "lab-status.json"
+        lab_file.write_text(json.dumps(lab_status))
+        progress(f"api: starting moto's server and the API on 127.0.0.1:{self.port} ...")
+        self._server_file.unlink(missing_ok=True)
+        with open(self.log_file, "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "sysvmdiag.local.server", "--state", str(self.state_dir),
+                 "--lab-status", str(lab_file), "--port", str(self.port)],
+                cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            )
+        self._pid_file.write_text(str(process.pid))
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise LocalStackError(f"the API server exited with {process.returncode}; see {self.log_file}")
+            status = self.status()
+            if status.get("up"):
+                return status
+            time.sleep(0.2)
+        self._stop_server()
+        raise LocalStackError(f"the API server did not come up in {START_TIMEOUT_SECONDS:.0f} s; see {self.log_file}")
+
+    def status(self) -> dict:
+        if not self._server_file.exists():
+            return {"up": False, "stateDir": str(self.state_dir)}
+        info = json.loads(self._server_file.read_text())
+        healthy = _is_our_server(info.get("pid")) and _http_ok(info["apiUrl"] + "/openapi.json")
+        lab = self._lab().status()
+        return {"up": healthy and bool(lab.get("up")), "stateDir": str(self.state_dir),
+                "labUp": bool(lab.get("up")), **info}
+
+    def down(self, keep_lab: bool = False) -> None:
+        self._stop_server()
+        self._server_file.unlink(missing_ok=True)
+        (self.state_dir / "lab-status.json").unlink(missing_ok=True)
+        if not keep_lab:
+            self._lab().down()
+
+    def _stop_server(self) -> None:
+        if not self._pid_file.exists():
+            return
+        pid = int(self._pid_file.read_text().strip() or 0)
+        if _is_our_server(pid):
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(50):
+                if not _is_our_server(pid):
+                    break
+                time.sleep(0.1)
+            else:
+                os.kill(pid, signal.SIGKILL)
+        self._pid_file.unlink(missing_ok=True)
+
+
+def _is_our_server(pid: int | None) -> bool:
+    """True only for a live process that is our server (never signal a recycled pid)."""
+    if not pid:
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    state = stat.rsplit(")", 1)[-1].split()[0]
+    return state != "Z" and b"sysvmdiag.local.server" in cmdline
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback URL we wrote
+            return response.status == 200
+    except OSError:
+        return False

@@ -1,0 +1,46 @@
+"""The local stack (lab + moto + API on loopback) for end-to-end API tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sysvmdiag.local.motoserver import free_loopback_port
+from sysvmdiag.local.stack import LocalStack
+
+
+@pytest.fixture(scope="session")
+def local_stack(lab_status: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """A local stack of our own (own state folder and port) on the shared lab."""
+    stack = LocalStack(state_dir=tmp_path_factory.mktemp("local-stack"), port=free_loopback_port(),
+                       lab_state_dir=Path(lab_status["state_dir"]))
+    status = stack.up(progress=lambda _line: None)
+    yield status
+    stack.down(keep_lab=True)
+
+
+@pytest.fixture(scope="session")
+def api_keys(local_stack: dict) -> dict[str, str]:
+    return {account["name"]: account["apiKey"] for account in local_stack["accounts"]}
+
+
+@pytest.fixture
+def handler_env(local_stack: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point in-process handlers at the local stack's moto server, as the server process does."""
+    from sysvmdiag.local.server import configure_environment
+
+    saved = dict(os.environ)
+    configure_environment(local_stack["awsEndpointUrl"])
+    from functions.api import app as api_app
+    from functions.authorizer import app as authorizer_app
+
+    api_app._service.cache_clear()
+    authorizer_app._store.cache_clear()
+    yield
+    api_app._service.cache_clear()
+    authorizer_app._store.cache_clear()
+    os.environ.clear()
+    os.environ.update(saved)
