@@ -1,0 +1,352 @@
+"""The topology and accounts in DynamoDB, laid out so the hot paths cost one call each.
+
+Topology table (``pk``/``sk``):
+
+* ``ZONE`` / ``<zone id>``: the zone (management ranges) and the bastion endpoint with its pinned key.
+* ``VM#<uuid>`` / ``VM``: a system VM, readable attributes (name, kind, state, ssh, interfaces with
+  their role, routes, vpc, owner) plus ``context``: the whole decision slice (the VM, its networks,
+  every shared network of the zone, the VPC and its networks, the accounts owning or sharing them, the
+  zone and the bastion) as compact JSON of the pydantic model, so a policy decision is one GetItem.
+* ``NETWORK#<id>`` / ``NETWORK`` and ``VPC#<id>`` / ``VPC``: the zone's networks and VPCs, for people
+  and tools browsing the table (the hot paths never read them).
+
+The sparse GSI ``listing`` (``list_pk``/``list_sk``) holds only the zone header and the system VMs, so
+``GET /systemvms`` is one Query.
+
+Accounts table (``pk``): ``ACCOUNT#<id>`` items (name, role, domain) and ``KEY#<sha256 hex>`` items that
+repeat the account's fields so the authorizer resolves a key with one GetItem. The sparse GSI
+``by_account`` (``account_id``) finds an account's keys when its role or domain changes.
+
+Jobs (``id``) and audit (``pk``/``sk``) tables only have their keys and TTL here; they are used later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from sysvmdiag.accounts import api_key_matches, check_api_key_strength, hash_api_key
+from sysvmdiag.topology.model import Account, Host, Role, Topology
+
+# -- table layout: the single source create_tables() uses and template.yaml is tested against ------------
+
+TABLE_ENV_VARS: dict[str, str] = {
+    "topology": "TOPOLOGY_TABLE",
+    "accounts": "ACCOUNTS_TABLE",
+    "jobs": "JOBS_TABLE",
+    "audit": "AUDIT_TABLE",
+}
+TEMPLATE_LOGICAL_IDS: dict[str, str] = {
+    "topology": "TopologyTable",
+    "accounts": "AccountsTable",
+    "jobs": "JobsTable",
+    "audit": "AuditTable",
+}
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """A global secondary index: name, key attributes and projection."""
+
+    name: str
+    hash_key: str
+    range_key: str | None = None
+    projection: str = "ALL"
+
+    def definition(self) -> dict[str, Any]:
+        return {
+            "IndexName": self.name,
+            "KeySchema": _key_schema(self.hash_key, self.range_key),
+            "Projection": {"ProjectionType": self.projection},
+        }
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """Key schema, GSIs and TTL attribute of one table (all key attributes are strings)."""
+
+    hash_key: str
+    range_key: str | None = None
+    indexes: tuple[IndexSpec, ...] = ()
+    ttl_attribute: str | None = None
+
+    def key_schema(self) -> list[dict[str, str]]:
+        return _key_schema(self.hash_key, self.range_key)
+
+    def attribute_definitions(self) -> list[dict[str, str]]:
+        names: list[str] = []
+        for name in (self.hash_key, self.range_key, *self._index_keys()):
+            if name is not None and name not in names:
+                names.append(name)
+        return [{"AttributeName": name, "AttributeType": "S"} for name in names]
+
+    def _index_keys(self) -> Iterator[str | None]:
+        for index in self.indexes:
+            yield index.hash_key
+            yield index.range_key
+
+
+def _key_schema(hash_key: str, range_key: str | None) -> list[dict[str, str]]:
+    schema = [{"AttributeName": hash_key, "KeyType": "HASH"}]
+    if range_key is not None:
+        schema.append({"AttributeName": range_key, "KeyType": "RANGE"})
+    return schema
+
+
+LISTING_INDEX = "listing"
+BY_ACCOUNT_INDEX = "by_account"
+
+TABLE_SPECS: dict[str, TableSpec] = {
+    "topology": TableSpec(
+        hash_key="pk", range_key="sk", indexes=(IndexSpec(LISTING_INDEX, "list_pk", "list_sk"),)
+    ),
+    "accounts": TableSpec(
+        hash_key="pk", indexes=(IndexSpec(BY_ACCOUNT_INDEX, "account_id", projection="KEYS_ONLY"),)
+    ),
+    "jobs": TableSpec(hash_key="id", ttl_attribute="expires_at"),
+    "audit": TableSpec(hash_key="pk", range_key="sk", ttl_attribute="expires_at"),
+}
+
+
+def table_names_from_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Physical table names from TOPOLOGY_TABLE, ACCOUNTS_TABLE, JOBS_TABLE, AUDIT_TABLE (those set)."""
+    environ = os.environ if environ is None else environ
+    return {table: environ[var] for table, var in TABLE_ENV_VARS.items() if environ.get(var)}
+
+
+def create_tables(dynamodb_resource: Any, names: Mapping[str, str]) -> dict[str, Any]:
+    """Create the tables named in ``names`` (keys of TABLE_SPECS) as template.yaml declares them.
+
+    For the local stack and tests: on-demand billing, SSE, point-in-time recovery and TTL like the
+    template. A table that already exists is left as it is, so this can run on every start.
+    """
+    tables: dict[str, Any] = {}
+    for table, name in names.items():
+        spec = TABLE_SPECS[table]
+        client = dynamodb_resource.meta.client
+        kwargs: dict[str, Any] = {
+            "TableName": name,
+            "KeySchema": spec.key_schema(),
+            "AttributeDefinitions": spec.attribute_definitions(),
+            "BillingMode": "PAY_PER_REQUEST",
+            "SSESpecification": {"Enabled": True},
+        }
+        if spec.indexes:
+            kwargs["GlobalSecondaryIndexes"] = [index.definition() for index in spec.indexes]
+        try:
+            created = dynamodb_resource.create_table(**kwargs)
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ResourceInUseException":
+                raise
+            tables[table] = dynamodb_resource.Table(name)
+            continue
+        created.wait_until_exists()
+        client.update_continuous_backups(
+            TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
+        if spec.ttl_attribute:
+            client.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
+            )
+        tables[table] = created
+    return tables
+
+
+# -- item keys ----------------------------------------------------------------------------------------------
+
+ZONE_PK = "ZONE"
+VM_SK = "VM"
+NETWORK_SK = "NETWORK"
+VPC_SK = "VPC"
+SYSTEM_VM_LISTING = "SYSTEMVMS"
+
+
+def vm_key(uuid: str) -> dict[str, str]:
+    return {"pk": f"VM#{uuid}", "sk": VM_SK}
+
+
+def network_key(network_id: str) -> dict[str, str]:
+    return {"pk": f"NETWORK#{network_id}", "sk": NETWORK_SK}
+
+
+def vpc_key(vpc_id: str) -> dict[str, str]:
+    return {"pk": f"VPC#{vpc_id}", "sk": VPC_SK}
+
+
+def zone_key(zone_id: str) -> dict[str, str]:
+    return {"pk": ZONE_PK, "sk": zone_id}
+
+
+def account_key(account_id: str) -> dict[str, str]:
+    return {"pk": f"ACCOUNT#{account_id}"}
+
+
+def api_key_item_key(api_key_hash: str) -> dict[str, str]:
+    return {"pk": f"KEY#{api_key_hash}"}
+
+
+def dump_json(value: Any) -> str:
+    """Compact JSON, the form slices are stored in (smaller items, cheaper reads)."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def merge_slices(slices: list[Topology]) -> Topology:
+    """One Topology holding every object of several decision slices of the same zone."""
+    if not slices:
+        raise ValueError("no slices to merge")
+    accounts: dict[str, Any] = {}
+    vpcs: dict[str, Any] = {}
+    networks: dict[str, Any] = {}
+    hosts: dict[str, Any] = {}
+    for piece in slices:
+        accounts.update((a.id, a) for a in piece.accounts)
+        vpcs.update((v.id, v) for v in piece.vpcs)
+        networks.update((n.id, n) for n in piece.networks)
+        hosts.update((h.name, h) for h in piece.hosts)
+    return Topology(
+        version=slices[0].version,
+        zone=slices[0].zone,
+        accounts=tuple(accounts.values()),
+        vpcs=tuple(vpcs.values()),
+        networks=tuple(networks.values()),
+        hosts=tuple(hosts.values()),
+    )
+
+
+class TopologyStore:
+    """Reads (and the few writes) of the topology and accounts tables, given boto3 Table resources."""
+
+    def __init__(self, topology_table: Any, accounts_table: Any) -> None:
+        self.topology_table = topology_table
+        self.accounts_table = accounts_table
+
+    @classmethod
+    def from_env(cls, endpoint_url: str | None = None, dynamodb_resource: Any = None) -> TopologyStore:
+        """Tables named by TOPOLOGY_TABLE / ACCOUNTS_TABLE; the endpoint is boto3's (AWS_ENDPOINT_URL)."""
+        resource = dynamodb_resource or boto3.resource("dynamodb", endpoint_url=endpoint_url)
+        missing = [var for var in ("TOPOLOGY_TABLE", "ACCOUNTS_TABLE") if not os.environ.get(var)]
+        if missing:
+            raise RuntimeError(f"set {' and '.join(missing)} to the table names")
+        return cls(resource.Table(os.environ["TOPOLOGY_TABLE"]), resource.Table(os.environ["ACCOUNTS_TABLE"]))
+
+    # -- topology ------------------------------------------------------------------------------------
+
+    def decision_context(self, vm_ref: str) -> Topology | None:
+        """Everything a policy decision about the VM with uuid ``vm_ref`` needs: one GetItem.
+
+        None when no system VM has that uuid (the policy answers TARGET_NOT_FOUND).
+        """
+        response = self.topology_table.get_item(
+            Key=vm_key(vm_ref), ProjectionExpression="#ctx", ExpressionAttributeNames={"#ctx": "context"}
+        )
+        item = response.get("Item")
+        if item is None:
+            return None
+        return Topology.model_validate_json(item["context"])
+
+    def list_system_vms(self, caller_account_id: str | None = None) -> Topology:
+        """All system VMs of the zone with their decision slices merged: one Query on ``listing``.
+
+        ``caller_account_id`` does not narrow the Query: an account id alone cannot tell an admin
+        (who sees every VM) from a user, and guessing would hide VMs; the policy's ``may_target``
+        filters the result. The parameter keeps the agreed signature for callers that pass it.
+        """
+        del caller_account_id
+        query: dict[str, Any] = {
+            "IndexName": LISTING_INDEX,
+            "KeyConditionExpression": Key("list_pk").eq(SYSTEM_VM_LISTING),
+            "ProjectionExpression": "#ctx",
+            "ExpressionAttributeNames": {"#ctx": "context"},
+        }
+        slices = [Topology.model_validate_json(item["context"]) for item in self._query_all(query)]
+        if not slices:
+            raise LookupError("the topology table is empty: run `sysvmdiag topology load`")
+        return merge_slices(slices)
+
+    def bastion(self) -> Host:
+        """The bastion host with its SSH endpoint and pinned host key (one Query on the zone items)."""
+        items = self.topology_table.query(
+            KeyConditionExpression=Key("pk").eq(ZONE_PK),
+            ProjectionExpression="#bastion",
+            ExpressionAttributeNames={"#bastion": "bastion"},
+        )["Items"]
+        if len(items) != 1:
+            raise LookupError(f"expected exactly one zone in the topology table, found {len(items)}")
+        return Host.model_validate_json(items[0]["bastion"])
+
+    def _query_all(self, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Follow pagination (one page, hence one call, for any zone under 1 MB of VM items)."""
+        while True:
+            response = self.topology_table.query(**query)
+            yield from response["Items"]
+            if "LastEvaluatedKey" not in response:
+                return
+            query = {**query, "ExclusiveStartKey": response["LastEvaluatedKey"]}
+
+    # -- accounts ------------------------------------------------------------------------------------
+
+    def account_by_api_key(self, api_key: str) -> Account | None:
+        """The account owning ``api_key``, or None: one GetItem keyed by the key's SHA-256."""
+        if not api_key:
+            return None
+        key_hash = hash_api_key(api_key)
+        item = self.accounts_table.get_item(Key=api_key_item_key(key_hash), ConsistentRead=True).get("Item")
+        if item is None or not api_key_matches(api_key, item["key_hash"]):
+            return None
+        return Account(
+            id=item["account_id"],
+            name=item["name"],
+            role=Role(item["role"]),
+            domain=item["domain"],
+            api_key_hashes=(item["key_hash"],),
+        )
+
+    def put_account(self, account: Account, api_key: str | None = None, *, source: str = "api") -> None:
+        """Write an account and, when given, one API key for it (stored only as its hash)."""
+        self.accounts_table.put_item(Item=account_item(account, source))
+        if api_key is not None:
+            check_api_key_strength(api_key)
+            self.accounts_table.put_item(Item=api_key_item(account, hash_api_key(api_key)))
+
+    def revoke_api_key(self, api_key_hash: str) -> None:
+        """Delete one key by its hash (the clear key is never stored, so revocation goes by hash)."""
+        self.accounts_table.delete_item(Key=api_key_item_key(api_key_hash))
+
+    def api_key_hashes(self, account_id: str) -> list[str]:
+        """Hashes of an account's keys (Query on ``by_account``)."""
+        response = self.accounts_table.query(
+            IndexName=BY_ACCOUNT_INDEX, KeyConditionExpression=Key("account_id").eq(account_id)
+        )
+        return [item["pk"].removeprefix("KEY#") for item in response["Items"]]
+
+
+def account_item(account: Account, source: str) -> dict[str, Any]:
+    """An account item; ``source`` tells topology-loaded accounts (pruned by the loader) from others."""
+    return {
+        **account_key(account.id),
+        "id": account.id,
+        "name": account.name,
+        "role": account.role.value,
+        "domain": account.domain,
+        "source": source,
+    }
+
+
+def api_key_item(account: Account, api_key_hash: str) -> dict[str, Any]:
+    """A key item repeating the account's fields, so resolving a key needs no second read."""
+    return {
+        **api_key_item_key(api_key_hash),
+        "key_hash": api_key_hash,
+        "account_id": account.id,
+        "name": account.name,
+        "role": account.role.value,
+        "domain": account.domain,
+    }
