@@ -48,7 +48,12 @@ def parse_private_key(text: str | bytes, password: str | None = None) -> paramik
         key_class = paramiko.RSAKey
     else:
         raise ValueError(f"unsupported SSH private key type {type(loaded).__name__}")
-    return key_class.from_private_key(io.StringIO(text + "\n"), password=password)
+    # Re-encode in memory as an unencrypted OpenSSH key, the one format every paramiko key class
+    # reads (PKCS#8 and encrypted inputs included).
+    openssh = loaded.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+    ).decode("ascii")
+    return key_class.from_private_key(io.StringIO(openssh))
 
 
 def key_fingerprint(key: paramiko.PKey) -> str:
@@ -60,18 +65,20 @@ def load_private_key(
     secret_name: str,
     max_age: int = DEFAULT_SECRET_MAX_AGE_SECONDS,
     provider: SecretsProvider | None = None,
+    force_fetch: bool = False,
 ) -> paramiko.PKey:
     """Fetch the key from Secrets Manager through powertools (cached ``max_age`` seconds) and parse it.
 
     The endpoint comes from boto3's own configuration (``AWS_ENDPOINT_URL`` locally); pass a
-    ``SecretsProvider`` built on your own boto3 client to override it.
+    ``SecretsProvider`` built on your own boto3 client to override it. ``force_fetch`` skips the
+    cache (after a rotation).
     """
     from aws_lambda_powertools.utilities import parameters
 
     if provider is not None:
-        value = provider.get(secret_name, max_age=max_age)
+        value = provider.get(secret_name, max_age=max_age, force_fetch=force_fetch)
     else:
-        value = parameters.get_secret(secret_name, max_age=max_age)
+        value = parameters.get_secret(secret_name, max_age=max_age, force_fetch=force_fetch)
     if value is None:
         raise ValueError(f"secret {secret_name} holds no SSH private key")
     if isinstance(value, dict):
