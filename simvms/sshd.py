@@ -179,7 +179,7 @@ def write_ssh_config(bastion: SshdSpec, vms: list[tuple[SshdSpec, list[str]]], p
     ]
     blocks = [
         "# simvms: lab ssh_config (generated). Usage: ssh -F <this file> vr ping -c 1 198.51.100.80",
-        "Host bastion",
+        f"Host bastion {bastion.address}",
         f"  HostName {bastion.address}",
         f"  Port {bastion.port}",
         f"  User {bastion.user}",
@@ -188,7 +188,7 @@ def write_ssh_config(bastion: SshdSpec, vms: list[tuple[SshdSpec, list[str]]], p
     for spec, aliases in vms:
         blocks += [
             "",
-            "Host " + " ".join([spec.host, *aliases]),
+            "Host " + " ".join([spec.host, *aliases, spec.address]),
             f"  HostName {spec.address}",
             f"  Port {spec.port}",
             f"  User {spec.user}",
