@@ -41,6 +41,13 @@ class LoadReport:
         return asdict(self)
 
 
+# Kinds the policy checks destinations against zone-wide, whatever VM is asked: shared networks
+# (exclusive or not) and the infrastructure networks only admins may probe.
+ZONE_WIDE_NETWORK_KINDS = frozenset(
+    {NetworkKind.SHARED, NetworkKind.CONTROL, NetworkKind.MANAGEMENT, NetworkKind.STORAGE}
+)
+
+
 # -- pure: lab status and decision slices -----------------------------------------------------------------
 
 
@@ -75,12 +82,13 @@ def _endpoint_fields(endpoint: dict[str, Any]) -> dict[str, Any]:
 def decision_slice(topology: Topology, vm: Host) -> Topology:
     """The part of the zone a policy decision about ``vm`` needs, as a Topology that validates.
 
-    The VM and the bastion; the networks on the VM's interfaces, every shared network of the zone,
-    and every network of the VM's VPC; the VPCs and accounts those name (owners, shared-with) and the
-    VM's owner; the zone with its management ranges.
+    The VM and the bastion; the networks on the VM's interfaces, every network of a zone-wide kind
+    (shared, control, management, storage), and every network of the VM's VPC; the VPCs and
+    accounts those name (owners, shared-with) and the VM's owner; the zone with its management
+    ranges.
     """
     network_ids = {iface.network for iface in vm.interfaces}
-    network_ids |= {n.id for n in topology.networks if n.kind is NetworkKind.SHARED}
+    network_ids |= {n.id for n in topology.networks if n.kind in ZONE_WIDE_NETWORK_KINDS}
     if vm.vpc is not None:
         network_ids |= {n.id for n in topology.networks if n.vpc == vm.vpc}
     hosts: list[Host] = []

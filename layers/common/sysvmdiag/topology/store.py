@@ -309,11 +309,30 @@ class TopologyStore:
             api_key_hashes=(item["key_hash"],),
         )
 
-    def put_account(self, account: Account, api_key: str | None = None, *, source: str = "api") -> None:
-        """Write an account and, when given, one API key for it (stored only as its hash)."""
-        self.accounts_table.put_item(Item=account_item(account, source))
+    def put_account(self, account: Account, api_key: str | None = None) -> None:
+        """Write an account and, when given, one API key for it (stored only as its hash).
+
+        An account the loader wrote keeps its ``source`` (so it is still pruned with the topology);
+        one that exists only through this call is marked ``api`` and the loader leaves it alone.
+        """
         if api_key is not None:
             check_api_key_strength(api_key)
+        self.accounts_table.update_item(
+            Key=account_key(account.id),
+            UpdateExpression="SET #id = :id, #name = :name, #role = :role, #domain = :domain, "
+            "#source = if_not_exists(#source, :source)",
+            ExpressionAttributeNames={
+                "#id": "id", "#name": "name", "#role": "role", "#domain": "domain", "#source": "source"
+            },
+            ExpressionAttributeValues={
+                ":id": account.id,
+                ":name": account.name,
+                ":role": account.role.value,
+                ":domain": account.domain,
+                ":source": "api",
+            },
+        )
+        if api_key is not None:
             self.accounts_table.put_item(Item=api_key_item(account, hash_api_key(api_key)))
 
     def revoke_api_key(self, api_key_hash: str) -> None:

@@ -1,0 +1,86 @@
+"""Fixtures of the store tests: tables of their own on the session's moto server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from sysvmdiag.topology.model import DEFAULT_TOPOLOGY_FILE, Topology, load_topology
+from sysvmdiag.topology.store import TopologyStore, create_tables
+
+
+class DynamoCallCounter:
+    """Counts DynamoDB API calls made through one botocore client (its before-call event)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.operations: list[str] = []
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.operations.append(model.name)
+
+    def __enter__(self) -> DynamoCallCounter:
+        self.client.meta.events.register("before-call.dynamodb.*", self._count)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.client.meta.events.unregister("before-call.dynamodb.*", self._count)
+
+
+@pytest.fixture(scope="module")
+def dynamodb(moto_server: Any) -> Any:
+    return boto3.resource("dynamodb", endpoint_url=moto_server.endpoint_url)
+
+
+@pytest.fixture(scope="module")
+def topology() -> Topology:
+    return load_topology(DEFAULT_TOPOLOGY_FILE)
+
+
+def openssh_ed25519_public_key() -> str:
+    """A fresh "ssh-ed25519 AAAA..." line, the form the lab pins for each sshd."""
+    public = Ed25519PrivateKey.generate().public_key()
+    return public.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+
+
+@pytest.fixture(scope="module")
+def lab_status_without_lab(topology: Topology) -> dict[str, Any]:
+    """The parts of ``simvms status --json`` the loader reads, with freshly generated host keys.
+
+    The store tests need pinned keys and a bastion endpoint, not running namespaces.
+    """
+    hosts = {}
+    for vm in topology.system_vms():
+        assert vm.ssh is not None
+        hosts[vm.name] = {
+            "kind": vm.kind.value,
+            "ssh": {"address": str(vm.ssh.address), "port": vm.ssh.port, "user": vm.ssh.user,
+                    "host_key": openssh_ed25519_public_key(), "running": True},
+        }
+    bastion = {"namespace": "svd-bastion", "address": "100.64.254.2", "port": 22, "user": "root",
+               "host_key": openssh_ed25519_public_key()}
+    return {"up": True, "bastion": bastion, "hosts": hosts}
+
+
+@pytest.fixture(scope="module")
+def make_store(dynamodb: Any, request: pytest.FixtureRequest) -> Callable[[], TopologyStore]:
+    """Creates a store on fresh, uniquely named tables (so tests never see each other's items)."""
+
+    def make() -> TopologyStore:
+        prefix = f"{request.module.__name__.rsplit('.', 1)[-1]}-{uuid.uuid4().hex[:8]}"
+        names = {table: f"{prefix}-{table}" for table in ("topology", "accounts", "jobs", "audit")}
+        tables = create_tables(dynamodb, names)
+        return TopologyStore(tables["topology"], tables["accounts"])
+
+    return make
+
+
+@pytest.fixture
+def store(make_store: Callable[[], TopologyStore]) -> Iterator[TopologyStore]:
+    yield make_store()
