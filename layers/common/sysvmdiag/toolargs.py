@@ -285,7 +285,7 @@ def _normalise_value(option: _Option, value: str) -> str:
             INVALID_OPTION, value, f"{option.flag} ({option.name}) needs a whole number, not {value}."
         )
     assert option.low is not None and option.high is not None
-    if not option.low <= number <= option.high:
+    if not Decimal(str(option.low)) <= number <= Decimal(str(option.high)):
         raise _out_of_bounds(option, value, option.low, option.high)
     if option.kind == "int":
         return str(int(number))
