@@ -266,7 +266,9 @@ class BastionRunner:
         transport.banner_timeout = step
         transport.handshake_timeout = step
         try:
+            # start_client returns quietly when its timeout passes; get_remote_server_key then raises.
             transport.start_client(timeout=step)
+            server_key = transport.get_remote_server_key()
         except paramiko.IncompatiblePeer as exc:
             raise RunnerError(
                 RunnerErrorCode.HOST_KEY_MISMATCH,
@@ -274,9 +276,9 @@ class BastionRunner:
             ) from exc
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise RunnerError(
-                unreachable, f"{_capitalized(who)} did not complete an SSH handshake: {exc}."
+                unreachable,
+                f"{_capitalized(who)} did not complete an SSH handshake within {step:.1f} s ({exc}).",
             ) from exc
-        server_key = transport.get_remote_server_key()
         if server_key.get_name() != pinned.key_type or server_key.get_base64() != pinned.blob:
             raise RunnerError(
                 RunnerErrorCode.HOST_KEY_MISMATCH,
