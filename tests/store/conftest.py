@@ -15,24 +15,6 @@ from sysvmdiag.topology.model import DEFAULT_TOPOLOGY_FILE, Topology, load_topol
 from sysvmdiag.topology.store import TopologyStore, create_tables
 
 
-class DynamoCallCounter:
-    """Counts DynamoDB API calls made through one botocore client (its before-call event)."""
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.operations: list[str] = []
-
-    def _count(self, model: Any, **_: Any) -> None:
-        self.operations.append(model.name)
-
-    def __enter__(self) -> DynamoCallCounter:
-        self.client.meta.events.register("before-call.dynamodb.*", self._count)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.client.meta.events.unregister("before-call.dynamodb.*", self._count)
-
-
 @pytest.fixture(scope="module")
 def dynamodb(moto_server: Any) -> Any:
     return boto3.resource("dynamodb", endpoint_url=moto_server.endpoint_url)

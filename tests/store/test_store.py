@@ -15,16 +15,7 @@ from sysvmdiag.topology.loader import (
 )
 from sysvmdiag.topology.model import NetworkKind, Role, Topology
 from sysvmdiag.topology.store import TopologyStore, create_tables
-from tests.store.conftest import DynamoCallCounter
-
-
-def all_items(table: Any) -> list[dict[str, Any]]:
-    response = table.scan()
-    items = response["Items"]
-    while "LastEvaluatedKey" in response:
-        response = table.scan(ExclusiveStartKey=response["LastEvaluatedKey"])
-        items += response["Items"]
-    return sorted(items, key=lambda item: (item["pk"], item.get("sk", "")))
+from tests.store.helpers import DynamoCallCounter, all_items, shrunk_topology
 
 
 def test_decision_context_is_the_pure_slice_of_every_system_vm(
@@ -95,18 +86,6 @@ def test_loading_twice_leaves_the_same_items(
     assert kinds.count("SYSTEMVM") == len(topology.system_vms()) == 5
     assert kinds.count("NETWORK") == len(topology.networks)
     assert kinds.count("ZONE") == 1
-
-
-def shrunk_topology(topology: Topology) -> Topology:
-    """The zone without the VR "vr" (and its isolated network and guests) and without carol."""
-    data = topology.model_dump(mode="json")
-    gone_hosts = {"vr", "guest1a", "guest1b", "sharedcarol"}
-    data["hosts"] = [h for h in data["hosts"] if h["name"] not in gone_hosts]
-    data["networks"] = [n for n in data["networks"] if n["id"] != "net-guest-alice"]
-    for network in data["networks"]:
-        network["shared_with"] = [a for a in network["shared_with"] if a != "acct-carol"]
-    data["accounts"] = [a for a in data["accounts"] if a["id"] != "acct-carol"]
-    return Topology.model_validate(data)
 
 
 def test_reload_removes_what_the_topology_no_longer_has(store: TopologyStore, topology: Topology) -> None:
