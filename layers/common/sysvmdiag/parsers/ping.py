@@ -80,22 +80,26 @@ def parse_ping(stdout: str, stderr: str, exit_code: int | None) -> dict[str, Any
         elif record.get("type") == "summary":
             summary = record
 
+    icmp_reports = icmp_errors(stdout)
     result: dict[str, Any] = {
         "tool": "ping",
         "destination": _destination(stdout),
         "transmitted": None,
         "received": None,
         "duplicates": 0,
+        "error_count": len(icmp_reports),
         "packet_loss_percent": None,
         "rtt_ms": None,
         "replies": replies,
-        "errors": icmp_errors(stdout) + stderr_errors(stderr),
+        "errors": icmp_reports + stderr_errors(stderr),
         "parse_error": None,
     }
     if summary is not None:
         result["transmitted"] = summary.get("packets_transmitted")
         result["received"] = summary.get("packets_received")
         result["duplicates"] = summary.get("duplicates") or 0
+        # ping's own "+N errors" count; the lines themselves may be fewer if output was cut.
+        result["error_count"] = summary.get("errors") or 0
         result["packet_loss_percent"] = summary.get("packet_loss_percent")
         if summary.get("round_trip_ms_min") is not None:
             result["rtt_ms"] = {
