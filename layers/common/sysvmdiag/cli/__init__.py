@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, str] = {
     "local": "sysvmdiag.cli.local",
     "run": "sysvmdiag.cli.client",
     "vms": "sysvmdiag.cli.client",
+    "topology": "sysvmdiag.cli.topology",
 }
 
 

@@ -57,14 +57,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="create missing tables first, as template.yaml declares them (local stacks)")
     load.set_defaults(func=_cmd_load)
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the subcommand alone (``python -m sysvmdiag.cli.topology load ...``)."""
-    parser = argparse.ArgumentParser(prog="sysvmdiag")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["topology", *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
