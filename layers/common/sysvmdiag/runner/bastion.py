@@ -211,28 +211,29 @@ class BastionRunner:
         transport = self._bastion_transport(deadline)
         destination = (str(vm.address), vm.port)
         for retry_on_dead_transport in (True, False):
+            step = deadline.step(self.connect_timeout)
+            began = time.monotonic()
             try:
-                return transport.open_channel(
-                    "direct-tcpip",
-                    destination,
-                    ("127.0.0.1", 0),
-                    timeout=deadline.step(self.connect_timeout),
-                )
+                return transport.open_channel("direct-tcpip", destination, ("127.0.0.1", 0), timeout=step)
             except paramiko.ChannelException as exc:
                 raise RunnerError(
                     RunnerErrorCode.VM_UNREACHABLE,
                     f"The bastion could not reach {vm_name}: {exc.text or 'channel open refused'}.",
                 ) from exc
             except (paramiko.SSHException, EOFError, OSError) as exc:
-                if transport.is_active() and not deadline.remaining():
+                if time.monotonic() - began >= step:
+                    # The bastion took the request but its connect to the VM never completed.
+                    if not deadline.remaining():
+                        raise RunnerError(
+                            RunnerErrorCode.TIMEOUT,
+                            f"The run on {vm_name} ran out of time opening the tunnel.",
+                        ) from exc
                     raise RunnerError(
-                        RunnerErrorCode.TIMEOUT, f"The run on {vm_name} ran out of time opening the tunnel."
+                        RunnerErrorCode.VM_UNREACHABLE,
+                        f"The bastion got no answer from {vm_name} within {step:.1f} s.",
                     ) from exc
-                if transport.is_active():
-                    # A live bastion that did not answer the open in time: the VM side is not answering.
-                    raise RunnerError(
-                        RunnerErrorCode.VM_UNREACHABLE, f"The bastion got no answer from {vm_name}: {exc}."
-                    ) from exc
+                # Any quicker failure means the bastion connection itself is gone (paramiko raises
+                # only on timeout while the Transport is alive): reconnect once.
                 if not retry_on_dead_transport:
                     raise RunnerError(
                         RunnerErrorCode.BASTION_UNREACHABLE,
