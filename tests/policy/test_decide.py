@@ -1,0 +1,334 @@
+"""Table-driven policy cases over the lab's topology: every role, VM kind, egress kind and reason code."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import pytest
+
+from sysvmdiag.policy import ReasonCode, allowed_egress_kinds, decide, may_target
+from sysvmdiag.toolargs import parse_command_line
+from sysvmdiag.topology.loader import decision_slice
+from sysvmdiag.topology.model import NetworkKind
+from tests.policy.topologies import LAB, VARIANTS, caller
+
+ALLOW = None
+
+
+class Case(NamedTuple):
+    who: str
+    vm: str
+    test: str  # "ping", "traceroute", "arping" or "*" for both ping and traceroute
+    dest: str
+    code: ReasonCode | None
+    egress: str | None = None  # "eth2/public" when allowed
+    params: str | None = None
+    variant: str = "lab"
+
+
+R = ReasonCode
+CASES: list[Case] = [
+    # --- admin: every VM kind, every network kind, very few restrictions -------------------
+    Case("admin", "vr", "*", "198.51.100.80", ALLOW, "eth2/public"),
+    Case("admin", "vr", "*", "2001:db8:52::80", ALLOW, "eth2/public"),
+    Case("admin", "vr", "*", "10.1.1.11", ALLOW, "eth0/isolated"),
+    Case("admin", "vr", "*", "2001:db8:1:1::11", ALLOW, "eth0/isolated"),
+    Case("admin", "vr", "*", "169.254.0.1", ALLOW, "eth1/control"),
+    Case("admin", "vr", "*", "172.31.200.10", ALLOW, "eth2/public"),
+    Case("admin", "vr", "*", "10.1.1.255", ALLOW, "eth0/isolated"),
+    Case("admin", "r-4-VM", "*", "203.0.113.1", ALLOW, "eth2/public"),
+    Case("admin", "4b1d5c2e-7a0f-4c1e-9d3b-000000000004", "*", "10.1.1.12", ALLOW, "eth0/isolated"),
+    Case("admin", "vpcvr", "*", "10.2.1.11", ALLOW, "eth2/vpc_tier"),
+    Case("admin", "vpcvr", "*", "10.2.2.11", ALLOW, "eth3/vpc_tier"),
+    Case("admin", "vpcvr", "*", "2001:db8:2:2::11", ALLOW, "eth3/vpc_tier"),
+    Case("admin", "vpcvr", "*", "10.100.0.10", ALLOW, "eth4/private_gateway"),
+    Case("admin", "vpcvr", "*", "10.50.0.10", ALLOW, "vpn0/vpn_gateway"),
+    Case("admin", "vpcvr", "*", "10.255.0.2", ALLOW, "vpn0/vpn_gateway"),
+    Case("admin", "vpcvr", "*", "198.51.100.80", ALLOW, "eth1/public"),
+    Case("admin", "vpcvr", "*", "2001:db8:113::1", ALLOW, "eth1/public"),
+    Case("admin", "sharedvr", "*", "10.3.0.21", ALLOW, "eth0/shared"),
+    Case("admin", "sharedvr", "*", "198.51.100.80", ALLOW, "eth0/shared"),
+    Case("admin", "sharedvr", "*", "2001:db8:3::22", ALLOW, "eth0/shared"),
+    Case("admin", "ssvm", "*", "172.31.200.10", ALLOW, "eth1/management"),
+    Case("admin", "ssvm", "*", "172.31.201.10", ALLOW, "eth3/storage"),
+    Case("admin", "ssvm", "*", "198.51.100.80", ALLOW, "eth2/public"),
+    Case("admin", "ssvm", "*", "2001:db8:52::80", ALLOW, "eth2/public"),
+    Case("admin", "s-1-VM", "*", "169.254.0.1", ALLOW, "eth0/control"),
+    Case("admin", "cpvm", "*", "172.31.200.10", ALLOW, "eth1/management"),
+    Case("admin", "cpvm", "*", "198.51.100.80", ALLOW, "eth2/public"),
+    Case("admin", "v-2-VM", "*", "2001:db8:113::1", ALLOW, "eth2/public"),
+    Case("admin", "vr", "ping", "10.1.1.11", ALLOW, "eth0/isolated", params="-I eth2"),
+    Case("admin", "vr", "ping", "10.1.1.11", R.INTERFACE_NOT_ALLOWED, params="-I eth9"),
+    Case("admin", "vr", "arping", "10.1.1.11", ALLOW, "eth0/isolated"),
+    Case("admin", "ssvm", "arping", "172.31.200.10", ALLOW, "eth1/management"),
+    Case("admin", "ssvm", "arping", "172.31.201.10", ALLOW, "eth3/storage"),
+    Case("admin", "cpvm", "arping", "203.0.113.1", ALLOW, "eth2/public"),
+    Case("admin", "vpcvr", "arping", "10.255.0.2", ALLOW, "vpn0/vpn_gateway"),
+    Case("admin", "ssvm", "arping", "198.51.100.80", R.ARPING_NOT_ON_LINK),
+    Case("admin", "ssvm", "arping", "2001:db8:113::1", R.ARPING_IPV4_ONLY),
+    Case("admin", "r-99-VM", "*", "198.51.100.80", R.TARGET_NOT_FOUND),
+    Case("admin", "r1", "*", "198.51.100.80", R.TARGET_NOT_FOUND),  # a router, not a system VM
+    Case("admin", "vr", "*", "198.51.100.80", R.VM_NOT_RUNNING, variant="stopped"),
+    Case("admin", "vr", "*", "198.51.100.80", R.NO_ROUTE, variant="noroute"),
+    Case("admin", "vr", "*", "2001:db8:52::80", R.NO_ROUTE, variant="noroute"),
+    Case("admin", "vr", "ping", "198.51.100.80", R.INVALID_OPTION, params="-f"),
+    Case("admin", "vr", "ping", "198.51.100.80", R.OPTION_OUT_OF_BOUNDS, params="-c 500"),
+    Case("admin", "vr", "nmap", "198.51.100.80", R.INVALID_TEST),
+    Case("admin", "vr", "*", "web.example", R.INVALID_DESTINATION),
+    # --- user owning the isolated network and the VPC -----------------------------------
+    Case("alice", "vr", "*", "198.51.100.80", ALLOW, "eth2/public"),
+    Case("alice", "vr", "*", "2001:db8:52::80", ALLOW, "eth2/public"),
+    Case("alice", "vr", "*", "203.0.113.1", ALLOW, "eth2/public"),
+    Case("alice", "r-4-VM", "*", "10.1.1.11", ALLOW, "eth0/isolated"),
+    Case("alice", "vr", "*", "2001:db8:1:1::12", ALLOW, "eth0/isolated"),
+    Case("alice", "vr", "*", "10.1.1.255", R.DESTINATION_NOT_ALLOWED),
+    Case("alice", "vr", "*", "172.31.200.10", R.DESTINATION_IN_MANAGEMENT_RANGE),
+    Case("alice", "vr", "*", "172.31.200.40", R.DESTINATION_IN_MANAGEMENT_RANGE),
+    Case("alice", "vr", "*", "::ffff:172.31.200.10", R.DESTINATION_IN_MANAGEMENT_RANGE),
+    Case("alice", "vr", "*", "2002:ac1f:c80a::1", R.DESTINATION_IN_MANAGEMENT_RANGE),
+    Case("alice", "vr", "*", "169.254.1.10", R.VR_CONTROL_OR_MANAGEMENT_ADDRESS),
+    Case("alice", "vr", "*", "169.254.0.1", R.VR_CONTROL_OR_MANAGEMENT_ADDRESS),
+    Case("alice", "vr", "*", "::ffff:169.254.0.1", R.VR_CONTROL_OR_MANAGEMENT_ADDRESS),
+    Case("alice", "vr", "*", "64:ff9b::a9fe:10a", R.VR_CONTROL_OR_MANAGEMENT_ADDRESS),
+    Case("alice", "vr", "*", "172.31.201.10", R.VR_CONTROL_OR_MANAGEMENT_ADDRESS),
+    Case("alice", "vr", "*", "10.3.0.21", R.SHARED_NETWORK_NOT_EXCLUSIVE),
+    Case("alice", "vr", "*", "2001:db8:3::21", R.SHARED_NETWORK_NOT_EXCLUSIVE),
+    Case("alice", "vr", "*", "127.0.0.1", R.DESTINATION_NOT_ALLOWED),
+    Case("alice", "vr", "*", "::1", R.DESTINATION_NOT_ALLOWED),
+    Case("alice", "vr", "*", "0.0.0.0", R.DESTINATION_NOT_ALLOWED),
+    Case("alice", "vr", "*", "::", R.DESTINATION_NOT_ALLOWED),
+    Case("alice", "vr", "*", "224.0.0.1", R.DESTINATION_NOT_ALLOWED),
+    Case("alice", "vr", "*", "ff02::1", R.DESTINATION_NOT_ALLOWED),
+    Case("alice", "vr", "*", "255.255.255.255", R.DESTINATION_NOT_ALLOWED),
+    Case("alice", "vr", "*", "fe80::1", R.DESTINATION_NOT_ALLOWED),
+    Case("alice", "vr", "*", "203.0.113.255", R.DESTINATION_NOT_ALLOWED),
+    Case("alice", "vr", "ping", "10.1.1.11", ALLOW, "eth0/isolated", params="-I eth0 -c 2"),
+    Case("alice", "vr", "ping", "10.1.1.11", R.INTERFACE_NOT_ALLOWED, params="-I eth2"),
+    Case("alice", "vr", "traceroute", "198.51.100.80", R.INTERFACE_NOT_ALLOWED, params="-i eth1"),
+    Case("alice", "vr", "ping", "10.1.1.11", R.INVALID_OPTION, params="-f"),
+    Case("alice", "vr", "ping", "10.1.1.11", R.INVALID_OPTION, params="-c 3; reboot"),
+    Case("alice", "vr", "traceroute", "10.1.1.11", R.OPTION_OUT_OF_BOUNDS, params="-m 64"),
+    Case("alice", "vr", "ls", "10.1.1.11", R.INVALID_TEST),
+    Case("alice", "vr", "*", "010.1.1.11", R.INVALID_DESTINATION),
+    Case("alice", "vr", "*", "fe80::1%eth0", R.INVALID_DESTINATION),
+    Case("alice", "vr", "arping", "10.1.1.11", ALLOW, "eth0/isolated"),
+    Case("alice", "vr", "arping", "10.1.1.12", ALLOW, "eth0/isolated", params="-c 1"),
+    Case("alice", "vr", "arping", "203.0.113.1", ALLOW, "eth2/public"),
+    Case("alice", "vr", "arping", "10.1.1.11", ALLOW, "eth0/isolated", params="-i eth0"),
+    Case("alice", "vr", "arping", "10.1.1.11", R.INTERFACE_NOT_ALLOWED, params="-i eth2"),
+    Case("alice", "vr", "arping", "198.51.100.80", R.ARPING_NOT_ON_LINK),
+    Case("alice", "vr", "arping", "2001:db8:1:1::11", R.ARPING_IPV4_ONLY),
+    Case("alice", "vr", "arping", "169.254.1.10", R.VR_CONTROL_OR_MANAGEMENT_ADDRESS),
+    Case("alice", "vpcvr", "*", "10.2.1.11", ALLOW, "eth2/vpc_tier"),
+    Case("alice", "r-7-VM", "*", "10.2.2.11", ALLOW, "eth3/vpc_tier"),
+    Case("alice", "vpcvr", "*", "2001:db8:2:1::11", ALLOW, "eth2/vpc_tier"),
+    Case("alice", "vpcvr", "*", "10.100.0.10", ALLOW, "eth4/private_gateway"),
+    Case("alice", "vpcvr", "*", "10.250.1.1", ALLOW, "eth4/private_gateway"),
+    Case("alice", "vpcvr", "*", "10.50.0.10", ALLOW, "vpn0/vpn_gateway"),
+    Case("alice", "vpcvr", "*", "10.255.0.2", R.EGRESS_NOT_ALLOWED),
+    Case("alice", "vpcvr", "*", "198.51.100.80", ALLOW, "eth1/public"),
+    Case("alice", "vpcvr", "*", "2001:db8:52::80", ALLOW, "eth1/public"),
+    Case("alice", "vpcvr", "*", "10.2.1.255", R.DESTINATION_NOT_ALLOWED),
+    Case("alice", "vpcvr", "*", "169.254.1.20", R.VR_CONTROL_OR_MANAGEMENT_ADDRESS),
+    Case("alice", "vpcvr", "arping", "10.2.2.11", ALLOW, "eth3/vpc_tier"),
+    Case("alice", "vpcvr", "arping", "10.250.1.1", ALLOW, "eth4/private_gateway"),
+    Case("alice", "vpcvr", "arping", "10.100.0.10", R.ARPING_NOT_ON_LINK),
+    Case("alice", "vpcvr", "arping", "10.50.0.10", R.ARPING_NOT_ON_LINK),
+    Case("alice", "vpcvr", "arping", "10.255.0.2", R.EGRESS_NOT_ALLOWED),
+    Case("alice", "sharedvr", "*", "198.51.100.80", R.TARGET_NOT_OWNED),
+    Case("alice", "ssvm", "*", "198.51.100.80", R.SYSTEM_VM_KIND_ADMIN_ONLY),
+    Case("alice", "cpvm", "*", "198.51.100.80", R.SYSTEM_VM_KIND_ADMIN_ONLY),
+    Case("alice", "cpvm", "arping", "203.0.113.1", R.SYSTEM_VM_KIND_ADMIN_ONLY),
+    Case("alice", "nope", "*", "198.51.100.80", R.TARGET_NOT_FOUND),
+    Case("alice", "vr", "*", "198.51.100.80", R.VM_NOT_RUNNING, variant="stopped"),
+    Case("alice", "vr", "*", "10.200.0.5", R.EGRESS_NOT_ALLOWED, variant="ctlroute"),
+    Case("alice", "vr", "*", "198.51.100.80", R.NO_ROUTE, variant="noroute"),
+    # --- domain admin whose subtree holds alice ------------------------------------------
+    Case("acme-admin", "vr", "*", "198.51.100.80", ALLOW, "eth2/public"),
+    Case("acme-admin", "vr", "*", "10.1.1.11", ALLOW, "eth0/isolated"),
+    Case("acme-admin", "vpcvr", "*", "10.100.0.10", ALLOW, "eth4/private_gateway"),
+    Case("acme-admin", "vpcvr", "*", "10.50.0.10", ALLOW, "vpn0/vpn_gateway"),
+    Case("acme-admin", "vpcvr", "*", "2001:db8:2:2::11", ALLOW, "eth3/vpc_tier"),
+    Case("acme-admin", "vpcvr", "*", "10.255.0.2", R.EGRESS_NOT_ALLOWED),
+    Case("acme-admin", "vr", "*", "10.1.1.255", R.DESTINATION_NOT_ALLOWED),
+    Case("acme-admin", "vr", "*", "172.31.200.10", R.DESTINATION_IN_MANAGEMENT_RANGE),
+    Case("acme-admin", "vr", "*", "169.254.1.10", R.VR_CONTROL_OR_MANAGEMENT_ADDRESS),
+    Case("acme-admin", "vr", "*", "10.3.0.22", R.SHARED_NETWORK_NOT_EXCLUSIVE),
+    Case("acme-admin", "sharedvr", "*", "198.51.100.80", R.TARGET_NOT_OWNED),
+    Case("acme-admin", "ssvm", "*", "198.51.100.80", R.SYSTEM_VM_KIND_ADMIN_ONLY),
+    Case("acme-admin", "cpvm", "*", "198.51.100.80", R.SYSTEM_VM_KIND_ADMIN_ONLY),
+    Case("acme-admin", "vpcvr", "arping", "10.2.1.11", ALLOW, "eth2/vpc_tier"),
+    # --- domain admin outside alice's subtree (ROOT/globex: bob and carol) ---------------
+    Case("globex-admin", "vr", "*", "198.51.100.80", R.TARGET_NOT_OWNED),
+    Case("globex-admin", "vpcvr", "*", "10.2.1.11", R.TARGET_NOT_OWNED),
+    Case("globex-admin", "ssvm", "*", "198.51.100.80", R.SYSTEM_VM_KIND_ADMIN_ONLY),
+    # the shared network serves bob and carol only, both in globex: exclusive to the subtree
+    Case("globex-admin", "sharedvr", "*", "10.3.0.21", ALLOW, "eth0/shared"),
+    Case("globex-admin", "sharedvr", "*", "198.51.100.80", ALLOW, "eth0/shared"),
+    Case("globex-admin", "sharedvr", "*", "172.31.200.10", R.DESTINATION_IN_MANAGEMENT_RANGE),
+    # --- users of the shared network (shared with bob and carol) -------------------------
+    Case("bob", "sharedvr", "*", "10.3.0.21", R.SHARED_NETWORK_NOT_EXCLUSIVE),
+    Case("bob", "r-9-VM", "*", "198.51.100.80", R.SHARED_NETWORK_NOT_EXCLUSIVE),
+    Case("bob", "sharedvr", "*", "2001:db8:52::80", R.SHARED_NETWORK_NOT_EXCLUSIVE),
+    Case("bob", "sharedvr", "*", "169.254.1.30", R.VR_CONTROL_OR_MANAGEMENT_ADDRESS),
+    Case("bob", "sharedvr", "*", "172.31.200.50", R.DESTINATION_IN_MANAGEMENT_RANGE),
+    Case("bob", "vr", "*", "198.51.100.80", R.TARGET_NOT_OWNED),
+    Case("bob", "vpcvr", "*", "198.51.100.80", R.TARGET_NOT_OWNED),
+    Case("bob", "ssvm", "*", "198.51.100.80", R.SYSTEM_VM_KIND_ADMIN_ONLY),
+    Case("bob", "cpvm", "*", "198.51.100.80", R.SYSTEM_VM_KIND_ADMIN_ONLY),
+    Case("carol", "sharedvr", "*", "10.3.0.22", R.SHARED_NETWORK_NOT_EXCLUSIVE),
+    Case("carol", "vr", "*", "10.1.1.11", R.TARGET_NOT_OWNED),
+    Case("carol", "sharedvr", "arping", "10.3.0.21", R.SHARED_NETWORK_NOT_EXCLUSIVE),
+    # --- the shared network shared with bob alone -----------------------------------------
+    Case("bob", "sharedvr", "*", "10.3.0.21", ALLOW, "eth0/shared", variant="exclusive"),
+    Case("bob", "sharedvr", "*", "10.3.0.1", ALLOW, "eth0/shared", variant="exclusive"),
+    Case("bob", "sharedvr", "*", "198.51.100.80", ALLOW, "eth0/shared", variant="exclusive"),
+    Case("bob", "sharedvr", "*", "2001:db8:52::80", ALLOW, "eth0/shared", variant="exclusive"),
+    Case("bob", "sharedvr", "arping", "10.3.0.22", ALLOW, "eth0/shared", variant="exclusive"),
+    Case("bob", "sharedvr", "*", "10.3.0.255", R.DESTINATION_NOT_ALLOWED, variant="exclusive"),
+    Case("bob", "sharedvr", "*", "172.31.200.10", R.DESTINATION_IN_MANAGEMENT_RANGE, variant="exclusive"),
+    Case("bob", "sharedvr", "*", "169.254.1.30", R.VR_CONTROL_OR_MANAGEMENT_ADDRESS, variant="exclusive"),
+    Case(
+        "bob", "sharedvr", "ping", "10.3.0.21", R.INTERFACE_NOT_ALLOWED, params="-I eth1", variant="exclusive"
+    ),
+    Case("carol", "sharedvr", "*", "10.3.0.21", R.TARGET_NOT_OWNED, variant="exclusive"),
+    Case("alice", "vr", "*", "10.3.0.21", R.SHARED_NETWORK_NOT_EXCLUSIVE, variant="exclusive"),
+]
+
+
+def _expand(cases: list[Case]) -> list[Case]:
+    expanded = []
+    for case in cases:
+        tests = ("ping", "traceroute") if case.test == "*" else (case.test,)
+        expanded += [case._replace(test=test) for test in tests]
+    return expanded
+
+
+EXPANDED = _expand(CASES)
+
+
+def _case_id(case: Case) -> str:
+    outcome = case.code.value if case.code else "ALLOW"
+    suffix = f"[{case.params}]" if case.params else ""
+    return f"{case.variant}:{case.who}:{case.vm}:{case.test}:{case.dest}{suffix}->{outcome}"
+
+
+def test_the_table_is_broad() -> None:
+    assert len(EXPANDED) >= 150
+    assert {c.code for c in EXPANDED} >= set(ReasonCode)
+    allowed_kinds = {c.egress.split("/")[1] for c in EXPANDED if c.code is None and c.egress}
+    assert allowed_kinds >= {k.value for k in NetworkKind if k not in ("vpn_peer", "transit", "external")}
+    assert {c.who for c in EXPANDED} >= {"admin", "acme-admin", "globex-admin", "alice", "bob", "carol"}
+
+
+@pytest.mark.parametrize("case", EXPANDED, ids=_case_id)
+def test_decide(case: Case) -> None:
+    topology = VARIANTS[case.variant]
+    decision = decide(caller(case.who), case.vm, case.test, case.dest, case.params, topology)
+    assert decision.code == case.code, decision.message
+    assert decision.allowed is (case.code is None)
+    assert decision.message.endswith(".") and len(decision.message) > 20
+    as_dict = decision.to_dict()
+    assert as_dict["allowed"] is decision.allowed
+    if case.code is not None:
+        assert decision.invocation is None and decision.egress_interface is None
+        assert as_dict["code"] == case.code.value and as_dict["argv"] is None
+        return
+    interface, kind = case.egress.split("/")
+    assert (decision.egress_interface, decision.egress_kind) == (interface, kind)
+    vm = topology.system_vm(case.vm)
+    assert decision.vm_uuid == vm.uuid
+    assert vm.vm_name in decision.message
+    argv = decision.invocation.argv()
+    assert argv[0] == case.test
+    assert parse_command_line(decision.invocation.command_line()) == argv
+    assert decision.worst_case_seconds == decision.invocation.worst_case_seconds <= 60
+    if case.test == "arping":
+        assert argv[-3:-1] == ["-i", interface], "the policy pins arping to the egress interface"
+
+
+@pytest.mark.parametrize(
+    ("who", "vm", "dest", "needle"),
+    [
+        ("alice", "vr", "172.31.200.10", "172.31.200.10 is in the zone's management range 172.31.200.0/24"),
+        ("alice", "vr", "169.254.1.10", "r-4-VM"),
+        ("alice", "ssvm", "198.51.100.80", "s-1-VM"),
+        ("bob", "vr", "198.51.100.80", "r-4-VM"),
+        ("alice", "vpcvr", "10.255.0.2", "10.50.0.0/24"),
+        ("bob", "sharedvr", "10.3.0.21", "shared-guest"),
+        ("alice", "vr", "10.1.1.255", "10.1.1.255"),
+    ],
+)
+def test_messages_name_the_vm_destination_and_why(who: str, vm: str, dest: str, needle: str) -> None:
+    decision = decide(caller(who), vm, "ping", dest, None, LAB)
+    assert not decision.allowed
+    assert needle in decision.message
+    assert any(why in decision.message for why in ("admins may", "may not", "VPN gateway only"))
+
+
+@pytest.mark.parametrize(
+    ("who", "vm", "kinds", "variant"),
+    [
+        ("admin", "vr", ["control", "isolated", "public"], "lab"),
+        ("admin", "ssvm", ["control", "management", "public", "storage"], "lab"),
+        ("admin", "sharedvr", ["control", "shared"], "lab"),
+        ("alice", "vr", ["isolated", "public"], "lab"),
+        ("alice", "vpcvr", ["private_gateway", "public", "vpc_tier", "vpn_gateway"], "lab"),
+        ("acme-admin", "vpcvr", ["private_gateway", "public", "vpc_tier", "vpn_gateway"], "lab"),
+        ("alice", "ssvm", [], "lab"),
+        ("alice", "sharedvr", [], "lab"),
+        ("bob", "sharedvr", [], "lab"),
+        ("bob", "sharedvr", ["shared"], "exclusive"),
+        ("globex-admin", "sharedvr", ["shared"], "lab"),
+        ("globex-admin", "vr", [], "lab"),
+        ("carol", "cpvm", [], "lab"),
+    ],
+)
+def test_allowed_egress_kinds(who: str, vm: str, kinds: list[str], variant: str) -> None:
+    topology = VARIANTS[variant]
+    assert allowed_egress_kinds(caller(who), topology.system_vm(vm), topology) == kinds
+
+
+@pytest.mark.parametrize(
+    ("who", "targets"),
+    [
+        ("admin", {"vr", "vpcvr", "sharedvr", "ssvm", "cpvm"}),
+        ("acme-admin", {"vr", "vpcvr"}),
+        ("globex-admin", {"sharedvr"}),
+        ("alice", {"vr", "vpcvr"}),
+        ("bob", {"sharedvr"}),
+        ("carol", {"sharedvr"}),
+    ],
+)
+def test_may_target(who: str, targets: set[str]) -> None:
+    assert {vm.name for vm in LAB.system_vms() if may_target(caller(who), vm, LAB)} == targets
+    assert not may_target(caller(who), LAB.host("r1"), LAB)
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in EXPANDED if c.vm in ("vr", "vpcvr", "sharedvr", "ssvm", "cpvm")], ids=_case_id
+)
+def test_a_store_slice_decides_like_the_whole_zone(case: Case) -> None:
+    topology = VARIANTS[case.variant]
+    whole = decide(caller(case.who), case.vm, case.test, case.dest, case.params, topology)
+    sliced = decide(
+        caller(case.who),
+        case.vm,
+        case.test,
+        case.dest,
+        case.params,
+        decision_slice(topology, topology.system_vm(case.vm)),
+    )
+    assert sliced.to_dict() == whole.to_dict()
+
+
+def test_reason_codes_all_have_sentences_and_a_markdown_row() -> None:
+    from sysvmdiag.policy.reasons import markdown_table
+
+    table = markdown_table()
+    for code in ReasonCode:
+        assert code.sentence.endswith(".")
+        assert f"| `{code.value}` | {code.http_status} | {code.sentence} |" in table
+    assert ReasonCode.TARGET_NOT_FOUND.http_status == 404
+    assert ReasonCode.INVALID_OPTION.http_status == 400
+    assert ReasonCode.TARGET_NOT_OWNED.http_status == 403
