@@ -53,6 +53,7 @@ _OWNED_KINDS = frozenset(
 )
 _LIMITED_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 _KIND_NAMES = {HostKind.SSVM: "secondary storage VM", HostKind.CPVM: "console proxy VM"}
+_THIS_NETWORK = ipaddress.IPv4Network("0.0.0.0/8")
 _NAT64_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")
 _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
 
@@ -352,6 +353,10 @@ def _special_kind(address: IPAddress) -> str | None:
         return "broadcast"
     if address.is_link_local:
         return "link-local"
+    if address in _THIS_NETWORK:
+        return "this-network (0.0.0.0/8)"
+    if address.is_reserved:
+        return "reserved"
     return None
 
 

@@ -70,8 +70,9 @@ _SENTENCES: dict[ReasonCode, str] = {
         "an address of the VM's control or management interface; only admins may probe it."
     ),
     ReasonCode.DESTINATION_NOT_ALLOWED: (
-        "The destination is an unspecified, loopback, link-local, multicast or broadcast address "
-        "(including the broadcast address of the egress subnet); only admins may probe it."
+        "The destination is an unspecified, loopback, link-local, multicast, broadcast (including the "
+        "broadcast address of the egress subnet) or reserved address, or in 0.0.0.0/8; only admins may "
+        "probe it."
     ),
     ReasonCode.SHARED_NETWORK_NOT_EXCLUSIVE: (
         "The destination or the egress is on a shared network that is also shared with other "
