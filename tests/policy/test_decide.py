@@ -332,3 +332,10 @@ def test_reason_codes_all_have_sentences_and_a_markdown_row() -> None:
     assert ReasonCode.TARGET_NOT_FOUND.http_status == 404
     assert ReasonCode.INVALID_OPTION.http_status == 400
     assert ReasonCode.TARGET_NOT_OWNED.http_status == 403
+
+
+def test_http_statuses_agree_with_the_api_mapping() -> None:
+    from sysvmdiag.errors import status_for_denial
+
+    for code in ReasonCode:
+        assert code.http_status == status_for_denial(code.value), code

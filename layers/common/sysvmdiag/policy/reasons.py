@@ -35,7 +35,7 @@ class ReasonCode(StrEnum):
 
     @property
     def http_status(self) -> int:
-        """Suggested HTTP status: 400 bad input, 404 unknown VM, 409 not running, 422 no route, else 403."""
+        """The HTTP status the API answers with: 400 bad input, 404 unknown VM, 409 not running, else 403."""
         return _HTTP_STATUS.get(self, 403)
 
 
@@ -98,10 +98,8 @@ _HTTP_STATUS: dict[ReasonCode, int] = {
     ReasonCode.INVALID_DESTINATION: 400,
     ReasonCode.INVALID_OPTION: 400,
     ReasonCode.OPTION_OUT_OF_BOUNDS: 400,
-    ReasonCode.ARPING_IPV4_ONLY: 400,
     ReasonCode.TARGET_NOT_FOUND: 404,
     ReasonCode.VM_NOT_RUNNING: 409,
-    ReasonCode.NO_ROUTE: 422,
 }
 
 
