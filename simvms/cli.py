@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from simvms.lab import DEFAULT_STATE_DIR, Lab, LabError
+from simvms.lab import DEFAULT_STATE_DIR, Lab, LabError, check_prerequisites
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             path = write_compose_file(args.topology, args.output)
             print(f"wrote {path}")
             return 0
+        check_prerequisites()
         lab = Lab(args.topology, args.state)
         if args.command == "up":
             started = time.monotonic()

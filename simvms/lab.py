@@ -30,19 +30,31 @@ REQUIRED_TOOLS = {
     sshd.SSH_KEYGEN: "openssh-client",
     sshd.SSH: "openssh-client",
 }
+DIAGNOSTIC_TOOLS = {"ping": "iputils-ping", "traceroute": "traceroute", "arping": "arping"}
 
 
 class LabError(RuntimeError):
     """A lab operation failed; the message says what to do."""
 
 
+def prerequisite_problems(with_diagnostic_tools: bool = False) -> list[str]:
+    """What this machine lacks to run the lab, each as "simvms: ..." with the package to install."""
+    if os.geteuid() != 0:
+        return ["simvms: needs root"]
+    tools = {**REQUIRED_TOOLS, **(DIAGNOSTIC_TOOLS if with_diagnostic_tools else {})}
+    problems = []
+    for tool, package in tools.items():
+        found = os.access(tool, os.X_OK) if "/" in tool else shutil.which(tool) is not None
+        if not found:
+            problems.append(f"simvms: missing {tool}: apt-get install {package}")
+    return problems
+
+
 def check_prerequisites() -> None:
     """Fail early and clearly: the lab needs root and a few packages."""
-    if os.geteuid() != 0:
-        raise LabError("simvms: needs root")
-    for tool, package in REQUIRED_TOOLS.items():
-        if (shutil.which(tool) if "/" not in tool else (tool if os.access(tool, os.X_OK) else None)) is None:
-            raise LabError(f"simvms: missing {tool}: apt-get install {package}")
+    problems = prerequisite_problems()
+    if problems:
+        raise LabError("; ".join(problems))
 
 
 def _ip(args: list[str], namespace: str | None = None, batch: list[str] | None = None,

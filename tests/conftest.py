@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from simvms.lab import Lab
+from simvms.lab import Lab, prerequisite_problems
 from sysvmdiag.local.motoserver import EmbeddedAws, start_moto_server
 
 
@@ -26,31 +25,17 @@ def moto_server() -> Iterator[EmbeddedAws]:
 
 # -- the namespace lab (simvms) ------------------------------------------------------------------
 
-LAB_PREREQUISITES = {
-    "ip": "iproute2",
-    "/usr/sbin/sshd": "openssh-server",
-    "ssh": "openssh-client",
-    "ssh-keygen": "openssh-client",
-    "ping": "iputils-ping",
-    "traceroute": "traceroute",
-    "arping": "arping",
-}
-
-
-def check_lab_prerequisites() -> None:
+@pytest.fixture(scope="session")
+def lab_prerequisites() -> None:
     """Lab tests fail (never skip) when the machine cannot host the lab, saying what to install."""
-    if os.geteuid() != 0:
-        pytest.fail("the lab tests need root (network namespaces, veth, sshd): run them as root")
-    missing = [f"{tool} (apt-get install {package})" for tool, package in LAB_PREREQUISITES.items()
-               if shutil.which(tool) is None]
-    if missing:
-        pytest.fail("the lab tests need: " + ", ".join(missing))
+    problems = prerequisite_problems(with_diagnostic_tools=True)
+    if problems:
+        pytest.fail("the lab tests cannot run: " + "; ".join(problems))
 
 
 @pytest.fixture(scope="session")
-def lab() -> Lab:
+def lab(lab_prerequisites: None) -> Lab:
     """The shared lab, brought up once (idempotent); left up at the end for other runs to reuse."""
-    check_lab_prerequisites()
     shared = Lab()
     shared.up()
     return shared
