@@ -13,8 +13,13 @@ from hypothesis import strategies as st
 
 from sysvmdiag.parsers import parse_output
 from sysvmdiag.toolargs import parse_command_line
-from sysvmdiag.topology.model import stable_mac
-from tests.parsers.capture import CAPTURES
+from sysvmdiag.topology.model import load_topology, stable_mac
+from tests.parsers.capture import (
+    CAPTURES,
+    DEFAULT_TOPOLOGY,
+    CaptureRefused,
+    check_lab_destination,
+)
 
 OUTPUTS = Path(__file__).resolve().parent / "outputs"
 FIXTURE_NAMES = sorted(path.stem for path in OUTPUTS.glob("*.json"))
@@ -38,6 +43,17 @@ def probe_addresses(hop: dict[str, Any]) -> list[str | None]:
 
 def test_every_capture_has_a_fixture_and_every_fixture_a_capture() -> None:
     assert sorted(capture.name for capture in CAPTURES) == FIXTURE_NAMES
+
+
+@pytest.mark.parametrize("destination", ["192.0.2.1", "fd00::1", "8.8.8.8", "100.64.254.1"])
+def test_capture_refuses_addresses_outside_the_lab(destination: str) -> None:
+    with pytest.raises(CaptureRefused, match="not a lab address"):
+        check_lab_destination(load_topology(DEFAULT_TOPOLOGY), destination)
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_every_capture_targets_a_lab_address(name: str) -> None:
+    check_lab_destination(load_topology(DEFAULT_TOPOLOGY), fixture(name)["argv"][-1])
 
 
 @pytest.mark.parametrize("name", FIXTURE_NAMES)
@@ -210,6 +226,19 @@ def test_traceroute_stars_keep_their_place_among_answers() -> None:
     result = parse_output("traceroute", stdout, "", 0)
     assert probe_addresses(result["hops"][1]) == ["198.51.100.2", None, "198.51.100.3"]
     assert [p["rtt_ms"] for p in result["hops"][1]["probes"]] == [0.024, None, 0.03]
+    assert result["parse_error"] is None
+
+
+def test_traceroute_trailing_stars_after_an_annotation() -> None:
+    # Seen in the lab when r2's ICMP errors were rate limited (a re-run of traceroute_net_unreachable).
+    header, first_hop = fixture("traceroute_net_unreachable")["stdout"].splitlines()[:2]
+    stdout = f"{header}\n{first_hop}\n 2  198.51.100.2  0.019 ms !N * *\n"
+    result = parse_output("traceroute", stdout, "", 0)
+    assert result["hops"][1]["probes"] == [
+        {"address": "198.51.100.2", "rtt_ms": 0.019, "annotation": "!N"},
+        {"address": None, "rtt_ms": None, "annotation": None},
+        {"address": None, "rtt_ms": None, "annotation": None},
+    ]
     assert result["parse_error"] is None
 
 

@@ -1,8 +1,10 @@
 """Linux ``traceroute`` (IPv4 and IPv6) via jc, normalised.
 
-jc reads addresses, round-trip times and ``!H``-style annotations, but drops unanswered probes
-(``*``): a hop of ``* * *`` comes back with no probes and ``10.0.0.1 0.1 ms * 0.2 ms`` with two.
-A diagnosis needs to see those timeouts, so the ``*`` are put back, in their places, here.
+jc reads addresses, round-trip times and ``!H``-style annotations, but not unanswered probes
+(``*``) consistently: ``* * *`` comes back with no probes, ``10.0.0.1 0.1 ms * 0.2 ms`` with two,
+and ``10.0.0.1 0.1 ms !N * *`` with a made-up second answer that has no time. A diagnosis needs
+to see those timeouts, so the answered probes are taken from jc and the ``*`` put back, in their
+places, from the line itself.
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ def _probe(jc_probe: dict[str, Any]) -> dict[str, Any]:
 
 def _merge_probes(jc_probes: list[dict[str, Any]], line: str | None) -> list[dict[str, Any]]:
     """jc's answered probes with the unanswered ones re-inserted where the line had ``*``."""
-    answered = [_probe(probe) for probe in jc_probes]
+    # jc sometimes turns trailing "* *" into a probe with an address but no time: not an answer.
+    answered = [_probe(probe) for probe in jc_probes if probe.get("rtt") is not None]
     slots = _probe_slots(line) if line is not None else []
     if slots.count(True) != len(answered):
         # The line did not tokenise as expected: keep jc's view, and still report the timeouts.
