@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 from typing import Any
 
 import pytest
@@ -218,3 +219,13 @@ def test_decisions_on_the_stored_slice_match_the_whole_zone(
     # the matrix exercises both answers
     assert compared == 5 * 5 * 3 * len(DESTINATIONS)
     assert 0 < allowed < compared
+
+
+def test_create_tables_takes_env_var_names_too(dynamodb: Any) -> None:
+    prefix = f"envkeys-{uuid.uuid4().hex[:8]}"
+    tables = create_tables(dynamodb, {"JOBS_TABLE": f"{prefix}-jobs", "audit": f"{prefix}-audit"})
+    assert sorted(tables) == ["audit", "jobs"]
+    ttl = dynamodb.meta.client.describe_time_to_live(TableName=f"{prefix}-jobs")["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
+    with pytest.raises(KeyError, match="unknown table"):
+        create_tables(dynamodb, {"JOBS": f"{prefix}-other"})

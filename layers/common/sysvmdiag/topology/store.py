@@ -122,13 +122,22 @@ def table_names_from_env(environ: Mapping[str, str] | None = None) -> dict[str, 
 
 
 def create_tables(dynamodb_resource: Any, names: Mapping[str, str]) -> dict[str, Any]:
-    """Create the tables named in ``names`` (keys of TABLE_SPECS) as template.yaml declares them.
+    """Create the tables named in ``names`` as template.yaml declares them.
+
+    ``names`` maps a table (a key of TABLE_SPECS, "topology") or its environment variable
+    ("TOPOLOGY_TABLE") to the physical name, so ``table_names_from_env()`` or a dict of the
+    variables both work; the result is keyed like TABLE_SPECS.
 
     For the local stack and tests: on-demand billing, SSE, point-in-time recovery and TTL like the
     template. A table that already exists is left as it is, so this can run on every start.
     """
     tables: dict[str, Any] = {}
-    for table, name in names.items():
+    tables_by_env_var = {var: table for table, var in TABLE_ENV_VARS.items()}
+    for key, name in names.items():
+        table = tables_by_env_var.get(key, key)
+        if table not in TABLE_SPECS:
+            known = sorted(TABLE_SPECS) + sorted(TABLE_ENV_VARS.values())
+            raise KeyError(f"unknown table {key!r}: use one of {', '.join(known)}")
         spec = TABLE_SPECS[table]
         client = dynamodb_resource.meta.client
         kwargs: dict[str, Any] = {
