@@ -60,6 +60,8 @@ CASES: list[Case] = [
     Case("admin", "vr", "ping", "10.1.1.11", ALLOW, "eth0/isolated", params="-I eth2"),
     Case("admin", "vr", "ping", "10.1.1.11", R.INTERFACE_NOT_ALLOWED, params="-I eth9"),
     Case("admin", "vr", "arping", "10.1.1.11", ALLOW, "eth0/isolated"),
+    Case("admin", "vr", "arping", "10.1.1.11", R.INTERFACE_NOT_ALLOWED, params="-i eth2"),
+    Case("admin", "vr", "traceroute", "198.51.100.80", ALLOW, "eth2/public", params="-i eth0"),
     Case("admin", "ssvm", "arping", "172.31.200.10", ALLOW, "eth1/management"),
     Case("admin", "ssvm", "arping", "172.31.201.10", ALLOW, "eth3/storage"),
     Case("admin", "cpvm", "arping", "203.0.113.1", ALLOW, "eth2/public"),

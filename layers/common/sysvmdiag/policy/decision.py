@@ -453,8 +453,10 @@ def _decide(
         _check_egress_for_non_admin(vm, address, egress, caller, topology)
 
     if invocation.interface is not None and invocation.interface != egress.interface.name:
+        # Admins may pin ping/traceroute to any interface the VM has; arping only works on-link,
+        # so it always goes out of the interface whose subnet holds the destination.
         known = {iface.name for iface in vm.interfaces}
-        if not is_admin or invocation.interface not in known:
+        if not is_admin or test == "arping" or invocation.interface not in known:
             raise _Denied(
                 ReasonCode.INTERFACE_NOT_ALLOWED,
                 f"{test} toward {address} on {label} must use interface {egress.interface.name}, "
