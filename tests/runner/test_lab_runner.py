@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -131,11 +132,12 @@ def test_warm_runs_reuse_the_bastion_transport_and_reconnect_when_it_dies(lab_st
     cold = runner.run(vm, command, timeout=10)
     transport = runner.transport
     assert transport is not None and transport.is_active()
-    warm = runner.run(vm, command, timeout=10)
+    warm = [runner.run(vm, command, timeout=10) for _ in range(3)]
     assert runner.transport is transport
-    assert cold.exit_code == warm.exit_code == 0
-    # The cold run paid for TCP + key exchange + auth with the bastion; the warm one did not.
-    assert warm.duration_ms < cold.duration_ms
+    assert [cold.exit_code] + [w.exit_code for w in warm] == [0, 0, 0, 0]
+    # The cold run paid for TCP + key exchange + auth with the bastion; warm ones do not (the
+    # best of three, so a load spike from a concurrent test run does not decide it).
+    assert min(w.duration_ms for w in warm) < cold.duration_ms
 
     transport.close()
     again = runner.run(vm, command, timeout=10)
@@ -291,3 +293,19 @@ def test_no_private_key_file_is_needed(lab_status, bastion, tmp_path) -> None:
     finally:
         runner.close()
     assert os.listdir(tmp_path) == []
+
+
+def test_runs_leak_no_descriptors_or_threads(lab_status, runner) -> None:
+    """A warm process runs thousands of times: each run's channel, pipe and VM Transport must go."""
+    vm = _vm(lab_status, "vr")
+    command = "ping -n -c 1 -w 2 203.0.113.1"
+    runner.run(vm, command, timeout=10)  # the bastion connection exists from here on
+    descriptors = len(os.listdir("/proc/self/fd"))
+    threads = threading.active_count()
+    for _ in range(10):
+        assert runner.run(vm, command, timeout=10).exit_code == 0
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and threading.active_count() > threads:
+        time.sleep(0.05)  # VM Transport threads finish just after close()
+    assert threading.active_count() <= threads
+    assert len(os.listdir("/proc/self/fd")) <= descriptors

@@ -2,6 +2,11 @@
 
 ``RunnerError`` and ``RunOutput`` import without paramiko; the SSH machinery (``BastionRunner``,
 ``get_runner``, ``load_private_key``) is loaded on first use so the API's cold start stays light.
+
+Typical use in a handler::
+
+    runner = get_runner(bastion_host.ssh, lambda: load_private_key(os.environ["SSH_KEY_SECRET"]))
+    output = runner.run(vm_host.ssh, invocation.command_line(), timeout=budget_seconds)
 """
 
 from __future__ import annotations
