@@ -336,6 +336,12 @@ def test_reason_codes_all_have_sentences_and_a_markdown_row() -> None:
     assert ReasonCode.TARGET_NOT_OWNED.http_status == 403
 
 
+def test_an_admin_pinned_interface_is_named_in_the_message() -> None:
+    decision = decide(caller("admin"), "vr", "ping", "10.1.1.11", "-I eth2", LAB)
+    assert decision.allowed and decision.invocation.interface == "eth2"
+    assert "out of eth2 (public network public)" in decision.message
+
+
 def test_http_statuses_agree_with_the_api_mapping() -> None:
     from sysvmdiag.errors import status_for_denial
 

@@ -471,13 +471,16 @@ def _decide(
             )
         invocation = invocation.with_interface(egress.interface.name)
 
+    out_of = egress.network
+    if invocation.interface is not None and invocation.interface != egress.interface.name:
+        out_of = topology.network(vm.interface(invocation.interface).network)  # an admin's choice
     chosen = invocation.interface or egress.interface.name
     return Decision(
         allowed=True,
         code=None,
         message=(
             f"{test} from {label} toward {address} is allowed, out of {chosen} "
-            f"({egress.network.kind.value} network {egress.network.name})."
+            f"({out_of.kind.value} network {out_of.name})."
         ),
         vm_uuid=vm.uuid,
         egress_interface=egress.interface.name,
