@@ -433,9 +433,7 @@ def test_round_trip_parse_params_to_parse_command_line(case: tuple[str, str, str
     assert "-w" in invocation.argv()
 
 
-_FUZZ_ALPHABET = st.sampled_from(
-    [*"-cfinmqwtWsIpNT46 0123456789.:abx;|&$`<>(){}\n\\'\"%/*", "eth0", " "]
-)
+_FUZZ_ALPHABET = st.sampled_from([*"-cfinmqwtWsIpNT46 0123456789.:abx;|&$`<>(){}\n\\'\"%/*", "eth0", " "])
 
 
 @settings(max_examples=1500, deadline=None)
