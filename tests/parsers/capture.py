@@ -106,6 +106,30 @@ CAPTURES: tuple[Capture, ...] = (
         "VR to the datacenter host: r1 forwards, r2 has no route and answers '!N'.",
     ),
     Capture(
+        "traceroute_v6_stars",
+        "vr",
+        ("traceroute", "-n", "-m", "2", "-q", "2", "-w", "1", "-N", "16", "2001:db8:1:1::99"),
+        "IPv6 '*' hops: a free guest address, neighbour discovery outlasts the 1 s wait.",
+    ),
+    Capture(
+        "traceroute_vpc_private_gateway",
+        "vpcvr",
+        ("traceroute", "-n", "-m", "10", "-q", "3", "-w", "3", "-N", "16", "10.100.0.10"),
+        "VPC VR to the datacenter host through its private gateway: dc, then dchost.",
+    ),
+    Capture(
+        "ping_ssvm_storage",
+        "ssvm",
+        ("ping", "-n", "-c", "2", "-w", "6", "172.31.201.10"),
+        "SSVM pings the NFS server on its storage network (directly connected: ttl 64).",
+    ),
+    Capture(
+        "arping_ssvm_management",
+        "ssvm",
+        ("arping", "-c", "3", "-w", "5", "-i", "eth1", "172.31.200.10"),
+        "SSVM arpings the management server on its management interface.",
+    ),
+    Capture(
         "arping_ok",
         "vr",
         ("arping", "-c", "2", "-w", "4", "-i", "eth2", "203.0.113.1"),

@@ -135,6 +135,16 @@ def test_ping_deadline_with_no_reply_at_all() -> None:
     assert result["error_count"] == 0
 
 
+def test_ping_from_the_ssvm_to_its_storage_network() -> None:
+    result = parsed("ping_ssvm_storage")
+    assert (result["transmitted"], result["received"], result["packet_loss_percent"]) == (2, 2, 0.0)
+    assert [(r["seq"], r["ttl"], r["rtt_ms"], r["address"]) for r in result["replies"]] == [
+        (1, 64, 0.031, "172.31.201.10"),
+        (2, 64, 0.06, "172.31.201.10"),
+    ]
+    assert result["rtt_ms"] == {"min": 0.031, "avg": 0.045, "max": 0.06, "mdev": 0.014}
+
+
 def test_ping_cut_short_keeps_the_replies_it_saw() -> None:
     stdout = fixture("ping_v4_ok")["stdout"]
     cut = "\n".join(stdout.splitlines()[:3]) + "\n"  # header and two replies, no summary
@@ -209,6 +219,24 @@ def test_traceroute_unanswered_probes_are_null_addresses() -> None:
     assert result["reached"] is False
 
 
+def test_traceroute_v6_unanswered_probes() -> None:
+    result = parsed("traceroute_v6_stars")
+    assert result["destination"] == "2001:db8:1:1::99"
+    assert [(hop["hop"], probe_addresses(hop)) for hop in result["hops"]] == [
+        (1, [None, None]),
+        (2, [None, None]),
+    ]
+    assert result["reached"] is False
+
+
+def test_traceroute_vpc_through_its_private_gateway() -> None:
+    result = parsed("traceroute_vpc_private_gateway")
+    assert result["max_hops"] == 10
+    assert [probe_addresses(hop) for hop in result["hops"]] == [["10.250.1.1"] * 3, ["10.100.0.10"] * 3]
+    assert [p["rtt_ms"] for p in result["hops"][1]["probes"]] == [0.019, 0.005, 0.004]
+    assert result["reached"] is True
+
+
 def test_traceroute_network_unreachable_mark() -> None:
     result = parsed("traceroute_net_unreachable")
     assert [probe_addresses(hop) for hop in result["hops"]] == [["203.0.113.1"] * 3, ["198.51.100.2"] * 3]
@@ -257,6 +285,16 @@ def test_arping_success_names_the_gateway_mac() -> None:
     assert result["rtt_ms"] == {"min": 0.005, "avg": 0.007, "max": 0.009, "mdev": 0.002}
     assert result["timeouts"] == 0
     assert result["extra"] == 0
+
+
+def test_arping_from_the_ssvm_on_its_management_interface() -> None:
+    result = parsed("arping_ssvm_management")
+    assert (result["transmitted"], result["received"], result["packet_loss_percent"]) == (3, 3, 0.0)
+    assert stable_mac("mgmt", "eth0") == "02:25:52:2b:09:b1"
+    assert [(r["mac"], r["address"], r["seq"]) for r in result["replies"]] == [
+        ("02:25:52:2b:09:b1", "172.31.200.10", seq) for seq in (0, 1, 2)
+    ]
+    assert [r["rtt_ms"] for r in result["replies"]] == [0.008008, 0.005137, 0.005204]
 
 
 def test_arping_no_reply() -> None:
