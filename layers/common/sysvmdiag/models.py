@@ -51,7 +51,7 @@ class DiagnosticRequest(BaseModel):
     params: str | None = Field(
         default=None,
         max_length=256,
-        description="Extra command-line options for the tool, e.g. \"-c 5 -i 0.5\".",
+        description='Extra command-line options for the tool, e.g. "-c 5 -i 0.5".',
     )
 
 

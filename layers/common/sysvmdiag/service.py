@@ -86,11 +86,14 @@ class DiagnosticsService:
         context = self._store.decision_context(request.target_id)
         if context is None:
             raise ServiceError(
-                "TARGET_NOT_FOUND", f"No system VM {request.target_id!r} exists.", HTTPStatus.NOT_FOUND,
+                "TARGET_NOT_FOUND",
+                f"No system VM {request.target_id!r} exists.",
+                HTTPStatus.NOT_FOUND,
                 field="targetId",
             )
-        decision = decide(caller, request.target_id, request.type.value, request.ip_address,
-                          request.params, context)
+        decision = decide(
+            caller, request.target_id, request.type.value, request.ip_address, request.params, context
+        )
         if not decision.allowed:
             code = str(decision.code)
             metrics.add_metric(name=f"Denied_{code}", unit=MetricUnit.Count, value=1)
@@ -119,11 +122,15 @@ class DiagnosticsService:
         from sysvmdiag.runner import RunnerError  # paramiko stays off the import path of the policy
 
         try:
-            output = self._runner_for(bastion.ssh).run(vm.ssh, command, timeout=worst_case + SSH_OVERHEAD_SECONDS)
+            output = self._runner_for(bastion.ssh).run(
+                vm.ssh, command, timeout=worst_case + SSH_OVERHEAD_SECONDS
+            )
         except RunnerError as exc:
             metrics.add_metric(name=f"RunnerError_{exc.code}", unit=MetricUnit.Count, value=1)
             logger.warning("runner failed", extra={"code": exc.code, "vm": vm.name})
-            raise ServiceError(exc.code, exc.message, RUNNER_STATUS.get(exc.code, HTTPStatus.BAD_GATEWAY)) from exc
+            raise ServiceError(
+                exc.code, exc.message, RUNNER_STATUS.get(exc.code, HTTPStatus.BAD_GATEWAY)
+            ) from exc
         elapsed_ms = int((time.monotonic() - clock) * 1000)
         metrics.add_metric(name="Runs", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="SshLatency", unit=MetricUnit.Milliseconds, value=elapsed_ms)

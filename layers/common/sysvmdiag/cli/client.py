@@ -30,8 +30,10 @@ def resolve_endpoint(api: str | None, key: str | None, as_account: str) -> tuple
         return api.rstrip("/"), key
     status = LocalStack().status()
     if not status.get("apiUrl"):
-        raise SystemExit("sysvmdiag: no API given (--api/--key or SYSVMDIAG_API_URL/SYSVMDIAG_API_KEY) "
-                         "and no local stack running (start one with: sysvmdiag local up)")
+        raise SystemExit(
+            "sysvmdiag: no API given (--api/--key or SYSVMDIAG_API_URL/SYSVMDIAG_API_KEY) "
+            "and no local stack running (start one with: sysvmdiag local up)"
+        )
     if not key:
         match = [a for a in status.get("accounts", []) if as_account in (a["name"], a["id"])]
         if not match:
@@ -42,8 +44,16 @@ def resolve_endpoint(api: str | None, key: str | None, as_account: str) -> tuple
 
 def call_api(method: str, url: str, key: str, body: dict | None = None, timeout: float = 60.0) -> dict:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={
-        "authorization": f"Bearer {key}", "content-type": "application/json", "user-agent": "sysvmdiag-cli"})
+    request = urllib.request.Request(  # noqa: S310 - the user-chosen API URL
+        url,
+        data=data,
+        method=method,
+        headers={
+            "authorization": f"Bearer {key}",
+            "content-type": "application/json",
+            "user-agent": "sysvmdiag-cli",
+        },
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - user-chosen API URL
             return json.loads(response.read() or b"{}")
@@ -89,19 +99,25 @@ def _ms(value: Any) -> str:
 def summarize(response: dict) -> str:
     """A few readable lines: loss and rtt, hops, or MACs."""
     result = response.get("result") or {}
-    head = (f"{response['type']} {response['ipAddress']} from {response['targetId']} via "
-            f"{response.get('egressInterface') or '?'} ({response.get('egressKind') or '?'}): "
-            f"{'success' if response.get('success') else 'FAILED'}, exit {response.get('exitCode')}, "
-            f"{response.get('durationMs')} ms")
+    head = (
+        f"{response['type']} {response['ipAddress']} from {response['targetId']} via "
+        f"{response.get('egressInterface') or '?'} ({response.get('egressKind') or '?'}): "
+        f"{'success' if response.get('success') else 'FAILED'}, exit {response.get('exitCode')}, "
+        f"{response.get('durationMs')} ms"
+    )
     lines = [head]
     kind = response["type"]
     if kind in ("ping", "arping") and "transmitted" in result:
-        lines.append(f"  {result.get('received', 0)}/{result.get('transmitted', 0)} received, "
-                     f"{result.get('packet_loss_percent', 0)}% loss")
+        lines.append(
+            f"  {result.get('received', 0)}/{result.get('transmitted', 0)} received, "
+            f"{result.get('packet_loss_percent', 0)}% loss"
+        )
     if kind == "ping" and result.get("rtt_ms"):
         rtt = result["rtt_ms"]
-        lines.append(f"  rtt min/avg/max/mdev {_ms(rtt.get('min'))} / {_ms(rtt.get('avg'))} / "
-                     f"{_ms(rtt.get('max'))} / {_ms(rtt.get('mdev'))}")
+        lines.append(
+            f"  rtt min/avg/max/mdev {_ms(rtt.get('min'))} / {_ms(rtt.get('avg'))} / "
+            f"{_ms(rtt.get('max'))} / {_ms(rtt.get('mdev'))}"
+        )
     if kind == "traceroute":
         for hop in result.get("hops", []):
             probes = hop.get("probes") or []
@@ -110,7 +126,9 @@ def summarize(response: dict) -> str:
             lines.append(f"  {hop.get('hop'):>2}  {', '.join(addresses):<18} {rtts}")
     if kind == "arping":
         for reply in result.get("replies", []):
-            lines.append(f"  reply from {reply.get('address')} [{reply.get('mac')}] {_ms(reply.get('rtt_ms'))}")
+            lines.append(
+                f"  reply from {reply.get('address')} [{reply.get('mac')}] {_ms(reply.get('rtt_ms'))}"
+            )
     if response.get("truncated"):
         lines.append("  (output truncated)")
     if not response.get("success") and response.get("stderr"):
@@ -127,8 +145,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         with Spinner(f"running {args.test} {args.dest} on {args.vm} ..."):
             response = call_api("POST", f"{api}/diagnostics", key, body)
     except ApiError as err:
-        print(json.dumps(err.body) if args.json else f"refused ({err.status} {err.body.get('code')}): "
-              f"{err.body.get('message')}", file=sys.stdout if args.json else sys.stderr)
+        print(
+            json.dumps(err.body)
+            if args.json
+            else f"refused ({err.status} {err.body.get('code')}): {err.body.get('message')}",
+            file=sys.stdout if args.json else sys.stderr,
+        )
         return 3 if err.status in (401, 403) else 1
     print(json.dumps(response, indent=2) if args.json else summarize(response))
     return 0 if response.get("success") else 1
@@ -145,18 +167,25 @@ def _cmd_vms(args: argparse.Namespace) -> int:
         print(json.dumps(response, indent=2))
         return 0
     for vm in response["systemvms"]:
-        addresses = ", ".join(f"{i['name']}={i.get('ipv4') or i.get('ipv6')} ({i['networkKind']})"
-                              for i in vm["interfaces"])
-        print(f"{vm['id']}  {vm['name']:<8} {vm['kind']:<6} {vm['state']:<8} egress: "
-              f"{', '.join(vm['allowedEgressKinds']) or '-'}\n    {addresses}")
+        addresses = ", ".join(
+            f"{i['name']}={i.get('ipv4') or i.get('ipv6')} ({i['networkKind']})" for i in vm["interfaces"]
+        )
+        print(
+            f"{vm['id']}  {vm['name']:<8} {vm['kind']:<6} {vm['state']:<8} egress: "
+            f"{', '.join(vm['allowedEgressKinds']) or '-'}\n    {addresses}"
+        )
     return 0
 
 
 def _endpoint_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api", help="API base URL (default: $SYSVMDIAG_API_URL or the local stack)")
     parser.add_argument("--key", help="API key (default: $SYSVMDIAG_API_KEY or a local demo account's)")
-    parser.add_argument("--as", dest="as_account", default="admin",
-                        help="local stack demo account to act as when no key is given (default: admin)")
+    parser.add_argument(
+        "--as",
+        dest="as_account",
+        default="admin",
+        help="local stack demo account to act as when no key is given (default: admin)",
+    )
     parser.add_argument("--json", action="store_true", help="print the raw JSON response")
 
 

@@ -23,7 +23,9 @@ def _print_status(status: dict, as_json: bool) -> None:
         return
     print(f"local stack: up at {status['apiUrl']} (moto at {status['awsEndpointUrl']})")
     for account in status["accounts"]:
-        print(f"  {account['name']:<11} {account['role']:<13} {account['domain']:<24} key {account['apiKey']}")
+        print(
+            f"  {account['name']:<11} {account['role']:<13} {account['domain']:<24} key {account['apiKey']}"
+        )
     for vm in status["systemvms"]:
         print(f"  {vm['name']:<7} {vm['kind']:<6} {vm['id']}")
 
@@ -53,12 +55,18 @@ def _cmd_status(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     local = subparsers.add_parser("local", help="the local stack: lab, embedded AWS and the API on loopback")
     verbs = local.add_subparsers(dest="verb", required=True)
-    for name, func, text in (("up", _cmd_up, "bring the lab, moto and the API up (idempotent)"),
-                             ("down", _cmd_down, "stop the API and moto, tear the lab down"),
-                             ("status", _cmd_status, "show the API URL, demo keys and VM ids")):
+    for name, func, text in (
+        ("up", _cmd_up, "bring the lab, moto and the API up (idempotent)"),
+        ("down", _cmd_down, "stop the API and moto, tear the lab down"),
+        ("status", _cmd_status, "show the API URL, demo keys and VM ids"),
+    ):
         verb = verbs.add_parser(name, help=text)
-        verb.add_argument("--state", type=Path, default=None, help="state folder (default /run/sysvmdiag-local)")
-        verb.add_argument("--port", type=int, default=DEFAULT_PORT, help="API port on 127.0.0.1 (default 3000)")
+        verb.add_argument(
+            "--state", type=Path, default=None, help="state folder (default /run/sysvmdiag-local)"
+        )
+        verb.add_argument(
+            "--port", type=int, default=DEFAULT_PORT, help="API port on 127.0.0.1 (default 3000)"
+        )
         verb.add_argument("--json", action="store_true")
         if name == "down":
             verb.add_argument("--keep-lab", action="store_true", help="leave the namespace lab up")

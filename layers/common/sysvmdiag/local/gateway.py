@@ -45,8 +45,7 @@ class LambdaContext:
         return max(0, self.deadline_ms - int(time.time() * 1000))
 
 
-def http_api_event(method: str, raw_path: str, headers: dict[str, str], body: bytes,
-                   source_ip: str) -> dict:
+def http_api_event(method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str) -> dict:
     """An API Gateway HTTP API payload format 2.0 event, as AWS documents it."""
     parts = urlsplit(raw_path)
     lowered = {k.lower(): v for k, v in headers.items()}
@@ -101,7 +100,8 @@ def authorizer_event(event: dict) -> dict:
     return {
         "version": "2.0",
         "type": "REQUEST",
-        "routeArn": f"arn:aws:execute-api:us-east-1:000000000000:{API_ID}/$default/{method}{event['rawPath']}",
+        "routeArn": f"arn:aws:execute-api:us-east-1:000000000000:{API_ID}/$default/{method}"
+        f"{event['rawPath']}",
         "identitySource": [auth] if auth else [],
         "routeKey": event["routeKey"],
         "rawPath": event["rawPath"],
@@ -125,7 +125,9 @@ class LocalGateway:
         self._api = api_handler
         self._authorizer = authorizer_handler
 
-    def invoke(self, method: str, path: str, headers: dict[str, str], body: bytes, source_ip: str) -> GatewayResponse:
+    def invoke(
+        self, method: str, path: str, headers: dict[str, str], body: bytes, source_ip: str
+    ) -> GatewayResponse:
         event = http_api_event(method, path, headers, body, source_ip)
         if (method, event["rawPath"]) not in PUBLIC_ROUTES:
             if not event["headers"].get("authorization"):
@@ -144,8 +146,9 @@ class LocalGateway:
 
 
 def _gateway_error(status: HTTPStatus, message: str) -> GatewayResponse:
-    return GatewayResponse(int(status), {"content-type": "application/json"},
-                           json.dumps({"message": message}).encode())
+    return GatewayResponse(
+        int(status), {"content-type": "application/json"}, json.dumps({"message": message}).encode()
+    )
 
 
 def serve(gateway: LocalGateway, host: str = "127.0.0.1", port: int = 3000) -> ThreadingHTTPServer:
@@ -162,8 +165,9 @@ def serve(gateway: LocalGateway, host: str = "127.0.0.1", port: int = 3000) -> T
                 return
             body = self.rfile.read(length) if length else b""
             try:
-                response = gateway.invoke(self.command, self.path, dict(self.headers.items()), body,
-                                          self.client_address[0])
+                response = gateway.invoke(
+                    self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
+                )
             except Exception:  # the real gateway answers 500 when the integration fails
                 response = _gateway_error(HTTPStatus.INTERNAL_SERVER_ERROR, "Internal Server Error")
             self._send(response)

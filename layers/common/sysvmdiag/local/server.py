@@ -23,7 +23,7 @@ TABLES = {
     "JOBS_TABLE": "sysvmdiag-jobs",
     "AUDIT_TABLE": "sysvmdiag-audit",
 }
-SSH_KEY_SECRET_ID = "sysvmdiag/ssh-private-key"
+SSH_KEY_SECRET_ID = "sysvmdiag/ssh-private-key"  # noqa: S105 - a secret name, not a secret
 # Demo callers: an admin, a domain admin, and two users of different accounts (bob shares the
 # shared network with carol, so his view of it is not exclusive).
 DEMO_ACCOUNTS = ("admin", "acme-admin", "alice", "bob", "carol")
@@ -72,10 +72,19 @@ def provision(lab_status: dict) -> dict:
         account = topology.account(name)
         api_key = "svd_" + secrets.token_urlsafe(32)
         store.put_account(account, api_key)
-        accounts.append({"name": account.name, "id": account.id, "role": account.role.value,
-                         "domain": account.domain, "apiKey": api_key})
-    vms = [{"id": vm.uuid, "name": vm.vm_name, "host": vm.name, "kind": vm.kind.value}
-           for vm in topology.system_vms()]
+        accounts.append(
+            {
+                "name": account.name,
+                "id": account.id,
+                "role": account.role.value,
+                "domain": account.domain,
+                "apiKey": api_key,
+            }
+        )
+    vms = [
+        {"id": vm.uuid, "name": vm.vm_name, "host": vm.name, "kind": vm.kind.value}
+        for vm in topology.system_vms()
+    ]
     return {"accounts": accounts, "systemvms": vms}
 
 

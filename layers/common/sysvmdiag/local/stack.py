@@ -23,7 +23,9 @@ class LocalStackError(RuntimeError):
 
 
 class LocalStack:
-    def __init__(self, state_dir: Path | None = None, port: int = DEFAULT_PORT, lab_state_dir: Path | None = None):
+    def __init__(
+        self, state_dir: Path | None = None, port: int = DEFAULT_PORT, lab_state_dir: Path | None = None
+    ):
         self.state_dir = Path(state_dir or DEFAULT_STATE_DIR)
         self.port = port
         self.lab_state_dir = lab_state_dir
@@ -60,9 +62,22 @@ class LocalStack:
         self._server_file.unlink(missing_ok=True)
         with open(self.log_file, "ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "sysvmdiag.local.server", "--state", str(self.state_dir),
-                 "--lab-status", str(lab_file), "--port", str(self.port)],
-                cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "sysvmdiag.local.server",
+                    "--state",
+                    str(self.state_dir),
+                    "--lab-status",
+                    str(lab_file),
+                    "--port",
+                    str(self.port),
+                ],
+                cwd=REPO_ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
             )
         self._pid_file.write_text(str(process.pid))
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
@@ -74,7 +89,9 @@ class LocalStack:
                 return status
             time.sleep(0.2)
         self._stop_server()
-        raise LocalStackError(f"the API server did not come up in {START_TIMEOUT_SECONDS:.0f} s; see {self.log_file}")
+        raise LocalStackError(
+            f"the API server did not come up in {START_TIMEOUT_SECONDS:.0f} s; see {self.log_file}"
+        )
 
     def status(self) -> dict:
         if not self._server_file.exists():
@@ -82,8 +99,12 @@ class LocalStack:
         info = json.loads(self._server_file.read_text())
         healthy = _is_our_server(info.get("pid")) and _http_ok(info["apiUrl"] + "/openapi.json")
         lab = self._lab().status()
-        return {"up": healthy and bool(lab.get("up")), "stateDir": str(self.state_dir),
-                "labUp": bool(lab.get("up")), **info}
+        return {
+            "up": healthy and bool(lab.get("up")),
+            "stateDir": str(self.state_dir),
+            "labUp": bool(lab.get("up")),
+            **info,
+        }
 
     def down(self, keep_lab: bool = False) -> None:
         self._stop_server()
