@@ -68,8 +68,23 @@ def test_vpc_router_context_carries_its_vpc_and_owner(store: TopologyStore, topo
 def test_unknown_vm_has_no_context(store: TopologyStore, topology: Topology) -> None:
     load_topology_into_tables(topology, store)
     assert store.decision_context("4b1d5c2e-0000-0000-0000-000000000000") is None
-    # names are not keys: the API addresses VMs by uuid
-    assert store.decision_context("r-4-VM") is None
+    assert store.decision_context("r-99-VM") is None
+    # lab host names are not CloudStack names
+    assert store.decision_context("vr") is None
+
+
+def test_a_cloudstack_name_gives_the_same_context_in_one_get_item(
+    store: TopologyStore, topology: Topology
+) -> None:
+    load_topology_into_tables(topology, store)
+    for vm in topology.system_vms():
+        assert vm.vm_name is not None
+        with DynamoCallCounter(store.topology_table.meta.client) as counter:
+            by_name = store.decision_context(vm.vm_name)
+        assert counter.operations == ["GetItem"]
+        assert by_name is not None
+        assert by_name == store.decision_context(vm.uuid or "")
+        assert by_name.system_vm(vm.vm_name).uuid == vm.uuid
 
 
 def test_loading_twice_leaves_the_same_items(
@@ -85,6 +100,7 @@ def test_loading_twice_leaves_the_same_items(
     assert second.removed_items == 0 and second.removed_accounts == 0
     kinds = sorted(item.get("item_type") for item in topology_items)
     assert kinds.count("SYSTEMVM") == len(topology.system_vms()) == 5
+    assert kinds.count("SYSTEMVM_NAME") == 5
     assert kinds.count("NETWORK") == len(topology.networks)
     assert kinds.count("ZONE") == 1
 
@@ -101,9 +117,10 @@ def test_reload_removes_what_the_topology_no_longer_has(store: TopologyStore, to
 
     report = load_topology_into_tables(shrunk_topology(topology), store)
 
-    assert report.removed_items == 2  # the VR's item and net-guest-alice's item
+    assert report.removed_items == 3  # the VR's item, its name's item, and net-guest-alice's item
     assert report.removed_accounts == 1
     assert store.decision_context(vr_uuid) is None
+    assert store.decision_context("r-4-VM") is None
     keys = {(item["pk"], item.get("sk")) for item in all_items(store.topology_table)}
     assert ("NETWORK#net-guest-alice", "NETWORK") not in keys
     assert "vr" not in {h.name for h in store.list_system_vms().hosts}

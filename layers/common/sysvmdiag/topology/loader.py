@@ -159,8 +159,27 @@ def topology_items(topology: Topology) -> list[dict[str, Any]]:
     for vpc in topology.vpcs:
         items.append({**vpc_key(vpc.id), "item_type": "VPC", "zone_id": zone_id, "vpc": _json(vpc)})
     for vm in topology.system_vms():
-        items.append(system_vm_item(topology, vm))
+        vm_item = system_vm_item(topology, vm)
+        items.append(vm_item)
+        if vm.vm_name and vm.vm_name != vm.uuid:
+            items.append(vm_name_alias_item(vm_item, vm.vm_name))
     return [_drop_none(item) for item in items]
+
+
+def vm_name_alias_item(vm_item: dict[str, Any], vm_name: str) -> dict[str, Any]:
+    """A copy of a VM's decision context under its CloudStack name (r-4-VM).
+
+    Callers may name a VM either way; a copy (not a pointer) keeps a decision at one GetItem.
+    It stays out of the ``listing`` index so each VM is listed once.
+    """
+    return {
+        **vm_key(vm_name),
+        "item_type": "SYSTEMVM_NAME",
+        "zone_id": vm_item["zone_id"],
+        "uuid": vm_item["uuid"],
+        "vm_name": vm_name,
+        "context": vm_item["context"],
+    }
 
 
 def system_vm_item(topology: Topology, vm: Host) -> dict[str, Any]:

@@ -7,6 +7,7 @@ Topology table (``pk``/``sk``):
   their role, routes, vpc, owner) plus ``context``: the whole decision slice (the VM, its networks,
   every shared network of the zone, the VPC and its networks, the accounts owning or sharing them, the
   zone and the bastion) as compact JSON of the pydantic model, so a policy decision is one GetItem.
+  ``VM#<CloudStack name>`` / ``VM`` holds a copy of that context, so names cost one GetItem too.
 * ``NETWORK#<id>`` / ``NETWORK`` and ``VPC#<id>`` / ``VPC``: the zone's networks and VPCs, for people
   and tools browsing the table (the hot paths never read them).
 
@@ -249,9 +250,10 @@ class TopologyStore:
     # -- topology ------------------------------------------------------------------------------------
 
     def decision_context(self, vm_ref: str) -> Topology | None:
-        """Everything a policy decision about the VM with uuid ``vm_ref`` needs: one GetItem.
+        """Everything a policy decision about a VM needs: one GetItem.
 
-        None when no system VM has that uuid (the policy answers TARGET_NOT_FOUND).
+        ``vm_ref`` is the VM's uuid or its CloudStack name (r-4-VM), both stored as keys. None
+        when no system VM has that id (the policy answers TARGET_NOT_FOUND).
         """
         response = self.topology_table.get_item(
             Key=vm_key(vm_ref), ProjectionExpression="#ctx", ExpressionAttributeNames={"#ctx": "context"}
@@ -289,6 +291,8 @@ class TopologyStore:
         )["Items"]
         if len(items) != 1:
             raise LookupError(f"expected exactly one zone in the topology table, found {len(items)}")
+        if "bastion" not in items[0]:
+            raise LookupError("the loaded topology has no bastion host")
         return Host.model_validate_json(items[0]["bastion"])
 
     def _query_all(self, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
