@@ -10,13 +10,16 @@ has at the same place.
 from __future__ import annotations
 
 import json
+import shlex
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sysvmdiag.parsers import parse_output
-from sysvmdiag.topology.model import Topology, load_topology
+from sysvmdiag.runner import BastionRunner, parse_private_key
+from sysvmdiag.topology.model import SshEndpoint, Topology, load_topology
 from tests.parsers.capture import CAPTURES, Capture, run_capture
 
 OUTPUTS = Path(__file__).resolve().parent / "outputs"
@@ -82,3 +85,36 @@ def test_live_arping_mac_is_the_gateway_interface_mac(topology: Topology, lab_st
     result = parse_output("arping", record["stdout"], record["stderr"], record["exit_code"])
     gateway = next(i for i in lab_status["hosts"]["r1"]["interfaces"] if i["ipv4"] == "203.0.113.1/24")
     assert {reply["mac"] for reply in result["replies"]} == {gateway["mac"]}
+
+
+def _endpoint(ssh: dict[str, Any]) -> SshEndpoint:
+    return SshEndpoint(address=ssh["address"], port=ssh["port"], user=ssh["user"], host_key=ssh["host_key"])
+
+
+@pytest.fixture(scope="module")
+def runner(lab_status: dict[str, Any]) -> Iterator[BastionRunner]:
+    key = parse_private_key(Path(lab_status["private_key"]).read_text())
+    bastion_runner = BastionRunner(_endpoint(lab_status["bastion"]), key)
+    yield bastion_runner
+    bastion_runner.close()
+
+
+# One capture per tool and IP version, from two different system VMs.
+THROUGH_SSH = ["ping_v6_ok", "traceroute_v4", "arping_ok", "ping_ssvm_storage", "arping_ssvm_management"]
+
+
+@pytest.mark.parametrize("name", THROUGH_SSH)
+def test_output_through_bastion_and_forced_command_parses_like_the_fixture(
+    name: str, runner: BastionRunner, lab_status: dict[str, Any]
+) -> None:
+    """What the service really parses: the VM-side program's pass-through of the tool over SSH."""
+    capture = next(capture for capture in CAPTURES if capture.name == name)
+    vm = _endpoint(lab_status["hosts"][capture.host]["ssh"])
+    output = runner.run(vm, shlex.join(capture.argv), timeout=30)
+    live = parse_output(capture.argv[0], output.stdout, output.stderr, output.exit_code)
+    stored = json.loads((OUTPUTS / f"{name}.json").read_text())
+    assert output.exit_code == stored["exit_code"], output
+    assert output.stderr == stored["stderr"]
+    assert_consistent(
+        live, parse_output(stored["tool"], stored["stdout"], stored["stderr"], stored["exit_code"])
+    )
