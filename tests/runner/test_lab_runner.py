@@ -32,6 +32,9 @@ GATEWAYS = {
     "cpvm": "203.0.113.1",
 }
 RUN_OVERHEAD_SECONDS = 5.0
+# A command other engineers' concurrent tests are unlikely to send, so the shared VM-side run logs
+# can be searched for exactly our runs.
+SENTINEL_PING = "ping -n -c 1 -w 17 203.0.113.1"
 
 
 def _endpoint(ssh: dict[str, Any]) -> SshEndpoint:
@@ -48,6 +51,11 @@ def _random_public_key(private) -> str:
         .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
         .decode()
     )
+
+
+def _runs_of(lab_status: dict[str, Any], host: str, command: str, after: int) -> list[dict[str, Any]]:
+    """Entries for exactly this command logged after the first ``after`` lines."""
+    return [e for e in _run_log(lab_status, host)[after:] if e.get("command") == command]
 
 
 def _run_log(lab_status: dict[str, Any], host: str) -> list[dict[str, Any]]:
@@ -195,12 +203,13 @@ def test_changed_vm_host_key_is_a_mismatch_and_nothing_runs(lab_status, runner) 
     impostor_key = _random_public_key(ed25519.Ed25519PrivateKey.generate())
     before = len(_run_log(lab_status, "cpvm"))
     with pytest.raises(RunnerError) as caught:
-        runner.run(
-            genuine.model_copy(update={"host_key": impostor_key}), "ping -n -c 1 203.0.113.1", timeout=10
-        )
+        runner.run(genuine.model_copy(update={"host_key": impostor_key}), SENTINEL_PING, timeout=10)
     assert caught.value.code is RunnerErrorCode.HOST_KEY_MISMATCH
     assert str(genuine.address) in caught.value.message
-    assert len(_run_log(lab_status, "cpvm")) == before
+    assert _runs_of(lab_status, "cpvm", SENTINEL_PING, before) == []
+    # Control: with the genuine pin the same command runs and is logged, so the check above can fail.
+    assert runner.run(genuine, SENTINEL_PING, timeout=25).exit_code == 0
+    assert len(_runs_of(lab_status, "cpvm", SENTINEL_PING, before)) == 1
 
 
 def test_vm_host_key_of_another_type_is_a_mismatch(lab_status, runner) -> None:
@@ -208,9 +217,9 @@ def test_vm_host_key_of_another_type_is_a_mismatch(lab_status, runner) -> None:
     before = len(_run_log(lab_status, "vr"))
     vm = _vm(lab_status, "vr").model_copy(update={"host_key": pinned_ecdsa})
     with pytest.raises(RunnerError) as caught:
-        runner.run(vm, "ping -n -c 1 203.0.113.1", timeout=10)
+        runner.run(vm, SENTINEL_PING, timeout=10)
     assert caught.value.code is RunnerErrorCode.HOST_KEY_MISMATCH
-    assert len(_run_log(lab_status, "vr")) == before
+    assert _runs_of(lab_status, "vr", SENTINEL_PING, before) == []
 
 
 def test_changed_bastion_host_key_is_a_mismatch(lab_status, bastion, lab_key) -> None:
@@ -220,11 +229,11 @@ def test_changed_bastion_host_key_is_a_mismatch(lab_status, bastion, lab_key) ->
     runner = BastionRunner(impostor, lab_key)
     before = len(_run_log(lab_status, "vr"))
     with pytest.raises(RunnerError) as caught:
-        runner.run(_vm(lab_status, "vr"), "ping -n -c 1 203.0.113.1", timeout=10)
+        runner.run(_vm(lab_status, "vr"), SENTINEL_PING, timeout=10)
     assert caught.value.code is RunnerErrorCode.HOST_KEY_MISMATCH
     assert "bastion" in caught.value.message
     assert runner.transport is None
-    assert len(_run_log(lab_status, "vr")) == before
+    assert _runs_of(lab_status, "vr", SENTINEL_PING, before) == []
 
 
 def test_wrong_private_key_is_auth_failed(lab_status, bastion) -> None:
@@ -245,7 +254,7 @@ def test_wrong_private_key_is_auth_failed(lab_status, bastion) -> None:
 
 
 def test_timeout_stops_the_run_and_the_tool_on_the_vm(lab_status, runner) -> None:
-    invocation = parse_params("ping", "-c 20 -i 1 -w 30", "203.0.113.1")
+    invocation = parse_params("ping", "-c 19 -i 1 -w 29", "203.0.113.1")
     command = invocation.command_line()
     before = len(_run_log(lab_status, "ssvm"))
     started = time.monotonic()
@@ -260,7 +269,7 @@ def test_timeout_stops_the_run_and_the_tool_on_the_vm(lab_status, runner) -> Non
     deadline = time.monotonic() + 10
     ours: list[dict[str, Any]] = []
     while time.monotonic() < deadline and not ours:
-        ours = [e for e in _run_log(lab_status, "ssvm")[before:] if e.get("command") == command]
+        ours = _runs_of(lab_status, "ssvm", command, before)
         time.sleep(0.2)
     assert ours, "the VM-side program logged no end for the timed-out run"
     # ping was stopped (SIGPIPE on its next write, or killed by the VM side) about when we closed,

@@ -30,6 +30,8 @@ DEFAULT_CONNECT_ATTEMPTS = 3
 FIRST_BACKOFF_SECONDS = 0.2
 # Keepalives let a cached bastion Transport notice a silently dead peer between invocations.
 BASTION_KEEPALIVE_SECONDS = 30
+# How long past the budget the watchdog waits before closing a VM connection stuck in paramiko.
+WATCHDOG_GRACE_SECONDS = 1.0
 _READ_CHUNK = 32 * 1024
 _POLL_SECONDS = 0.5
 
@@ -137,11 +139,24 @@ class BastionRunner:
         pinned = _pinned_key(vm, vm_name)
         channel = self._open_tunnel(vm, vm_name, deadline)
         vm_transport = paramiko.Transport(channel)
+        # Some paramiko calls (exec_command's reply) wait without a timeout: past the budget, a
+        # watchdog closes the VM Transport, which wakes them with an error that we report as TIMEOUT.
+        watchdog = threading.Timer(deadline.remaining() + WATCHDOG_GRACE_SECONDS, vm_transport.close)
+        watchdog.daemon = True
+        watchdog.start()
         try:
             self._handshake(vm_transport, pinned, vm_name, deadline, RunnerErrorCode.VM_UNREACHABLE)
             self._authenticate(vm_transport, vm.user, vm_name, deadline)
             return self._execute(vm_transport, command, output_cap, vm_name, deadline)
+        except RunnerError as exc:
+            if watchdog.finished.is_set() and exc.code is not RunnerErrorCode.TIMEOUT:
+                raise RunnerError(
+                    RunnerErrorCode.TIMEOUT,
+                    f"The run on {vm_name} did not finish within {deadline.seconds:g} s; it was stopped.",
+                ) from exc
+            raise
         finally:
+            watchdog.cancel()
             vm_transport.close()
 
     def close(self) -> None:
