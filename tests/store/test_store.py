@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sysvmdiag.policy import Caller, decide
+from sysvmdiag.policy import Caller, allowed_egress_kinds, decide, may_target
 from sysvmdiag.topology.loader import (
     apply_lab_status,
     decision_slice,
@@ -246,3 +246,40 @@ def test_create_tables_takes_env_var_names_too(dynamodb: Any) -> None:
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
     with pytest.raises(KeyError, match="unknown table"):
         create_tables(dynamodb, {"JOBS": f"{prefix}-other"})
+
+
+def test_the_listing_answers_may_target_and_egress_kinds_like_the_whole_zone(
+    store: TopologyStore, topology: Topology, lab_status_without_lab: dict
+) -> None:
+    load_topology_into_tables(topology, store, lab_status_without_lab)
+    pinned = apply_lab_status(topology, lab_status_without_lab)
+    targetable = 0
+    for caller in callers(topology):
+        with DynamoCallCounter(store.topology_table.meta.client) as counter:
+            listing = store.list_system_vms(caller.account_id)
+            answers = {
+                vm.name: (may_target(caller, vm, listing), allowed_egress_kinds(caller, vm, listing))
+                for vm in listing.system_vms()
+            }
+        assert counter.operations == ["Query"]
+        expected = {
+            vm.name: (may_target(caller, vm, pinned), allowed_egress_kinds(caller, vm, pinned))
+            for vm in pinned.system_vms()
+        }
+        assert answers == expected, caller.account_id
+        targetable += sum(allowed for allowed, _ in answers.values())
+    assert 0 < targetable < 5 * 5
+
+
+def test_decisions_by_cloudstack_name_match_the_whole_zone(
+    store: TopologyStore, topology: Topology, lab_status_without_lab: dict
+) -> None:
+    load_topology_into_tables(topology, store, lab_status_without_lab)
+    pinned = apply_lab_status(topology, lab_status_without_lab)
+    for caller, vm in itertools.product(callers(topology), topology.system_vms()):
+        assert vm.vm_name is not None
+        context = store.decision_context(vm.vm_name)
+        for destination in ("198.51.100.80", "10.2.1.11", "172.31.200.10"):
+            on_slice = decide(caller, vm.vm_name, "ping", destination, "-c 1", context)
+            on_zone = decide(caller, vm.vm_name, "ping", destination, "-c 1", pinned)
+            assert on_slice.to_dict() == on_zone.to_dict(), (caller.account_id, vm.name, destination)
