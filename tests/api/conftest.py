@@ -47,3 +47,23 @@ def handler_env(local_stack: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     authorizer_app._store.cache_clear()
     os.environ.clear()
     os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def local_store(local_stack: dict):
+    """The local stack's topology store, as an operator with DynamoDB access would reach it."""
+    import boto3
+
+    from sysvmdiag.topology.store import TopologyStore
+
+    dynamodb = boto3.resource(
+        "dynamodb",
+        endpoint_url=local_stack["awsEndpointUrl"],
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    return TopologyStore(
+        dynamodb.Table(local_stack["tables"]["TOPOLOGY_TABLE"]),
+        dynamodb.Table(local_stack["tables"]["ACCOUNTS_TABLE"]),
+    )

@@ -6,7 +6,6 @@ import json
 import time
 from pathlib import Path
 
-import boto3
 import pytest
 import requests
 
@@ -244,11 +243,12 @@ def test_vm_with_sshd_stopped_gives_502_within_budget(local_stack, api_keys, lab
     assert recovered.status_code == 200, recovered.text
 
 
-def test_changed_host_key_gives_host_key_mismatch_and_runs_nothing(local_stack, api_keys, lab_status):
+def test_changed_host_key_gives_host_key_mismatch_and_runs_nothing(
+    local_stack, api_keys, lab_status, local_store
+):
     from simvms.lab import Lab
     from sysvmdiag.topology.loader import load_topology_into_tables
     from sysvmdiag.topology.model import load_topology
-    from sysvmdiag.topology.store import TopologyStore
 
     lab = Lab(state_dir=Path(lab_status["state_dir"]))
     before = _runs_logged(lab_status, "ssvm")
@@ -265,12 +265,7 @@ def test_changed_host_key_gives_host_key_mismatch_and_runs_nothing(local_stack, 
     finally:
         # The operator re-pins the new key: reload the topology with the lab's fresh state.
         fresh = lab.status()
-        dynamodb = boto3.resource("dynamodb", endpoint_url=local_stack["awsEndpointUrl"])
-        store = TopologyStore(
-            dynamodb.Table(local_stack["tables"]["TOPOLOGY_TABLE"]),
-            dynamodb.Table(local_stack["tables"]["ACCOUNTS_TABLE"]),
-        )
-        load_topology_into_tables(load_topology(fresh["topology"]), store, fresh)
+        load_topology_into_tables(load_topology(fresh["topology"]), local_store, fresh)
     repinned = post(
         local_stack,
         api_keys["admin"],

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-# Policy reason codes that describe bad input rather than a refusal.
-BAD_INPUT_CODES = frozenset({"INVALID_OPTION", "OPTION_OUT_OF_BOUNDS", "INVALID_DESTINATION", "INVALID_TEST"})
-
 # How runner failures surface over HTTP: the VM or bastion is a gateway we could not use.
 RUNNER_STATUS = {
     "BASTION_UNREACHABLE": HTTPStatus.BAD_GATEWAY,
@@ -34,14 +31,3 @@ class ServiceError(Exception):
         if self.field:
             body["field"] = self.field
         return body
-
-
-def status_for_denial(code: str) -> int:
-    """HTTP status for a policy decision that is not an allow."""
-    if code in BAD_INPUT_CODES:
-        return HTTPStatus.BAD_REQUEST
-    if code == "TARGET_NOT_FOUND":
-        return HTTPStatus.NOT_FOUND
-    if code == "VM_NOT_RUNNING":
-        return HTTPStatus.CONFLICT
-    return HTTPStatus.FORBIDDEN

@@ -16,7 +16,7 @@ from typing import Protocol
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sysvmdiag.config import Settings
-from sysvmdiag.errors import RUNNER_STATUS, ServiceError, status_for_denial
+from sysvmdiag.errors import RUNNER_STATUS, ServiceError
 from sysvmdiag.models import (
     DiagnosticRequest,
     DiagnosticResult,
@@ -98,7 +98,7 @@ class DiagnosticsService:
             code = str(decision.code)
             metrics.add_metric(name=f"Denied_{code}", unit=MetricUnit.Count, value=1)
             logger.info("diagnostic denied", extra={"decision": decision.to_dict()})
-            raise ServiceError(code, decision.message, status_for_denial(code))
+            raise ServiceError(code, decision.message, decision.code.http_status)
         return decision, context
 
     @tracer.capture_method

@@ -110,7 +110,7 @@ def summarize(response: dict) -> str:
     if kind in ("ping", "arping") and "transmitted" in result:
         lines.append(
             f"  {result.get('received', 0)}/{result.get('transmitted', 0)} received, "
-            f"{result.get('packet_loss_percent', 0)}% loss"
+            f"{result.get('packet_loss_percent', 0):g}% loss"
         )
     if kind == "ping" and result.get("rtt_ms"):
         rtt = result["rtt_ms"]

@@ -11,6 +11,7 @@ import base64
 import json
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -169,6 +170,7 @@ def serve(gateway: LocalGateway, host: str = "127.0.0.1", port: int = 3000) -> T
                     self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
                 )
             except Exception:  # the real gateway answers 500 when the integration fails
+                traceback.print_exc()
                 response = _gateway_error(HTTPStatus.INTERNAL_SERVER_ERROR, "Internal Server Error")
             self._send(response)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 from contextlib import closing
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ class EmbeddedAws:
 
 def start_moto_server(port: int | None = None) -> EmbeddedAws:
     """Start moto's threaded server bound to 127.0.0.1 only (never a routable address)."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per AWS call is noise
     port = port or free_loopback_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
