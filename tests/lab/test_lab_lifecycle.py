@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,9 +60,10 @@ def pid_alive(pid: int) -> bool:
 
 @pytest.fixture(scope="module")
 def lab_files(
-    tmp_path_factory: pytest.TempPathFactory, lab_prerequisites: None
+    lab_prerequisites: None,
 ) -> Iterator[tuple[Path, Path]]:
-    root = tmp_path_factory.mktemp("private-lab")
+    # Under /run, not pytest's tmp_path: concurrent pytest sessions prune old tmp_path folders.
+    root = Path(tempfile.mkdtemp(prefix="simvms-private-lab-", dir="/run"))
     data = yaml.safe_load(DEFAULT_TOPOLOGY.read_text())
     data["lab"] = {"prefix": PREFIX, "host_link": HOST_LINK}
     topology = root / "topology.yaml"
@@ -69,6 +71,7 @@ def lab_files(
     state = root / "state"
     yield topology, state
     Lab(topology, state).down(purge=True)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +200,7 @@ def test_down_removes_everything_and_up_comes_back(
     status = json.loads((lab_files[1] / "status.json").read_text())
     pids = [h["ssh"]["pid"] for h in status["hosts"].values() if "ssh" in h]
     pids.append(Lab(*lab_files).status()["hosts"]["vr"]["ssh"]["pid"])
-    assert all(pid_alive(p) for p in pids)
+    assert all(pid_alive(p) for p in pids), (pids, status["problems"], [p for p in pids if not pid_alive(p)])
     assert simvms(lab_files, "down").returncode == 0
     assert namespaces_with_prefix() == []
     root_links = json.loads(
