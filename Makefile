@@ -3,15 +3,24 @@ SHELL := /bin/bash
 VENV  := .venv
 BIN   := $(VENV)/bin
 
-.PHONY: deps run test lint lab-up lab-down clean
+.PHONY: deps run down test lint lab-up lab-down
 
 deps:
 	@scripts/bootstrap.sh
 
-## make run: bring the lab up and run a first real diagnostic from the VR.
+## make run: the local stack (lab + embedded AWS + API on 127.0.0.1:3000), a first real diagnostic
+## through the API (ping from the VR to the lab's web server), then what to try next.
 run: deps
-	$(BIN)/simvms up
-	$(BIN)/simvms exec vr -- ping -c 3 198.51.100.80
+	$(BIN)/sysvmdiag local up
+	@echo
+	@echo "First diagnostic: ping from the virtual router r-4-VM to the web server, through the API:"
+	$(BIN)/sysvmdiag run --vm r-4-VM --test ping --dest 198.51.100.80
+	@echo
+	@$(BIN)/sysvmdiag local hints
+
+## make down: stop the local stack and tear the lab down.
+down: deps
+	$(BIN)/sysvmdiag local down
 
 ## make test: the whole suite (lint, unit, lab end-to-end).
 test: deps

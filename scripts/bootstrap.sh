@@ -26,8 +26,13 @@ fi
 if [[ ! -f $stamp || pyproject.toml -nt $stamp || layers/common/requirements.txt -nt $stamp \
       || requirements-dev.txt -nt $stamp ]]; then
   echo "bootstrap: installing Python packages into .venv"
-  .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-  .venv/bin/python -m pip install -q -e ".[dev]" 2>&1 | grep -vE '^WARNING: Location|^\s*$' || true
+  log=.venv/pip-install.log
+  if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e ".[dev]"; } \
+      >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    echo "bootstrap: pip install failed (full log: $log)" >&2
+    exit 1
+  fi
   .venv/bin/python -c "import sysvmdiag, simvms, paramiko, moto, aws_lambda_powertools" \
     || { echo "bootstrap: Python packages failed to install" >&2; exit 1; }
   touch "$stamp"

@@ -66,6 +66,7 @@ class ErrorBody(_Wire):
 class DiagnosticResult(_Wire):
     id: str
     target_id: str
+    target_name: str | None = None
     type: DiagnosticType
     ip_address: str
     params: str | None = None

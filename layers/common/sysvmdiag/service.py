@@ -139,6 +139,7 @@ class DiagnosticsService:
         return DiagnosticResult(
             id=str(uuid.uuid4()),
             target_id=vm.uuid or request.target_id,
+            target_name=vm.vm_name,
             type=request.type,
             ip_address=request.ip_address,
             params=request.params,

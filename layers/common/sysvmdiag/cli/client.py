@@ -100,7 +100,7 @@ def summarize(response: dict) -> str:
     """A few readable lines: loss and rtt, hops, or MACs."""
     result = response.get("result") or {}
     head = (
-        f"{response['type']} {response['ipAddress']} from {response['targetId']} via "
+        f"{response['type']} {response['ipAddress']} from {response.get('targetName') or response['targetId']} via "
         f"{response.get('egressInterface') or '?'} ({response.get('egressKind') or '?'}): "
         f"{'success' if response.get('success') else 'FAILED'}, exit {response.get('exitCode')}, "
         f"{response.get('durationMs')} ms"

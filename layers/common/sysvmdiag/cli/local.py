@@ -30,6 +30,41 @@ def _print_status(status: dict, as_json: bool) -> None:
         print(f"  {vm['name']:<7} {vm['kind']:<6} {vm['id']}")
 
 
+def hints(status: dict) -> str:
+    """What to try next, with this stack's real URL, keys and VM ids."""
+    keys = {a["name"]: a["apiKey"] for a in status["accounts"]}
+    vms = {vm["host"]: vm["id"] for vm in status["systemvms"]}
+    url = status["apiUrl"]
+    return "\n".join(
+        [
+            "Try next:",
+            "  # the VR's view of the internet, as alice (a user who owns the VR's network)",
+            "  sysvmdiag run --as alice --vm r-4-VM --test traceroute --dest 198.51.100.80",
+            "  # the gateway's MAC from the VR's public interface",
+            "  sysvmdiag run --vm r-4-VM --test arping --dest 203.0.113.1 --params '-c 2'",
+            "  # a refusal with its reason code: users may not probe the management range",
+            "  sysvmdiag run --as alice --vm r-4-VM --test ping --dest 172.31.200.10",
+            "  sysvmdiag vms --as bob",
+            "  # the same over HTTP",
+            f"  curl -s -X POST {url}/diagnostics -H 'Authorization: Bearer {keys['admin']}' \\",
+            f'    -d \'{{"targetId": "{vms["ssvm"]}", "type": "ping", "ipAddress": "198.51.100.80"}}\'',
+            f"  curl -s {url}/systemvms -H 'Authorization: Bearer {keys['alice']}'",
+            f"  open {url}/swagger (API explorer), {url}/openapi.json",
+            "  sysvmdiag local status   # keys and VM ids;  sysvmdiag local down   # stop everything",
+            "(the CLI is .venv/bin/sysvmdiag; `. .venv/bin/activate` puts it on your PATH)",
+        ]
+    )
+
+
+def _cmd_hints(args: argparse.Namespace) -> int:
+    status = _stack(args).status()
+    if not status.get("up"):
+        print("local stack: down (start it with: sysvmdiag local up)", file=sys.stderr)
+        return 1
+    print(hints(status))
+    return 0
+
+
 def _cmd_up(args: argparse.Namespace) -> int:
     try:
         status = _stack(args).up(progress=lambda line: print(line, file=sys.stderr))
@@ -59,6 +94,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ("up", _cmd_up, "bring the lab, moto and the API up (idempotent)"),
         ("down", _cmd_down, "stop the API and moto, tear the lab down"),
         ("status", _cmd_status, "show the API URL, demo keys and VM ids"),
+        ("hints", _cmd_hints, "print curl and CLI lines to try against the running stack"),
     ):
         verb = verbs.add_parser(name, help=text)
         verb.add_argument(
