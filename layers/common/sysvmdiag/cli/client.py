@@ -99,8 +99,9 @@ def _ms(value: Any) -> str:
 def summarize(response: dict) -> str:
     """A few readable lines: loss and rtt, hops, or MACs."""
     result = response.get("result") or {}
+    target = response.get("targetName") or response["targetId"]
     head = (
-        f"{response['type']} {response['ipAddress']} from {response.get('targetName') or response['targetId']} via "
+        f"{response['type']} {response['ipAddress']} from {target} via "
         f"{response.get('egressInterface') or '?'} ({response.get('egressKind') or '?'}): "
         f"{'success' if response.get('success') else 'FAILED'}, exit {response.get('exitCode')}, "
         f"{response.get('durationMs')} ms"
