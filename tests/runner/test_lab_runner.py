@@ -41,8 +41,15 @@ def _endpoint(ssh: dict[str, Any]) -> SshEndpoint:
     return SshEndpoint(address=ssh["address"], port=ssh["port"], user=ssh["user"], host_key=ssh["host_key"])
 
 
+def _current(lab_status: dict[str, Any]) -> dict[str, Any]:
+    """The lab's status as last written: other tests (API end-to-end) rekey VMs and re-pin during
+    the session, so host keys are read at use time rather than from the session's snapshot."""
+    path = Path(lab_status["state_dir"]) / "status.json"
+    return json.loads(path.read_text()) if path.exists() else lab_status
+
+
 def _vm(lab_status: dict[str, Any], name: str) -> SshEndpoint:
-    return _endpoint(lab_status["hosts"][name]["ssh"])
+    return _endpoint(_current(lab_status)["hosts"][name]["ssh"])
 
 
 def _random_public_key(private) -> str:
@@ -86,7 +93,7 @@ def lab_key(lab_status: dict[str, Any]) -> paramiko.PKey:
 
 @pytest.fixture
 def bastion(lab_status: dict[str, Any]) -> SshEndpoint:
-    return _endpoint(lab_status["bastion"])
+    return _endpoint(_current(lab_status)["bastion"])
 
 
 @pytest.fixture
