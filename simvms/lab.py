@@ -143,7 +143,9 @@ class Lab:
     def up(self) -> dict[str, Any]:
         """Bring the lab up; if it is already up and healthy, change nothing."""
         check_prerequisites()
-        self._prepare_state()
+        changed_configs = self._prepare_state()
+        for host in changed_configs:
+            sshd.stop_sshd(self.paths, host)  # restarted below with its new config
         if self.problems():
             self._teardown_network()
             self._stop_all_sshd()
@@ -158,17 +160,21 @@ class Lab:
             raise LabError(f"simvms: lab is degraded after up: {'; '.join(status['problems'])}")
         return status
 
-    def _prepare_state(self) -> None:
-        """Keys, sshd configs, known_hosts and ssh_config; existing keys are kept (stable host keys)."""
+    def _prepare_state(self) -> list[str]:
+        """Keys, sshd configs, known_hosts and ssh_config; existing keys are kept (stable host keys).
+
+        Returns the hosts whose sshd config changed."""
         for directory in (self.state_dir, self.paths.runtime, self.paths.runs, self.paths.sshd):
             directory.mkdir(parents=True, exist_ok=True)
         self.state_dir.chmod(0o755)
         sshd.ensure_key(self.paths.private_key, "simvms-lab")
-        specs = self.sshd_specs()
-        for spec in specs:
+        changed = []
+        for spec in self.sshd_specs():
             sshd.ensure_key(self.paths.hostkey(spec.host), f"simvms-{spec.host}-hostkey")
-            sshd.write_sshd_files(spec, self.paths)
+            if sshd.write_sshd_files(spec, self.paths):
+                changed.append(spec.host)
         self._write_client_files()
+        return changed
 
     def _write_client_files(self) -> None:
         specs = self.sshd_specs()

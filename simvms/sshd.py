@@ -130,19 +130,23 @@ def sshd_config_text(spec: SshdSpec, paths: StatePaths) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_sshd_files(spec: SshdSpec, paths: StatePaths) -> None:
+def write_sshd_files(spec: SshdSpec, paths: StatePaths) -> bool:
+    """Write the sshd config and authorized_keys; True when the config changed (sshd must restart)."""
     paths.sshd.mkdir(parents=True, exist_ok=True)
-    _write_if_changed(paths.sshd_config(spec.host), sshd_config_text(spec, paths))
+    changed = _write_if_changed(paths.sshd_config(spec.host), sshd_config_text(spec, paths))
     pubkey = paths.public_key.read_text().strip()
-    _write_if_changed(paths.authorized_keys(spec.host), f"{spec.key_options} {pubkey}\n")
+    _write_if_changed(paths.authorized_keys(spec.host), f"{spec.key_options} {pubkey}\n")  # read per login
+    return changed
 
 
-def _write_if_changed(path: Path, text: str) -> None:
+def _write_if_changed(path: Path, text: str) -> bool:
     """Rewrite only when the content differs, so an idempotent `up` touches nothing."""
-    if not path.exists() or path.read_text() != text:
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
+    if path.exists() and path.read_text() == text:
+        return False
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+    return True
 
 
 def known_host_pattern(address: str, port: int) -> str:
