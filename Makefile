@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV  := .venv
 BIN   := $(VENV)/bin
 
-.PHONY: deps run down test lint lab-up lab-down
+.PHONY: deps run down test validate lint lab-up lab-down
 
 deps:
 	@scripts/bootstrap.sh
@@ -22,10 +22,16 @@ run: deps
 down: deps
 	$(BIN)/sysvmdiag local down
 
-## make test: the whole suite (lint, unit, lab end-to-end).
-test: deps
+## make test: the whole suite (lint, template validation, unit, lab end-to-end).
+test: deps validate
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+## make validate: template.yaml through cfn-lint and `sam validate --lint`.
+validate:
+	@scripts/bootstrap.sh --sam
+	$(BIN)/cfn-lint template.yaml
+	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam validate --lint --template template.yaml
 
 lint: deps
 	$(BIN)/ruff check .

@@ -37,3 +37,18 @@ if [[ ! -f $stamp || pyproject.toml -nt $stamp || layers/common/requirements.txt
     || { echo "bootstrap: Python packages failed to install" >&2; exit 1; }
   touch "$stamp"
 fi
+
+# `bootstrap.sh --sam`: also the AWS SAM CLI in .venv-sam (for `sam validate --lint` in make test).
+if [[ ${1:-} == --sam ]]; then
+  sam_stamp=.venv-sam/.installed
+  if [[ ! -f $sam_stamp || requirements-sam.txt -nt $sam_stamp ]]; then
+    echo "bootstrap: installing the AWS SAM CLI into .venv-sam"
+    [[ -x .venv-sam/bin/python ]] || python3 -m venv .venv-sam
+    if ! .venv-sam/bin/python -m pip install -q -r requirements-sam.txt >.venv-sam/pip-install.log 2>&1; then
+      tail -n 30 .venv-sam/pip-install.log >&2
+      echo "bootstrap: installing aws-sam-cli failed (full log: .venv-sam/pip-install.log)" >&2
+      exit 1
+    fi
+    touch "$sam_stamp"
+  fi
+fi
