@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, str] = {
     "run": "sysvmdiag.cli.client",
     "vms": "sysvmdiag.cli.client",
     "topology": "sysvmdiag.cli.topology",
+    "accounts": "sysvmdiag.cli.accounts",
 }
 
 

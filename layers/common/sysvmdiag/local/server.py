@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import signal
 import sys
 import threading
@@ -50,6 +49,7 @@ def provision(lab_status: dict) -> dict:
     """Tables, topology, SSH key secret and demo accounts on the configured endpoint."""
     import boto3
 
+    from sysvmdiag.accounts import generate_api_key
     from sysvmdiag.topology.loader import load_topology_into_tables
     from sysvmdiag.topology.model import load_topology
     from sysvmdiag.topology.store import TopologyStore, create_tables
@@ -70,7 +70,7 @@ def provision(lab_status: dict) -> dict:
     accounts = []
     for name in DEMO_ACCOUNTS:
         account = topology.account(name)
-        api_key = "svd_" + secrets.token_urlsafe(32)
+        api_key = generate_api_key()
         store.put_account(account, api_key)
         accounts.append(
             {

@@ -322,6 +322,13 @@ class TopologyStore:
             api_key_hashes=(item["key_hash"],),
         )
 
+    def account(self, account_id: str) -> Account | None:
+        """An account by id (one GetItem), for issuing keys to accounts the topology loaded."""
+        item = self.accounts_table.get_item(Key=account_key(account_id)).get("Item")
+        if item is None:
+            return None
+        return Account(id=item["id"], name=item["name"], role=Role(item["role"]), domain=item["domain"])
+
     def put_account(self, account: Account, api_key: str | None = None) -> None:
         """Write an account and, when given, one API key for it (stored only as its hash).
 

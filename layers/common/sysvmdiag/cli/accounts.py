@@ -1,0 +1,86 @@
+"""``sysvmdiag accounts``: issue, list and revoke API keys of accounts in the accounts table.
+
+Keys are shown once, when issued; only their SHA-256 is stored. Table names and endpoint come
+from the environment (ACCOUNTS_TABLE, AWS_ENDPOINT_URL), as for ``topology load``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import boto3
+
+from sysvmdiag.accounts import generate_api_key, hash_api_key
+from sysvmdiag.topology.store import TopologyStore, table_names_from_env
+
+
+def _store(args: argparse.Namespace) -> TopologyStore | None:
+    names = table_names_from_env()
+    if "accounts" not in names or "topology" not in names:
+        print("set TOPOLOGY_TABLE and ACCOUNTS_TABLE to the table names", file=sys.stderr)
+        return None
+    dynamodb = boto3.resource("dynamodb", endpoint_url=args.endpoint_url)
+    return TopologyStore(dynamodb.Table(names["topology"]), dynamodb.Table(names["accounts"]))
+
+
+def _cmd_issue(args: argparse.Namespace) -> int:
+    store = _store(args)
+    if store is None:
+        return 2
+    account = store.account(args.account)
+    if account is None:
+        print(f"no account {args.account!r} in the accounts table (load the topology first)", file=sys.stderr)
+        return 2
+    api_key = generate_api_key()
+    store.put_account(account, api_key)
+    print(
+        json.dumps(
+            {
+                "accountId": account.id,
+                "role": account.role.value,
+                "apiKey": api_key,
+                "keyHash": hash_api_key(api_key),
+            },
+            indent=2,
+        )
+    )
+    print("the key is shown once; only its hash is stored", file=sys.stderr)
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    store = _store(args)
+    if store is None:
+        return 2
+    print(json.dumps({"accountId": args.account, "keyHashes": store.api_key_hashes(args.account)}, indent=2))
+    return 0
+
+
+def _cmd_revoke(args: argparse.Namespace) -> int:
+    store = _store(args)
+    if store is None:
+        return 2
+    store.revoke_api_key(args.key_hash)
+    print(json.dumps({"revoked": args.key_hash}))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    accounts = subparsers.add_parser("accounts", help="API keys of accounts (issue, list, revoke)")
+    verbs = accounts.add_subparsers(dest="accounts_command", required=True)
+    for name, func, text in (
+        ("issue-key", _cmd_issue, "issue a new API key for an account (printed once)"),
+        ("list-keys", _cmd_list, "list the hashes of an account's keys"),
+        ("revoke-key", _cmd_revoke, "revoke a key by its hash"),
+    ):
+        verb = verbs.add_parser(name, help=text)
+        if name == "revoke-key":
+            verb.add_argument("--key-hash", required=True, help="the key's SHA-256 (from list-keys)")
+        else:
+            verb.add_argument("--account", required=True, help="account id, e.g. acct-alice")
+        verb.add_argument(
+            "--endpoint-url", help="DynamoDB endpoint (default: boto3's, e.g. $AWS_ENDPOINT_URL)"
+        )
+        verb.set_defaults(func=func)
