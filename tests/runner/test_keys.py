@@ -13,8 +13,7 @@ from collections.abc import Iterator
 import boto3
 import paramiko
 import pytest
-from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters import SecretsProvider, constants
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
@@ -166,8 +165,9 @@ def test_load_private_key_via_powertools_get_secret_and_aws_endpoint_url(
     name, text, client = secret_with_key
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.endpoint_url)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    # powertools builds its default provider (and boto3 client) once; start from a fresh one here.
-    monkeypatch.setattr(parameters.base, "DEFAULT_PROVIDERS", {})
+    # powertools builds its default provider (and boto3 client) once per process, and other suites
+    # may already have one on another endpoint: drop it from the shared dict (restored afterwards).
+    monkeypatch.delitem(constants.DEFAULT_PROVIDERS, "secrets", raising=False)
     with _WriteWatcher() as writes:
         key = load_private_key(name, max_age=300)
     assert writes == [], f"the key path wrote files: {writes}"

@@ -15,6 +15,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from sysvmdiag.runner.errors import RunnerError, RunnerErrorCode, RunOutput
+from sysvmdiag.topology.model import SshEndpoint  # the runner's endpoint type is the topology's
 
 if TYPE_CHECKING:
     from sysvmdiag.runner.bastion import BastionRunner, clear_runners, get_runner
@@ -34,6 +35,7 @@ __all__ = [
     "RunOutput",
     "RunnerError",
     "RunnerErrorCode",
+    "SshEndpoint",
     "clear_runners",
     "get_runner",
     "key_fingerprint",
