@@ -265,6 +265,7 @@ def test_changed_host_key_gives_host_key_mismatch_and_runs_nothing(
     finally:
         # The operator re-pins the new key: reload the topology with the lab's fresh state.
         fresh = lab.status()
+        lab_status.update(fresh)  # later tests in this session read the new pin from the shared snapshot
         load_topology_into_tables(load_topology(fresh["topology"]), local_store, fresh)
     repinned = post(
         local_stack,
