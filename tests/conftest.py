@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +26,7 @@ def moto_server() -> Iterator[EmbeddedAws]:
 
 
 # -- the namespace lab (simvms) ------------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def lab_prerequisites() -> None:
@@ -47,3 +50,18 @@ def lab_status(lab: Lab) -> dict[str, Any]:
     status = lab.status()
     assert status["up"], f"lab degraded: {status['problems']}"
     return status
+
+
+@pytest.fixture(autouse=True)
+def _fresh_lab_status(request: pytest.FixtureRequest) -> None:
+    """Keep the session's `lab_status` dict current: tests rekey VMs or stop sshds during the session
+    (through `simvms`/`Lab`, which rewrite status.json), so a test sees the host keys and pids of now."""
+    if "lab_status" not in request.fixturenames:
+        return
+    status = request.getfixturevalue("lab_status")
+    path = Path(status["state_dir"]) / "status.json"
+    if path.exists():
+        fresh = json.loads(path.read_text())
+        if fresh != status:
+            status.clear()
+            status.update(fresh)
