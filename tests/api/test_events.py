@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -66,3 +68,37 @@ def test_authorizer_event_with_issued_key_gives_caller_context(handler_env, api_
         "role": "user",
         "domain": "ROOT/acme/engineering",
     }
+
+
+def _emitted(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def test_denial_is_logged_with_request_id_and_counted_by_reason(handler_env, capfd):
+    from functions.api.app import lambda_handler
+    from sysvmdiag.observability import logger
+
+    # Powertools' handler holds the stdout of import time; listen with its formatter instead.
+    records = io.StringIO()
+    listener = logging.StreamHandler(records)
+    listener.setFormatter(logger.registered_formatter)
+    logging.getLogger(logger.service).addHandler(listener)
+    try:
+        event = json.loads((EVENTS / "api" / "post-diagnostics-denied-management-range.json").read_text())
+        lambda_handler(event, LambdaContext("sysvmdiag-api"))
+    finally:
+        logging.getLogger(logger.service).removeHandler(listener)
+    denials = [r for r in _emitted(capfd.readouterr().out) if "Denials" in r]
+    assert denials and denials[0]["reason"] == "DESTINATION_IN_MANAGEMENT_RANGE"
+    logs = [r for r in _emitted(records.getvalue()) if r.get("message") == "diagnostic denied"]
+    assert logs and logs[0]["correlation_id"] == event["requestContext"]["requestId"]
+    assert logs[0]["decision"]["code"] == "DESTINATION_IN_MANAGEMENT_RANGE"
+
+
+def test_run_publishes_runs_and_ssh_latency(handler_env, capfd):
+    from functions.api.app import lambda_handler
+
+    event = json.loads((EVENTS / "api" / "post-diagnostics-ping-allowed.json").read_text())
+    assert lambda_handler(event, LambdaContext("sysvmdiag-api"))["statusCode"] == 200
+    flushed = [r for r in _emitted(capfd.readouterr().out) if "Runs" in r]
+    assert flushed and flushed[0]["Runs"] == [1.0] and flushed[0]["SshLatency"][0] > 0

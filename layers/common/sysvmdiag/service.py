@@ -24,7 +24,7 @@ from sysvmdiag.models import (
     SystemVmList,
     SystemVmView,
 )
-from sysvmdiag.observability import logger, metrics, tracer
+from sysvmdiag.observability import count_by, logger, metrics, tracer
 from sysvmdiag.parsers import parse_output
 from sysvmdiag.policy import Caller, Decision, allowed_egress_kinds, decide, may_target
 from sysvmdiag.topology.model import Host, SshEndpoint, Topology
@@ -96,7 +96,7 @@ class DiagnosticsService:
         )
         if not decision.allowed:
             code = str(decision.code)
-            metrics.add_metric(name=f"Denied_{code}", unit=MetricUnit.Count, value=1)
+            count_by("Denials", "reason", code)
             logger.info("diagnostic denied", extra={"decision": decision.to_dict()})
             raise ServiceError(code, decision.message, decision.code.http_status)
         return decision, context
@@ -126,7 +126,7 @@ class DiagnosticsService:
                 vm.ssh, command, timeout=worst_case + SSH_OVERHEAD_SECONDS
             )
         except RunnerError as exc:
-            metrics.add_metric(name=f"RunnerError_{exc.code}", unit=MetricUnit.Count, value=1)
+            count_by("RunnerErrors", "code", str(exc.code))
             logger.warning("runner failed", extra={"code": exc.code, "vm": vm.name})
             raise ServiceError(
                 exc.code, exc.message, RUNNER_STATUS.get(exc.code, HTTPStatus.BAD_GATEWAY)
