@@ -96,8 +96,9 @@ def public_key_text(path: Path) -> str:
 
 
 def vmside_command(*args: str) -> str:
-    """The forced command: this venv's python running the VM-side program (absolute, no PATH lookup)."""
-    return " ".join([sys.executable, "-m", "sysvmdiag.vmside", *args])
+    """The forced command: this venv's python running the VM-side program (absolute, no PATH lookup;
+    -I so neither the login's working directory nor PYTHON* variables can change what is imported)."""
+    return " ".join([sys.executable, "-I", "-m", "sysvmdiag.vmside", *args])
 
 
 def sshd_config_text(spec: SshdSpec, paths: StatePaths) -> str:
