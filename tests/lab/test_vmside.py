@@ -182,3 +182,26 @@ def test_vmside_imports_only_the_standard_library_and_toolargs() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[] ['sysvmdiag', 'sysvmdiag.toolargs', 'sysvmdiag.vmside']"
+
+
+def test_quiet_tool_is_killed_when_the_client_goes_away(tmp_path: Path) -> None:
+    """No signal comes from sshd: the closed channel shows only as a hang-up on our stdout."""
+    tools = tmp_path / "tools"
+    pid_file = tmp_path / "tool.pid"
+    fake_tool(tools, "traceroute", f"open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)")
+    log = tmp_path / "runs.jsonl"
+    env = {**os.environ, "SSH_ORIGINAL_COMMAND": "traceroute -n 198.51.100.80"}
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-m", "sysvmdiag.vmside", "--tool-dir", str(tools), "--log",
+                             str(log)], env=env, stdout=write_end, stderr=subprocess.DEVNULL)
+    os.close(write_end)
+    deadline = time.monotonic() + 10
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    tool_pid = int(pid_file.read_text())
+    os.close(read_end)  # the SSH client went away
+    started = time.monotonic()
+    assert proc.wait(timeout=10) == 128 + signal.SIGPIPE
+    assert time.monotonic() - started < 3
+    assert not pid_alive(tool_pid)
+    assert read_log(log)[0]["outcome"] == "client gone (SIGPIPE)"

@@ -19,6 +19,7 @@ import contextlib
 import fcntl
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -36,6 +37,7 @@ EXIT_TIMEOUT = 124
 KILL_GRACE_SECONDS = 2.0
 NO_COMMAND_REASON = "this key runs diagnostics only (ping, traceroute, arping); no shell"
 BASTION_REFUSAL = "sysvmdiag-bastion: this key only opens forwarded connections to system VMs; no shell"
+CLIENT_POLL_SECONDS = 0.2
 CLIENT_GONE_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE, signal.SIGINT)
 
 
@@ -88,6 +90,26 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
             continue
 
 
+def _wait_watching_client(proc: subprocess.Popen[bytes], max_seconds: float) -> int:
+    """Wait for the tool, but give up as soon as the reader of our stdout (sshd's channel) is gone.
+
+    sshd sends no signal to a forced command without a terminal when the client disconnects; it
+    closes its end of our stdout. A quiet tool (traceroute waiting on silent hops) would only notice
+    at its next write, so we poll for the hang-up ourselves and treat it as the client going away.
+    """
+    poller = select.poll()
+    poller.register(sys.stdout.fileno(), 0)  # no events asked: only POLLERR/POLLHUP/POLLNVAL come back
+    deadline = time.monotonic() + max_seconds
+    while True:
+        try:
+            return proc.wait(timeout=min(CLIENT_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                raise
+        if any(events & (select.POLLERR | select.POLLHUP) for _fd, events in poller.poll(0)):
+            raise ClientGone(signal.SIGPIPE)
+
+
 def _raise_client_gone(signum: int, _frame: FrameType | None) -> None:
     raise ClientGone(signum)
 
@@ -126,7 +148,7 @@ def run_command(command: str | None, host: str | None, log_path: str | None,
         # Own process group, so expiry or a vanished client kills the tool and all it spawned.
         proc = subprocess.Popen([executable, *argv[1:]], stdin=subprocess.DEVNULL, start_new_session=True)
         try:
-            returncode = proc.wait(timeout=max_seconds)
+            returncode = _wait_watching_client(proc, max_seconds)
             status = 128 - returncode if returncode < 0 else returncode
         except subprocess.TimeoutExpired:
             _kill_group(proc)
