@@ -13,9 +13,8 @@ from typing import Any
 import yaml
 
 from simvms.plan import FORWARDING_KINDS
-from sysvmdiag.topology.model import Host, HostKind, Network, Topology, load_topology
+from sysvmdiag.topology.model import DEFAULT_TOPOLOGY_FILE, Host, HostKind, Network, Topology, load_topology
 
-DEFAULT_TOPOLOGY = Path(__file__).resolve().parent / "topology.yaml"
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "docker-compose.yml"
 IMAGE = "sysvmdiag/simvm:lab"
 HEADER = """\
@@ -152,7 +151,7 @@ def compose_document(topology: Topology) -> dict[str, Any]:
 
 def render_compose(topology_path: str | Path | None = None) -> str:
     """The docker-compose.yml text for a topology file (deterministic, so it can be committed)."""
-    topology = load_topology(topology_path or DEFAULT_TOPOLOGY)
+    topology = load_topology(topology_path or DEFAULT_TOPOLOGY_FILE)
     body = yaml.safe_dump(compose_document(topology), sort_keys=False, default_flow_style=False, width=1000)
     return HEADER + body
 

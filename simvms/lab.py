@@ -18,10 +18,9 @@ from simvms import plan as lab_plan
 from simvms import sshd
 from simvms.plan import LabPlan, PlannedHost
 from simvms.sshd import SshdSpec, StatePaths
-from sysvmdiag.topology.model import Host, Topology, load_topology
+from sysvmdiag.topology.model import DEFAULT_TOPOLOGY_FILE, Host, Topology, load_topology
 
 DEFAULT_STATE_DIR = Path("/run/simvms")
-DEFAULT_TOPOLOGY = Path(__file__).resolve().parent / "topology.yaml"
 NETNS_DIR = Path("/run/netns")
 REQUIRED_TOOLS = {
     "ip": "iproute2",
@@ -90,7 +89,7 @@ class Lab:
     """The lab described by a topology file, with its runtime state in state_dir."""
 
     def __init__(self, topology_path: str | Path | None = None, state_dir: str | Path | None = None) -> None:
-        self.topology_path = Path(topology_path or DEFAULT_TOPOLOGY).resolve()
+        self.topology_path = Path(topology_path or DEFAULT_TOPOLOGY_FILE).resolve()
         state = state_dir or os.environ.get("SIMVMS_STATE_DIR") or DEFAULT_STATE_DIR
         self.state_dir = Path(state).resolve()
         self.paths = StatePaths(self.state_dir)

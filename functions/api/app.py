@@ -101,18 +101,24 @@ def handle_service_error(error: ServiceError) -> Response:
 @app.exception_handler(RequestValidationError)
 def handle_validation_error(error: RequestValidationError) -> Response:
     first = error.errors()[0] if error.errors() else {}
+    if first.get("type") == "json_invalid":
+        return _json(
+            HTTPStatus.BAD_REQUEST, {"code": "INVALID_JSON", "message": "The body is not valid JSON."}
+        )
     location = [str(part) for part in first.get("loc", ()) if part != "body"]
-    field = ".".join(location) or None
+    field = ".".join(location) or "body"
     message = first.get("msg", "The request is not valid.")
     if field:
         message = f"{field}: {message}"
     return _json(HTTPStatus.BAD_REQUEST, {"code": "INVALID_REQUEST", "message": message, "field": field})
 
 
-@app.exception_handler(json.JSONDecodeError)
-def handle_bad_json(error: json.JSONDecodeError) -> Response:
+@app.not_found
+def handle_unknown_route(_error: Exception) -> Response:
+    event = app.current_event
     return _json(
-        HTTPStatus.BAD_REQUEST, {"code": "INVALID_JSON", "message": f"The body is not JSON: {error.msg}."}
+        HTTPStatus.NOT_FOUND,
+        {"code": "ROUTE_NOT_FOUND", "message": f"There is no route {event.http_method} {event.path}."},
     )
 
 

@@ -274,3 +274,26 @@ def test_changed_host_key_gives_host_key_mismatch_and_runs_nothing(
     )
     assert repinned.status_code == 200, repinned.text
     assert json.loads(repinned.text)["success"] is True
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [(b"{not json", "INVALID_JSON"), (b"", "INVALID_REQUEST"), (b"[1, 2]", "INVALID_REQUEST")],
+)
+def test_unreadable_bodies_are_400_with_a_code(local_stack, api_keys, body, code):
+    response = requests.post(
+        f"{local_stack['apiUrl']}/diagnostics",
+        data=body,
+        timeout=10,
+        headers={"Authorization": f"Bearer {api_keys['admin']}", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == code
+
+
+def test_unknown_route_is_404_with_a_code(local_stack, api_keys):
+    response = requests.get(
+        f"{local_stack['apiUrl']}/nope", timeout=10, headers={"Authorization": f"Bearer {api_keys['admin']}"}
+    )
+    assert response.status_code == 404
+    assert response.json()["code"] == "ROUTE_NOT_FOUND"

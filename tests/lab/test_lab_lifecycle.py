@@ -22,7 +22,8 @@ import yaml
 
 from simvms import cli
 from simvms import lab as lab_module
-from simvms.lab import DEFAULT_TOPOLOGY, Lab
+from simvms.lab import Lab
+from sysvmdiag.topology.model import DEFAULT_TOPOLOGY_FILE
 
 pytestmark = pytest.mark.lab
 
@@ -64,7 +65,7 @@ def lab_files(
 ) -> Iterator[tuple[Path, Path]]:
     # Under /run, not pytest's tmp_path: concurrent pytest sessions prune old tmp_path folders.
     root = Path(tempfile.mkdtemp(prefix="simvms-private-lab-", dir="/run"))
-    data = yaml.safe_load(DEFAULT_TOPOLOGY.read_text())
+    data = yaml.safe_load(DEFAULT_TOPOLOGY_FILE.read_text())
     data["lab"] = {"prefix": PREFIX, "host_link": HOST_LINK}
     topology = root / "topology.yaml"
     topology.write_text(yaml.safe_dump(data, sort_keys=False))

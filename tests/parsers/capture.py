@@ -22,10 +22,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from sysvmdiag.topology.model import Topology, load_topology
+from sysvmdiag.topology.model import DEFAULT_TOPOLOGY_FILE, Topology, load_topology
 
 OUTPUTS_DIR = Path(__file__).resolve().parent / "outputs"
-DEFAULT_TOPOLOGY = Path(__file__).resolve().parents[2] / "simvms" / "topology.yaml"
 NETNS_DIR = Path("/run/netns")
 CAPTURE_TIMEOUT_SECONDS = 60
 
@@ -196,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("names", nargs="*", help="captures to run (default: all)")
-    parser.add_argument("--topology", default=str(DEFAULT_TOPOLOGY), help="lab topology file")
+    parser.add_argument("--topology", default=str(DEFAULT_TOPOLOGY_FILE), help="lab topology file")
     parser.add_argument("--outputs", default=str(OUTPUTS_DIR), help="directory for the fixture files")
     args = parser.parse_args(argv)
 

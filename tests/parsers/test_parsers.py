@@ -13,10 +13,9 @@ from hypothesis import strategies as st
 
 from sysvmdiag.parsers import parse_output
 from sysvmdiag.toolargs import parse_command_line
-from sysvmdiag.topology.model import load_topology, stable_mac
+from sysvmdiag.topology.model import DEFAULT_TOPOLOGY_FILE, load_topology, stable_mac
 from tests.parsers.capture import (
     CAPTURES,
-    DEFAULT_TOPOLOGY,
     CaptureRefused,
     check_lab_destination,
 )
@@ -48,12 +47,12 @@ def test_every_capture_has_a_fixture_and_every_fixture_a_capture() -> None:
 @pytest.mark.parametrize("destination", ["192.0.2.1", "fd00::1", "8.8.8.8", "100.64.254.1"])
 def test_capture_refuses_addresses_outside_the_lab(destination: str) -> None:
     with pytest.raises(CaptureRefused, match="not a lab address"):
-        check_lab_destination(load_topology(DEFAULT_TOPOLOGY), destination)
+        check_lab_destination(load_topology(DEFAULT_TOPOLOGY_FILE), destination)
 
 
 @pytest.mark.parametrize("name", FIXTURE_NAMES)
 def test_every_capture_targets_a_lab_address(name: str) -> None:
-    check_lab_destination(load_topology(DEFAULT_TOPOLOGY), fixture(name)["argv"][-1])
+    check_lab_destination(load_topology(DEFAULT_TOPOLOGY_FILE), fixture(name)["argv"][-1])
 
 
 @pytest.mark.parametrize("name", FIXTURE_NAMES)
