@@ -115,7 +115,12 @@ class DiagnosticsService:
             )
         vm = context.system_vm(request.target_id)
         bastion = self._bastion(context)
-        assert decision.invocation is not None and vm.ssh is not None and bastion.ssh is not None
+        if decision.invocation is None or vm.ssh is None or bastion.ssh is None:
+            raise ServiceError(
+                "TOPOLOGY_INCOMPLETE",
+                f"The topology has no SSH endpoint for {vm.vm_name or vm.name} or the bastion; reload it.",
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+            )
         command = decision.invocation.command_line()
         started = _now()
         clock = time.monotonic()
