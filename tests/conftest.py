@@ -37,11 +37,15 @@ def lab_prerequisites() -> None:
 
 
 @pytest.fixture(scope="session")
-def lab(lab_prerequisites: None) -> Lab:
-    """The shared lab, brought up once (idempotent); left up at the end for other runs to reuse."""
+def lab(lab_prerequisites: None) -> Iterator[Lab]:
+    """The shared lab, brought up once (idempotent). A lab this session started is torn down at the
+    end, so the suite leaves the machine as it found it; one that was already up stays up."""
     shared = Lab()
+    was_up = bool(shared.status().get("up"))
     shared.up()
-    return shared
+    yield shared
+    if not was_up:
+        shared.down()
 
 
 @pytest.fixture(scope="session")
