@@ -144,3 +144,29 @@ def test_get_runner_caches_per_bastion_and_key() -> None:
         assert get_runner(bastion, lambda: rotated) is replaced
     finally:
         clear_runners()
+
+
+def test_a_run_waiting_for_anothers_bastion_connect_keeps_its_own_budget(silent_listener: int) -> None:
+    """Runs share one bastion connection; a short run must not wait out a long run's connect attempts."""
+    bastion = SshEndpoint(address="127.0.0.1", port=silent_listener, user="root", host_key=_random_host_key())
+    runner = BastionRunner(bastion, _fresh_key(), connect_timeout=4.0, connect_attempts=3)
+    long_failures: list[RunnerError] = []
+
+    def long_connect() -> None:
+        try:
+            runner.run(VM, "ping -n -c 1 -w 2 203.0.113.1", timeout=8)
+        except RunnerError as exc:
+            long_failures.append(exc)
+
+    long_run = threading.Thread(target=long_connect, daemon=True)
+    long_run.start()
+    time.sleep(0.3)  # the long run now holds the connect lock, stuck in a handshake
+    started = time.monotonic()
+    with pytest.raises(RunnerError) as caught:
+        runner.run(VM, "ping -n -c 1 -w 2 203.0.113.1", timeout=1.0)
+    elapsed = time.monotonic() - started
+    long_run.join(timeout=15)
+    assert [exc.code for exc in long_failures] == [RunnerErrorCode.BASTION_UNREACHABLE]
+    assert elapsed < 1.5, f"the 1 s run took {elapsed:.1f} s waiting for another run's connect"
+    assert caught.value.code is RunnerErrorCode.TIMEOUT
+    assert f"127.0.0.1:{silent_listener}" in caught.value.message

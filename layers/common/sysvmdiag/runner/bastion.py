@@ -36,8 +36,10 @@ _READ_CHUNK = 32 * 1024
 _POLL_SECONDS = 0.5
 
 # Which host-key algorithms to offer for a pinned key type, so the server shows the pinned key.
+# An RSA key is pinned as "ssh-rsa" but signs with SHA-2 only: paramiko no longer accepts SHA-1
+# "ssh-rsa" signatures, and offering that name makes the whole offer invalid.
 _HOST_KEY_ALGORITHMS = {
-    "ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"),
+    "ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256"),
 }
 
 
@@ -171,8 +173,18 @@ class BastionRunner:
     def _bastion_transport(
         self, deadline: _Deadline, stale: paramiko.Transport | None = None
     ) -> paramiko.Transport:
-        """The live bastion Transport, (re)connecting under the lock when missing, closed or ``stale``."""
-        with self._lock:
+        """The live bastion Transport, (re)connecting under the lock when missing, closed or ``stale``.
+
+        Waiting for the lock counts against this run's budget: another run may hold it for its
+        whole (longer) connect, and this run must still fail within its own time.
+        """
+        if not self._lock.acquire(timeout=deadline.remaining()):
+            raise RunnerError(
+                RunnerErrorCode.TIMEOUT,
+                f"The connection to {_describe(self.bastion, 'bastion')} was still being established by "
+                f"another run when this run's {deadline.seconds:g} s budget ran out.",
+            )
+        try:
             current = self._transport
             if current is not None and current is not stale and current.is_active():
                 return current
@@ -181,6 +193,8 @@ class BastionRunner:
                 self._transport = None
             self._transport = self._connect_bastion(deadline)
             return self._transport
+        finally:
+            self._lock.release()
 
     def _connect_bastion(self, deadline: _Deadline) -> paramiko.Transport:
         """Connect and authenticate, retrying unreachable-bastion failures with exponential backoff."""
