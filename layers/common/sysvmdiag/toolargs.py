@@ -193,6 +193,10 @@ def parse_params(tool: str, params: str | None, destination: str) -> ToolInvocat
     """Validate a caller's ``params`` for ``tool`` toward ``destination`` and add bounding defaults."""
     _check_tool(tool)
     address = canonical_destination(destination)
+    if params is not None and not isinstance(params, str):
+        raise OptionError(
+            INVALID_OPTION, type(params).__name__, "The options must be one string of command-line arguments."
+        )
     params = params or ""
     if len(params) > MAX_PARAMS_LENGTH:
         raise OptionError(

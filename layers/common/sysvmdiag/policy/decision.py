@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -323,6 +324,12 @@ def _check_destination_for_non_admin(
                 f"{destination} is inside the zone's {net.kind.value} network {net.name}; "
                 "only admins may probe it.",
             )
+    lab_plane = _lab_plane_kind(destination, topology)
+    if lab_plane is not None:
+        raise _Denied(
+            ReasonCode.VR_CONTROL_OR_MANAGEMENT_ADDRESS,
+            f"{destination} is {lab_plane}; only admins may probe it.",
+        )
     special = _special_kind(destination)
     if special is not None:
         raise _Denied(
@@ -340,6 +347,62 @@ def _check_destination_for_non_admin(
                 f"{destination} is on the shared network {net.name}, which is also shared with other "
                 "accounts; only admins may probe it.",
             )
+    if isinstance(destination, ipaddress.IPv4Address):
+        for subnet, where in _known_ipv4_subnets(vm, topology):
+            if subnet.prefixlen in (0, 31, 32):
+                continue  # the default route (0.0.0.0 and 255.255.255.255 are refused above) and p2p links
+            for kind, edge in (("broadcast", subnet.broadcast_address), ("network", subnet.network_address)):
+                if destination == edge:
+                    raise _Denied(
+                        ReasonCode.DESTINATION_NOT_ALLOWED,
+                        f"{destination} is the {kind} address of {where} ({subnet}); "
+                        "only admins may probe it.",
+                    )
+
+
+def _known_ipv4_subnets(vm: Vm, topology: Topology) -> Iterator[tuple[ipaddress.IPv4Network, str]]:
+    """Every IPv4 subnet the topology describes: a directed broadcast to any of them reaches many hosts,
+    and a network address is answered as one by BSD-style stacks, whichever way the packet is routed."""
+    for iface in vm.interfaces:
+        if iface.ipv4 is not None:
+            yield iface.ipv4.network, f"the subnet of {_vm_label(vm)}'s {iface.name}"
+    for route in vm.routes:
+        destination = route.destination
+        if isinstance(destination, ipaddress.IPv4Network):
+            yield destination, f"a route of {_vm_label(vm)}"
+    for net in topology.networks:
+        for cidr in (net.cidr4, *net.routes4, *net.remote_cidrs):
+            if isinstance(cidr, ipaddress.IPv4Network):
+                yield cidr, f"{net.kind.value} network {net.name}"
+    for vpc in topology.vpcs:
+        if vpc.cidr4 is not None:
+            yield vpc.cidr4, f"VPC {vpc.name}"
+
+
+def _lab_plane_kind(destination: IPAddress, topology: Topology) -> str | None:
+    """What ``destination`` is when it belongs to the bastion (the SSH jump host) or the link between
+    the lab and the machine hosting it: the service's own plane, never a tenant's destination."""
+    try:
+        bastion = topology.bastion()
+    except KeyError:
+        bastion = None
+    if bastion is not None:
+        own = set(_all_addresses(bastion.interfaces))
+        if bastion.ssh is not None and bastion.ssh.address is not None:
+            own.add(bastion.ssh.address)
+        if destination in own:
+            return "an address of the bastion"
+    if topology.lab is not None:
+        link = topology.lab.host_link
+        for side in (link.host, link.bastion):
+            if side.version == destination.version and destination in side.network:
+                return f"on the lab's host link {side.network}"
+    return None
+
+
+def _all_addresses(interfaces: tuple[VmInterface, ...]) -> Iterator[IPAddress]:
+    for iface in interfaces:
+        yield from iface.addresses
 
 
 def _special_kind(address: IPAddress) -> str | None:
@@ -392,6 +455,14 @@ def _check_egress_for_non_admin(
             ReasonCode.EGRESS_NOT_ALLOWED,
             f"{where}; through a private gateway only its subnet and static routes may be probed.",
         )
+    if net.kind in (NetworkKind.PUBLIC, NetworkKind.SHARED):
+        foreign = _foreign_tenant_cidr(caller, destination, topology)
+        if foreign is not None:
+            cidr, owner_of = foreign
+            raise _Denied(
+                ReasonCode.DESTINATION_NOT_ALLOWED,
+                f"{where}, toward {cidr}, {owner_of} of another account; only admins may probe it.",
+            )
     prefix = _interface_prefix(egress.interface, destination.version)
     if (
         egress.via == "connected"
@@ -404,6 +475,32 @@ def _check_egress_for_non_admin(
             f"{destination} is the broadcast address of {net.name} ({prefix.network}); "
             "only admins may probe it.",
         )
+
+
+def _foreign_tenant_cidr(
+    caller: Caller, destination: IPAddress, topology: Topology
+) -> tuple[IPNetwork, str] | None:
+    """A tenant network, VPN remote CIDR, private gateway route or VPC holding ``destination`` whose
+    owner is outside the caller's scope.
+
+    Checked when the probe leaves over public or shared, i.e. not through the caller's own network:
+    where tenants' CIDRs overlap, the address may be the other tenant's, so it is refused too.
+    """
+    for net in topology.networks:
+        if net.kind not in _OWNED_KINDS or _in_scope(caller, net.owner, topology):
+            continue
+        for cidr in (*net.cidrs, *net.routes4, *net.remote_cidrs):
+            if cidr.version == destination.version and destination in cidr:
+                return cidr, f"in {net.kind.value} network {net.name}"
+    for vpc in topology.vpcs:
+        if (
+            vpc.cidr4 is not None
+            and destination.version == 4
+            and destination in vpc.cidr4
+            and not _in_scope(caller, vpc.owner, topology)
+        ):
+            return vpc.cidr4, f"the CIDR of VPC {vpc.name}"
+    return None
 
 
 def _decide(

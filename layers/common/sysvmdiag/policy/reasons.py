@@ -66,13 +66,15 @@ _SENTENCES: dict[ReasonCode, str] = {
         "The destination is in the zone's management range; only admins may probe it."
     ),
     ReasonCode.VR_CONTROL_OR_MANAGEMENT_ADDRESS: (
-        "The destination is on the zone's control (link-local), management or storage network, or is "
-        "an address of the VM's control or management interface; only admins may probe it."
+        "The destination is on the zone's control (link-local), management or storage network, is "
+        "an address of the VM's control or management interface, of the SSH bastion, or on the link "
+        "between the lab and its host; only admins may probe it."
     ),
     ReasonCode.DESTINATION_NOT_ALLOWED: (
         "The destination is an unspecified, loopback, link-local, multicast, broadcast (including the "
-        "broadcast address of the egress subnet) or reserved address, or in 0.0.0.0/8; only admins may "
-        "probe it."
+        "broadcast or network address of any subnet, route or VPC the zone describes) or reserved "
+        "address, or in 0.0.0.0/8, or (leaving over public or shared) inside a network, VPN remote "
+        "CIDR, private gateway route or VPC of another account; only admins may probe it."
     ),
     ReasonCode.SHARED_NETWORK_NOT_EXCLUSIVE: (
         "The destination or the egress is on a shared network that is also shared with other "
