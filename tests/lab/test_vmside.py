@@ -205,3 +205,85 @@ def test_quiet_tool_is_killed_when_the_client_goes_away(tmp_path: Path) -> None:
     assert time.monotonic() - started < 3
     assert not pid_alive(tool_pid)
     assert read_log(log)[0]["outcome"] == "client gone (SIGPIPE)"
+
+
+def test_tool_runs_with_a_fixed_environment_not_the_sessions(tmp_path: Path) -> None:
+    """Whatever sshd lets through (AcceptEnv LANG LC_* is Debian's default; a mistaken AcceptEnv could
+    pass LD_PRELOAD or PATH) must not reach the tool: a locale changes the output the API parses."""
+    tools = tmp_path / "tools"
+    fake_tool(tools, "ping", "import json\nprint(json.dumps(dict(os.environ)))")
+    hostile = {"LD_PRELOAD": str(tmp_path / "missing-evil.so"), "LD_LIBRARY_PATH": str(tmp_path),
+               "LC_ALL": "de_DE.UTF-8", "LANG": "de_DE.UTF-8", "PATH": f"{tmp_path}:/usr/bin",
+               "PYTHONPATH": str(tmp_path), "SSH_CLIENT": "127.0.0.1 5555 3922"}
+    env = {**os.environ, **hostile, "SSH_ORIGINAL_COMMAND": VALID_PING}
+    proc = subprocess.run([sys.executable, "-I", "-m", "sysvmdiag.vmside", "--tool-dir", str(tools)], env=env,
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    tool_env = json.loads(proc.stdout)
+    assert tool_env == {"PATH": "/usr/bin:/usr/sbin:/bin:/sbin", "LC_ALL": "C"}
+
+
+# 100 000 characters: close to the kernel's 128 KiB limit for one environment string.
+@pytest.mark.parametrize("command", ["ping -c 1 203.0.113.1 " + "A" * 100_000,
+                                     "ping -c 1 203.0.113.1\nid\n" + "B" * 50_000])
+def test_run_log_keeps_a_bounded_copy_of_a_hostile_command(tmp_path: Path, command: str) -> None:
+    log = tmp_path / "runs.jsonl"
+    proc = vmside(command, "--log", str(log))
+    assert proc.returncode == 126
+    lines = log.read_text().splitlines()
+    assert len(lines) == 1
+    assert len(lines[0]) < 4096, "one refused request must not write its whole payload to the log"
+    record = json.loads(lines[0])
+    assert record["command_chars"] == len(command)
+    assert command.startswith(str(record["command"]).removesuffix("..."))
+
+
+def test_run_log_is_rotated_at_its_size_limit(tmp_path: Path) -> None:
+    log = tmp_path / "runs.jsonl"
+    for _ in range(30):
+        assert vmside("id", "--log", str(log), "--log-max-bytes", "4000").returncode == 126
+    rotated = tmp_path / "runs.jsonl.1"
+    assert rotated.exists()
+    assert log.stat().st_size <= 4000 and rotated.stat().st_size <= 4000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.jsonl", "runs.jsonl.1"]
+    assert all(json.loads(line)["command"] == "id" for line in log.read_text().splitlines())
+
+
+def test_run_log_symlink_is_not_followed(tmp_path: Path) -> None:
+    tools = tmp_path / "tools"
+    fake_tool(tools, "ping", "print('pong')")
+    target = tmp_path / "elsewhere"
+    target.write_text("")
+    log = tmp_path / "runs.jsonl"
+    log.symlink_to(target)
+    proc = vmside(VALID_PING, "--tool-dir", str(tools), "--log", str(log))
+    assert proc.returncode == 0 and proc.stdout.strip() == "pong"
+    assert "cannot write run log" in proc.stderr
+    assert target.read_text() == ""
+
+
+def test_a_stuck_run_log_lock_and_a_late_hangup_still_end_the_run_cleanly(tmp_path: Path) -> None:
+    """Another process holding the log's lock must not keep the session open forever, and a hang-up
+    while we wait for it must not end in a traceback."""
+    import fcntl
+
+    tools = tmp_path / "tools"
+    done = tmp_path / "tool.done"
+    fake_tool(tools, "ping", f"print('pong')\nopen({str(done)!r}, 'w').write('1')")
+    log = tmp_path / "runs.jsonl"
+    env = {**os.environ, "SSH_ORIGINAL_COMMAND": VALID_PING}
+    argv = [sys.executable, "-m", "sysvmdiag.vmside", "--tool-dir", str(tools), "--log", str(log)]
+    with open(log, "a") as holder:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) as proc:
+            deadline = time.monotonic() + 10
+            while not done.exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(0.2)  # now waiting for the lock
+            proc.send_signal(signal.SIGHUP)
+            stdout, stderr = proc.communicate(timeout=15)
+    assert "Traceback" not in stderr, stderr
+    assert stdout.strip() == "pong"
+    assert proc.returncode == 0
+    assert "cannot write run log" in stderr

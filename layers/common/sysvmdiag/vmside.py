@@ -39,6 +39,17 @@ NO_COMMAND_REASON = "this key runs diagnostics only (ping, traceroute, arping); 
 BASTION_REFUSAL = "sysvmdiag-bastion: this key only opens forwarded connections to system VMs; no shell"
 CLIENT_POLL_SECONDS = 0.2
 CLIENT_GONE_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE, signal.SIGINT)
+# The tool's whole environment: nothing of the SSH session (locale, LD_*, PATH) reaches it, so its
+# output stays in the C locale the parsers expect whatever sshd's AcceptEnv lets through.
+TOOL_ENVIRONMENT = {"PATH": ":".join(SYSTEM_TOOL_DIRS), "LC_ALL": "C"}
+# The run log keeps at most this much of a request line (requests over toolargs' limit are refused
+# anyway, but the log must not grow by a whole hostile payload per login).
+MAX_LOGGED_COMMAND_CHARS = 1024
+# Past this size the run log is renamed to <log>.1 (replacing the previous one) before a write.
+DEFAULT_LOG_MAX_BYTES = 16 * 1024 * 1024
+# How long a run waits for the run log's lock before giving up on logging (never on the run).
+LOG_LOCK_SECONDS = 2.0
+_LOG_LOCK_POLL_SECONDS = 0.05
 
 
 class ClientGone(Exception):
@@ -58,22 +69,70 @@ def resolve_tool(name: str, tool_dirs: tuple[str, ...]) -> str | None:
     return None
 
 
-def append_log(log_path: str | None, record: dict[str, object]) -> None:
-    """One JSON line per invocation, under an exclusive lock so concurrent runs never interleave."""
+def logged_command(command: str | None) -> dict[str, object]:
+    """The request as the run log keeps it: at most MAX_LOGGED_COMMAND_CHARS, plus its full length."""
+    if command is None:
+        return {"command": None}
+    shown = command
+    if len(command) > MAX_LOGGED_COMMAND_CHARS:
+        shown = command[:MAX_LOGGED_COMMAND_CHARS] + "..."
+    return {"command": shown, "command_chars": len(command)}
+
+
+def _open_log(log_path: str) -> int:
+    """Open for appending without following a symlink (a planted link must not redirect root's writes)."""
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    return os.open(log_path, flags, 0o640)
+
+
+def _lock_within(fd: int, seconds: float) -> bool:
+    """An exclusive lock on fd, or False if another holder keeps it longer than ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(_LOG_LOCK_POLL_SECONDS)
+
+
+def append_log(log_path: str | None, record: dict[str, object],
+               max_bytes: int = DEFAULT_LOG_MAX_BYTES) -> None:
+    """One JSON line per invocation, under an exclusive lock so concurrent runs never interleave.
+
+    The log is rotated once it passes ``max_bytes`` (one previous file kept), and a lock held too long
+    by someone else costs this run its log line, not its result.
+    """
     if not log_path:
         return
-    line = json.dumps(record, sort_keys=True) + "\n"
+    line = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8", errors="backslashreplace")
     try:
-        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "a", encoding="utf-8") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        for _ in range(3):  # reopen if another run rotated the file while we waited for its lock
+            fd = _open_log(log_path)
             try:
-                handle.write(line)
-                handle.flush()
+                if not _lock_within(fd, LOG_LOCK_SECONDS):
+                    raise OSError(f"its lock is held by another process for over {LOG_LOCK_SECONDS:g} s")
+                if os.fstat(fd).st_ino != os.stat(log_path, follow_symlinks=False).st_ino:
+                    continue
+                if os.fstat(fd).st_size + len(line) > max_bytes:
+                    os.replace(log_path, log_path + ".1")
+                    continue
+                os.write(fd, line)
+                return
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                os.close(fd)  # closing releases the lock
+        raise OSError("it kept being rotated under us")
     except OSError as err:
-        print(f"sysvmdiag-vm: cannot write run log {log_path}: {err}", file=sys.stderr)
+        _warn(f"sysvmdiag-vm: cannot write run log {log_path}: {err}")
+
+
+def _warn(message: str) -> None:
+    """A note on stderr; the client may already be gone, which is no reason to fail."""
+    with contextlib.suppress(OSError, ValueError):
+        print(message, file=sys.stderr, flush=True)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -114,39 +173,44 @@ def _raise_client_gone(signum: int, _frame: FrameType | None) -> None:
     raise ClientGone(signum)
 
 
-def refuse(reason: str, record: dict[str, object], log_path: str | None) -> int:
-    print(f"sysvmdiag-vm: refused: {reason}", file=sys.stderr)
-    append_log(log_path, {**record, "accepted": False, "reason": reason, "exit_status": EXIT_REFUSED})
+def refuse(reason: str, record: dict[str, object], log_path: str | None,
+           log_max_bytes: int = DEFAULT_LOG_MAX_BYTES) -> int:
+    _warn(f"sysvmdiag-vm: refused: {reason}")
+    append_log(log_path, {**record, "accepted": False, "reason": reason, "exit_status": EXIT_REFUSED},
+               log_max_bytes)
     return EXIT_REFUSED
 
 
 def run_command(command: str | None, host: str | None, log_path: str | None,
-                max_seconds: float, tool_dirs: tuple[str, ...]) -> int:
+                max_seconds: float, tool_dirs: tuple[str, ...],
+                log_max_bytes: int = DEFAULT_LOG_MAX_BYTES) -> int:
     """Validate and run one command line; returns the exit status to pass back to the client."""
     started = time.monotonic()
     record: dict[str, object] = {
         "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "host": host,
-        "command": command,
+        **logged_command(command),
         "pid": os.getpid(),
     }
     if command is None or not command.strip():
-        return refuse(NO_COMMAND_REASON, record, log_path)
+        return refuse(NO_COMMAND_REASON, record, log_path, log_max_bytes)
     try:
         argv = parse_command_line(command)
     except OptionError as err:
-        return refuse(str(err), {**record, "code": err.code}, log_path)
+        return refuse(str(err), {**record, "code": err.code}, log_path, log_max_bytes)
     executable = resolve_tool(argv[0], tool_dirs)
     if executable is None:
-        return refuse(f"{argv[0]} is not installed on this VM", record, log_path)
+        return refuse(f"{argv[0]} is not installed on this VM", record, log_path, log_max_bytes)
 
-    for sig in CLIENT_GONE_SIGNALS:
-        signal.signal(sig, _raise_client_gone)
     proc: subprocess.Popen[bytes] | None = None
     outcome = "completed"
     try:
-        # Own process group, so expiry or a vanished client kills the tool and all it spawned.
-        proc = subprocess.Popen([executable, *argv[1:]], stdin=subprocess.DEVNULL, start_new_session=True)
+        for sig in CLIENT_GONE_SIGNALS:  # inside the try: a signal right after this is handled below
+            signal.signal(sig, _raise_client_gone)
+        # Own process group, so expiry or a vanished client kills the tool and all it spawned; a fixed
+        # environment, so nothing the SSH session carried (locale, LD_*, PATH) changes the tool.
+        proc = subprocess.Popen([executable, *argv[1:]], stdin=subprocess.DEVNULL, start_new_session=True,
+                                env=TOOL_ENVIRONMENT)
         try:
             returncode = _wait_watching_client(proc, max_seconds)
             status = 128 - returncode if returncode < 0 else returncode
@@ -154,14 +218,15 @@ def run_command(command: str | None, host: str | None, log_path: str | None,
             _kill_group(proc)
             outcome = "timeout"
             status = EXIT_TIMEOUT
-            print(f"sysvmdiag-vm: {argv[0]} killed after the {max_seconds:g} s limit", file=sys.stderr)
+            _warn(f"sysvmdiag-vm: {argv[0]} killed after the {max_seconds:g} s limit")
     except ClientGone as gone:
-        for sig in CLIENT_GONE_SIGNALS:
-            signal.signal(sig, signal.SIG_IGN)
+        _ignore_client_gone_signals()
         if proc is not None:
             _kill_group(proc)
         outcome = f"client gone ({signal.Signals(gone.signum).name})"
         status = 128 + gone.signum
+    # The tool is done: a hang-up now must not interrupt the log write with a traceback.
+    _ignore_client_gone_signals()
     append_log(log_path, {
         **record,
         "accepted": True,
@@ -169,8 +234,13 @@ def run_command(command: str | None, host: str | None, log_path: str | None,
         "outcome": outcome,
         "exit_status": status,
         "duration_ms": int((time.monotonic() - started) * 1000),
-    })
+    }, log_max_bytes)
     return status
+
+
+def _ignore_client_gone_signals() -> None:
+    for sig in CLIENT_GONE_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -178,6 +248,8 @@ def _parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", help="this VM's name, recorded in the run log")
     parser.add_argument("--log", help="append one JSON line per run to this file")
+    parser.add_argument("--log-max-bytes", type=int, default=DEFAULT_LOG_MAX_BYTES,
+                        help="rotate the run log to <log>.1 once it would pass this size")
     parser.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS,
                         help="hard wall-clock limit for one tool run (exit 124 on expiry)")
     parser.add_argument("--tool-dir", action="append", default=None,
@@ -191,18 +263,18 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = os.environ.get("SSH_ORIGINAL_COMMAND")
     if args.bastion:
-        print(BASTION_REFUSAL, file=sys.stderr)
+        _warn(BASTION_REFUSAL)
         append_log(args.log, {
             "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "host": args.host or "bastion",
-            "command": command,
+            **logged_command(command),
             "accepted": False,
             "reason": "bastion",
             "exit_status": 1,
-        })
+        }, args.log_max_bytes)
         return 1
     tool_dirs = tuple(args.tool_dir) if args.tool_dir else SYSTEM_TOOL_DIRS
-    return run_command(command, args.host, args.log, args.max_seconds, tool_dirs)
+    return run_command(command, args.host, args.log, args.max_seconds, tool_dirs, args.log_max_bytes)
 
 
 if __name__ == "__main__":
