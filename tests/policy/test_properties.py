@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from sysvmdiag.policy import decide
 from sysvmdiag.topology.model import NetworkKind
-from tests.policy.topologies import VARIANTS, caller
+from tests.policy.topologies import TENANTS, VARIANTS, caller
 
 USER_EGRESS_KINDS = ("public", "isolated", "vpc_tier", "private_gateway", "vpn_gateway", "shared")
 NON_ADMINS = ["alice", "acme-admin", "globex-admin", "bob", "carol"]
@@ -133,3 +133,49 @@ def test_every_allowed_non_admin_run_leaves_through_an_allowed_interface(
     assert not (address.is_loopback or address.is_multicast or address.is_unspecified or address.is_reserved)
     if decision.invocation.interface is not None:
         assert decision.invocation.interface == decision.egress_interface
+
+
+def _subnet_edges() -> list[str]:
+    """Broadcast and network addresses of every IPv4 subnet, route and VPC the variants describe."""
+    edges: set[ipaddress.IPv4Address] = set()
+    for topology in VARIANTS.values():
+        subnets = [c for n in topology.networks for c in (n.cidr4, *n.routes4, *n.remote_cidrs) if c]
+        subnets += [v.cidr4 for v in topology.vpcs if v.cidr4]
+        subnets += [i.ipv4.network for h in topology.system_vms() for i in h.interfaces if i.ipv4]
+        for subnet in subnets:
+            if isinstance(subnet, ipaddress.IPv4Network) and 0 < subnet.prefixlen < 31:
+                edges |= {subnet.network_address, subnet.broadcast_address}
+    return sorted(str(edge) for edge in edges)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    who=st.sampled_from(NON_ADMINS),
+    vm=st.sampled_from(VMS),
+    test=st.sampled_from(["ping", "traceroute", "arping"]),
+    params=st.sampled_from(PARAMS),
+    variant=st.sampled_from(sorted(VARIANTS)),
+    destination=st.sampled_from(_subnet_edges()).flatmap(lambda edge: spellings(ipaddress.IPv4Address(edge))),
+)
+def test_non_admins_never_reach_a_subnet_broadcast_or_network_address(
+    who: str, vm: str, test: str, params: str | None, variant: str, destination: str
+) -> None:
+    decision = decide(caller(who), vm, test, destination, params, VARIANTS[variant])
+    assert not decision.allowed, decision.to_dict()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    vm=st.sampled_from(["vr", "vpcvr"]),
+    test=st.sampled_from(["ping", "traceroute", "arping"]),
+    params=st.sampled_from(PARAMS),
+    destination=st.one_of(
+        st.integers(0, 255).map(lambda host: f"10.9.0.{host}"),
+        st.integers(0, 2**64 - 1).map(lambda host: str(ipaddress.IPv6Address((0x20010DB80009 << 80) | host))),
+    ),
+)
+def test_alice_never_reaches_another_tenants_network(
+    vm: str, test: str, params: str | None, destination: str
+) -> None:
+    decision = decide(caller("alice"), vm, test, destination, params, TENANTS)
+    assert not decision.allowed, decision.to_dict()
