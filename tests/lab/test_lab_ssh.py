@@ -184,3 +184,140 @@ def test_other_keys_are_not_authorized(lab_status: dict[str, Any], tmp_path: Pat
     proc = ssh(*options, "-p", str(bastion["port"]), f"root@{bastion['address']}", "id")
     assert proc.returncode == 255
     assert "Permission denied" in proc.stderr
+
+
+# -- an attacker holding the lab key, speaking SSH directly (paramiko; lab addresses only) ---------
+
+
+def _current_status(lab_status: dict[str, Any]) -> dict[str, Any]:
+    """status.json as last written (other suites rekey and re-pin host keys mid-session)."""
+    import json
+
+    path = Path(lab_status["state_dir"]) / "status.json"
+    return json.loads(path.read_text()) if path.exists() else lab_status
+
+
+def _transport_to(sock: Any, ssh_info: dict[str, Any], key: Any) -> Any:
+    """An authenticated paramiko Transport whose server key is checked against the lab's pin."""
+    import paramiko
+
+    transport = paramiko.Transport(sock)
+    transport.start_client(timeout=10)
+    server_key = transport.get_remote_server_key()
+    assert f"{server_key.get_name()} {server_key.get_base64()}" == ssh_info["host_key"]
+    transport.auth_publickey(ssh_info["user"], key)
+    return transport
+
+
+@pytest.fixture
+def attacker(lab_status: dict[str, Any]) -> Any:
+    """(bastion Transport, VR Transport) logged in with the lab key, closed after the test."""
+    import socket
+
+    from sysvmdiag.runner import parse_private_key
+
+    status = _current_status(lab_status)
+    key = parse_private_key(Path(status["private_key"]).read_text())
+    bastion = status["bastion"]
+    to_bastion = _transport_to(socket.create_connection((bastion["address"], bastion["port"]), timeout=10),
+                               bastion, key)
+    vr = status["hosts"]["vr"]["ssh"]
+    tunnel = to_bastion.open_channel("direct-tcpip", (vr["address"], vr["port"]), ("127.0.0.1", 0),
+                                     timeout=10)
+    to_vr = _transport_to(tunnel, vr, key)
+    yield to_bastion, to_vr
+    to_vr.close()
+    to_bastion.close()
+
+
+@pytest.mark.parametrize("side", ["bastion", "vr"])
+def test_remote_forwarding_is_refused(attacker: Any, side: str) -> None:
+    import paramiko
+
+    transport = attacker[0] if side == "bastion" else attacker[1]
+    for address in ("127.0.0.1", "", "0.0.0.0"):
+        with pytest.raises(paramiko.SSHException, match="forwarding request denied"):
+            transport.request_port_forward(address, 0)
+
+
+@pytest.mark.parametrize("destination", [("169.254.001.010", 3922), ("0251.254.1.10", 3922),
+                                         ("169.254.1.10 ", 3922), ("localhost", 3922),
+                                         ("169.254.1.10", 3923), ("169.254.1.10", 0)])
+def test_bastion_permitopen_matches_only_the_exact_vm_address_and_port(
+    attacker: Any, destination: tuple[str, int]
+) -> None:
+    import paramiko
+
+    with pytest.raises(paramiko.ChannelException, match="prohibited"):
+        attacker[0].open_channel("direct-tcpip", destination, ("127.0.0.1", 0), timeout=10)
+
+
+def test_vm_key_opens_no_forward(attacker: Any) -> None:
+    import paramiko
+
+    for destination in (("127.0.0.1", 3922), ("203.0.113.1", 80), ("169.254.1.20", 3922)):
+        with pytest.raises(paramiko.ChannelException, match="prohibited"):
+            attacker[1].open_channel("direct-tcpip", destination, ("127.0.0.1", 0), timeout=10)
+
+
+@pytest.mark.parametrize("side", ["bastion", "vr"])
+@pytest.mark.parametrize("request_name", ["pty", "x11", "subsystem sftp"])
+def test_sessions_get_no_terminal_x11_or_subsystem(attacker: Any, side: str, request_name: str) -> None:
+    """Agent forwarding is asked without a reply in SSH, so it is covered by the sshd -T test below."""
+    import paramiko
+
+    transport = attacker[0] if side == "bastion" else attacker[1]
+    session = transport.open_session(timeout=10)
+    requests = {"pty": session.get_pty, "x11": lambda: session.request_x11(single_connection=True),
+                "subsystem sftp": lambda: session.invoke_subsystem("sftp")}
+    try:
+        with pytest.raises(paramiko.SSHException):
+            requests[request_name]()
+    finally:
+        session.close()
+
+
+def test_hostile_command_lines_are_refused_and_logged_bounded(
+    lab_status: dict[str, Any], attacker: Any
+) -> None:
+    """Newlines, NUL-free control characters and a very long request through the real sshd."""
+    import json
+    import uuid
+
+    marker = uuid.uuid4().hex
+    hostile = [f"ping -c 1 203.0.113.1\nid {marker}", f"ping -c 1 203.0.113.1\r\x1b[2J{marker}",
+               f"ping -c 1 {marker} " + "A" * 100_000]
+    for command in hostile:
+        session = attacker[1].open_session(timeout=10)
+        session.exec_command(command)
+        assert session.recv_exit_status() == 126
+        assert REFUSED_VM in session.makefile_stderr("r").read().decode()
+        session.close()
+    log = Path(lab_status["state_dir"]) / "runs" / "vr.jsonl"
+    mine = [line for line in log.read_text().splitlines() if marker in line]
+    assert len(mine) == len(hostile)
+    assert all(len(line) < 4096 for line in mine)
+    assert all(json.loads(line)["accepted"] is False for line in mine)
+
+
+@pytest.mark.parametrize("host", ["bastion", *SYSTEM_VMS])
+def test_generated_sshd_config_accepts_no_client_environment_and_no_extra_channels(
+    lab_status: dict[str, Any], host: str
+) -> None:
+    """sshd's effective settings (sshd -T) for each generated config, and the key's restrictions."""
+    state = Path(lab_status["state_dir"])
+    effective = subprocess.run(["/usr/sbin/sshd", "-T", "-f", str(state / "sshd" / f"{host}.conf")],
+                               capture_output=True, text=True, check=True).stdout.splitlines()
+    settings = dict(line.split(" ", 1) for line in effective if " " in line)
+    assert "acceptenv" not in settings  # no SendEnv/SetEnv variable (LD_PRELOAD, LC_*) is accepted
+    for name, value in {"permituserenvironment": "no", "allowagentforwarding": "no", "x11forwarding": "no",
+                        "permittty": "no", "permittunnel": "no", "allowstreamlocalforwarding": "no",
+                        "passwordauthentication": "no", "gatewayports": "no"}.items():
+        assert settings[name] == value, name
+    if host == "bastion":
+        assert settings["allowtcpforwarding"] == "local" and settings["permitlisten"] == "none"
+    else:
+        assert settings["allowtcpforwarding"] == "no"
+    (entry,) = (state / "sshd" / f"{host}.authorized_keys").read_text().splitlines()
+    assert entry.startswith("restrict,")
+    assert " -I -m sysvmdiag.vmside " in entry
