@@ -128,3 +128,26 @@ def _tenant_caller(name: str) -> Caller:
 def test_params_that_are_not_a_string_are_an_invalid_option(params: object) -> None:
     decision = decide(caller("alice"), "vr", "ping", "10.1.1.11", params, LAB)  # type: ignore[arg-type]
     assert decision.code is R.INVALID_OPTION, decision.to_dict()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "decision_slice (topology/loader.py) does not carry other accounts' networks, external "
+        "networks or the lab's host link yet, so the store's slice cannot apply these rules"
+    ),
+)
+@pytest.mark.parametrize(
+    ("who", "vm", "dest", "variant"),
+    [
+        ("globex-admin", "sharedvr", "10.1.1.11", "lab"),
+        ("alice", "vr", "10.9.0.11", "tenants"),
+        ("alice", "vr", "10.2.1.255", "lab"),
+        ("alice", "vpcvr", "10.100.0.255", "lab"),
+        ("alice", "vr", "100.64.254.1", "lab"),
+    ],
+)
+def test_the_store_slice_applies_the_zone_wide_rules(who: str, vm: str, dest: str, variant: str) -> None:
+    topology = TENANTS if variant == "tenants" else VARIANTS[variant]
+    sliced = decision_slice(topology, topology.system_vm(vm))
+    assert not decide(_tenant_caller(who), vm, "ping", dest, None, sliced).allowed
