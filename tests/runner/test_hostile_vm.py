@@ -213,3 +213,31 @@ def test_rsa_pin_against_another_rsa_key_is_a_mismatch(mini_zone, tmp_path: Path
         runner.close()
     assert caught.value.code is RunnerErrorCode.HOST_KEY_MISMATCH
     assert "is not the pinned key" in caught.value.message
+
+
+def _public_key_of_type(tmp_path: Path, key_type: str) -> str:
+    path = tmp_path / f"pin_{key_type}"
+    subprocess.run([SSH_KEYGEN, "-q", "-t", key_type, "-N", "", "-f", str(path)],
+                   check=True, stdin=subprocess.DEVNULL)
+    return public_key_text(path)
+
+
+@pytest.mark.parametrize("pin", ["ecdsa", "rsa", "ssh-dss AAAAB3NzaC1kc3M", "x509v3-sign-rsa AAAA",
+                                 "ssh-ed25519-cert-v01@openssh.com AAAA"])
+def test_bastion_pinned_with_another_key_type_gets_no_authentication_attempt(
+    mini_zone, tmp_path: Path, pin: str
+) -> None:
+    """The server's key of another type is never accepted, and our key is never offered to it."""
+    zone = mini_zone(ECHO)
+    host_key = _public_key_of_type(tmp_path, pin) if pin in ("ecdsa", "rsa") else pin
+    runner = BastionRunner(zone.bastion.endpoint.model_copy(update={"host_key": host_key}), zone.key)
+    try:
+        with pytest.raises(RunnerError) as caught:
+            runner.run(zone.vm.endpoint, "ping -c 1 127.0.0.1", timeout=10)
+    finally:
+        runner.close()
+    assert caught.value.code is RunnerErrorCode.HOST_KEY_MISMATCH
+    assert runner.transport is None
+    time.sleep(0.2)  # let sshd flush its log
+    log = zone.bastion.log.read_text()
+    assert "Accepted publickey" not in log and "Postponed publickey" not in log, log
