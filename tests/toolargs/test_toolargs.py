@@ -465,3 +465,51 @@ def test_parse_params_only_ever_raises_option_error(tool: str, params: str, dest
         return
     for token in invocation.argv():
         assert not (set(token) & METACHARACTERS), token
+
+
+# -- adversarial review: shapes an API body can smuggle in --------------------------------
+
+
+@pytest.mark.parametrize("params", [["-c", "5"], ("-c", "5"), 5, b"-c 5", {"-c": 5}, 0.2])
+def test_params_must_be_a_string(params: object) -> None:
+    with pytest.raises(OptionError) as info:
+        parse_params("ping", params, V4)  # type: ignore[arg-type]
+    assert info.value.code == "INVALID_OPTION"
+    assert "one string" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        "-c \uff15",  # full-width digit five
+        "-c \u0665",  # Arabic-Indic digit five (str.isdigit() is True)
+        "-c\u00a05",  # no-break space
+        "-c\u20035",  # em space
+        "-c\u30005",  # ideographic space
+        "-c 5\u200b",  # zero-width space
+        "\u2010c 5",  # Unicode hyphen
+        "\u2212c 5",  # minus sign
+        "-\u0441 5",  # Cyrillic es, looks like c
+        "-\u212a",  # Kelvin sign, folds to K
+        "-I eth\u0030\u0301",  # combining accent on an interface name
+    ],
+)
+def test_unicode_look_alikes_and_whitespace_are_refused(params: str) -> None:
+    assert _error("ping", params).code == "INVALID_OPTION"
+
+
+@pytest.mark.parametrize(
+    "destination",
+    [
+        "\uff11\uff10.0.0.1",
+        "10.0.0.\u0661",
+        "10\u30020.0.1",
+        "10.0.0.1\u00a0",
+        "2001:db8::\uff11",
+        "\u200b10.0.0.1",
+    ],
+)
+def test_unicode_destinations_are_refused(destination: str) -> None:
+    with pytest.raises(OptionError) as info:
+        canonical_destination(destination)
+    assert info.value.code == "INVALID_DESTINATION"
