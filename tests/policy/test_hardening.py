@@ -84,8 +84,8 @@ def test_the_bastions_ssh_address_is_refused_in_the_store_slice_too() -> None:
         ("alice", "vpcvr", "10.1.1.11", "tenants"),  # overlaps alice's and dave's: ambiguous via public
         ("bob", "sharedvr", "10.1.1.11", "exclusive"),  # alice's guest, from bob's VR via the shared net
         ("bob", "sharedvr", "10.2.1.11", "exclusive"),
-        ("bob", "sharedvr", "10.50.0.10", "exclusive"),  # alice's VPN remote LAN
-        ("globex-admin", "sharedvr", "10.100.0.10", "lab"),  # behind alice's private gateway
+        ("globex-admin", "sharedvr", "10.250.1.1", "lab"),  # alice's private gateway network
+        ("globex-admin", "sharedvr", "10.2.200.1", "lab"),  # inside alice's VPC super-CIDR
         ("globex-admin", "sharedvr", "2001:db8:1:1::11", "lab"),
         ("dave", "davevr", "10.1.1.11", "tenants"),  # his own network overlaps alice's: ambiguous via public
     ],
@@ -108,6 +108,9 @@ def test_other_accounts_networks_are_refused_via_public_or_shared(
         ("alice", "vr", "198.51.100.80", "eth2"),
         ("dave", "davevr", "10.9.0.11", "eth0"),
         ("dave", "davevr", "2001:db8:9::11", "eth0"),
+        # dave's VPN names the "internet" subnet as its remote CIDR: a claim he wrote, not his space
+        ("alice", "vr", "198.51.100.80", "eth2"),
+        ("alice", "vpcvr", "198.51.100.70", "eth1"),
     ],
 )
 def test_own_networks_stay_allowed_next_to_another_tenant(who: str, vm: str, dest: str, egress: str) -> None:

@@ -80,6 +80,14 @@ def _another_tenant(data: dict) -> None:
             "owner": "acct-dave",
             "cidr4": "10.1.1.0/24",
         },
+        {
+            "id": "net-vpngw-dave",
+            "name": "dave-s2s-vpn",
+            "kind": "vpn_gateway",
+            "owner": "acct-dave",
+            "cidr4": "10.254.9.0/30",
+            "remote_cidrs": ["198.51.100.64/26"],
+        },
     ]
     data["hosts"].append(
         {

@@ -480,16 +480,18 @@ def _check_egress_for_non_admin(
 def _foreign_tenant_cidr(
     caller: Caller, destination: IPAddress, topology: Topology
 ) -> tuple[IPNetwork, str] | None:
-    """A tenant network, VPN remote CIDR, private gateway route or VPC holding ``destination`` whose
-    owner is outside the caller's scope.
+    """A tenant network or VPC holding ``destination`` whose owner is outside the caller's scope.
 
     Checked when the probe leaves over public or shared, i.e. not through the caller's own network:
     where tenants' CIDRs overlap, the address may be the other tenant's, so it is refused too.
+    VPN remote CIDRs and private gateway routes are left out on purpose: a tenant writes them
+    freely, and they name places beyond its gateways, not address space the zone gave it, so
+    claiming 0.0.0.0/0 there must not take destinations away from everyone else.
     """
     for net in topology.networks:
         if net.kind not in _OWNED_KINDS or _in_scope(caller, net.owner, topology):
             continue
-        for cidr in (*net.cidrs, *net.routes4, *net.remote_cidrs):
+        for cidr in net.cidrs:
             if cidr.version == destination.version and destination in cidr:
                 return cidr, f"in {net.kind.value} network {net.name}"
     for vpc in topology.vpcs:

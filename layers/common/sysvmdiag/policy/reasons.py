@@ -73,8 +73,8 @@ _SENTENCES: dict[ReasonCode, str] = {
     ReasonCode.DESTINATION_NOT_ALLOWED: (
         "The destination is an unspecified, loopback, link-local, multicast, broadcast (including the "
         "broadcast or network address of any subnet, route or VPC the zone describes) or reserved "
-        "address, or in 0.0.0.0/8, or (leaving over public or shared) inside a network, VPN remote "
-        "CIDR, private gateway route or VPC of another account; only admins may probe it."
+        "address, or in 0.0.0.0/8, or (leaving over public or shared) inside a guest network, VPC "
+        "tier, gateway network or VPC of another account; only admins may probe it."
     ),
     ReasonCode.SHARED_NETWORK_NOT_EXCLUSIVE: (
         "The destination or the egress is on a shared network that is also shared with other "
