@@ -133,13 +133,6 @@ def test_params_that_are_not_a_string_are_an_invalid_option(params: object) -> N
     assert decision.code is R.INVALID_OPTION, decision.to_dict()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "decision_slice (topology/loader.py) does not carry other accounts' networks, external "
-        "networks or the lab's host link yet, so the store's slice cannot apply these rules"
-    ),
-)
 @pytest.mark.parametrize(
     ("who", "vm", "dest", "variant"),
     [

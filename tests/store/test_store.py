@@ -59,10 +59,13 @@ def test_vpc_router_context_carries_its_vpc_and_owner(store: TopologyStore, topo
         "net-tier-web", "net-tier-db", "net-privgw", "net-vpngw"
     }
     assert context.account("acct-alice").domain == "ROOT/acme/engineering"
-    # SSVM: no tenant networks, so no tenant accounts beyond the shared network's
+    # Destinations are checked zone-wide (other tenants' networks, every subnet's broadcast), so
+    # even the SSVM's context carries every network and the accounts owning or sharing them.
     ssvm = store.decision_context(topology.system_vm("ssvm").uuid or "")
     assert ssvm is not None
-    assert {a.id for a in ssvm.accounts} == {"acct-admin", "acct-bob", "acct-carol"}
+    assert {n.id for n in ssvm.networks} == {n.id for n in topology.networks}
+    assert {a.id for a in ssvm.accounts} == {"acct-admin", "acct-alice", "acct-bob", "acct-carol"}
+    assert [h.name for h in ssvm.hosts] == ["bastion", "ssvm"]
 
 
 def test_unknown_vm_has_no_context(store: TopologyStore, topology: Topology) -> None:

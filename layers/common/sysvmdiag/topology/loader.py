@@ -6,13 +6,14 @@ The loader is where denormalisation happens: each system VM item gets its decisi
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr
 
-from sysvmdiag.topology.model import Host, HostKind, NetworkKind, Topology
+from sysvmdiag.topology.model import Host, HostKind, Topology
 from sysvmdiag.topology.store import (
     SYSTEM_VM_LISTING,
     TopologyStore,
@@ -39,13 +40,6 @@ class LoadReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-# Kinds the policy checks destinations against zone-wide, whatever VM is asked: shared networks
-# (exclusive or not) and the infrastructure networks only admins may probe.
-ZONE_WIDE_NETWORK_KINDS = frozenset(
-    {NetworkKind.SHARED, NetworkKind.CONTROL, NetworkKind.MANAGEMENT, NetworkKind.STORAGE}
-)
 
 
 # -- pure: lab status and decision slices -----------------------------------------------------------------
@@ -82,37 +76,26 @@ def _endpoint_fields(endpoint: dict[str, Any]) -> dict[str, Any]:
 def decision_slice(topology: Topology, vm: Host) -> Topology:
     """The part of the zone a policy decision about ``vm`` needs, as a Topology that validates.
 
-    The VM and the bastion; the networks on the VM's interfaces, every network of a zone-wide kind
-    (shared, control, management, storage), and every network of the VM's VPC; the VPCs and
-    accounts those name (owners, shared-with) and the VM's owner; the zone with its management
-    ranges.
+    The VM and the bastion; every network and VPC of the zone (destinations are checked zone-wide:
+    management and control ranges, shared networks, other tenants' networks and the broadcast
+    addresses of every subnet), the accounts those name, the zone and its lab settings. Other hosts
+    are left out. Networks are small (about 200 bytes each), so a zone of a thousand networks still
+    fits a DynamoDB item (400 KB); past that, a zone item read in the same BatchGetItem would do.
     """
-    network_ids = {iface.network for iface in vm.interfaces}
-    network_ids |= {n.id for n in topology.networks if n.kind in ZONE_WIDE_NETWORK_KINDS}
-    if vm.vpc is not None:
-        network_ids |= {n.id for n in topology.networks if n.vpc == vm.vpc}
     hosts: list[Host] = []
-    try:
-        bastion = topology.bastion()
-    except KeyError:
-        bastion = None
-    if bastion is not None:
-        hosts.append(bastion)
-        network_ids |= {iface.network for iface in bastion.interfaces}
+    with contextlib.suppress(KeyError):  # a zone without a bastion still gets its decisions
+        hosts.append(topology.bastion())
     hosts.append(vm)
-    networks = tuple(n for n in topology.networks if n.id in network_ids)
-    vpc_ids = {vm.vpc} | {n.vpc for n in networks}
-    vpcs = tuple(v for v in topology.vpcs if v.id in vpc_ids)
-    account_ids = {vm.owner} | {v.owner for v in vpcs}
-    for network in networks:
+    account_ids = {vm.owner} | {v.owner for v in topology.vpcs}
+    for network in topology.networks:
         account_ids |= {network.owner, *network.shared_with}
-    accounts = tuple(a for a in topology.accounts if a.id in account_ids)
     return Topology(
         version=topology.version,
+        lab=topology.lab,
         zone=topology.zone,
-        accounts=accounts,
-        vpcs=vpcs,
-        networks=networks,
+        accounts=tuple(a for a in topology.accounts if a.id in account_ids),
+        vpcs=topology.vpcs,
+        networks=topology.networks,
         hosts=tuple(hosts),
     )
 
