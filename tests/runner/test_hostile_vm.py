@@ -7,6 +7,7 @@ stderr, never answers). The runner's cap and deadline must hold whatever the VM 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -241,3 +242,41 @@ def test_bastion_pinned_with_another_key_type_gets_no_authentication_attempt(
     time.sleep(0.2)  # let sshd flush its log
     log = zone.bastion.log.read_text()
     assert "Accepted publickey" not in log and "Postponed publickey" not in log, log
+
+
+def _descendants(parent: int) -> list[int]:
+    """Pids below an sshd listener we started (its per-connection processes), read from /proc."""
+    found: list[int] = []
+    try:
+        children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    except OSError:
+        return found
+    for child in map(int, children):
+        found += [child, *_descendants(child)]
+    return found
+
+
+def test_a_bastion_connection_that_stopped_answering_is_replaced_not_reused(mini_zone) -> None:
+    """A warm process must not keep a hung bastion connection (peer frozen, no RST, keepalives pending):
+    after a channel open times out on it, the next run connects afresh."""
+    zone = mini_zone(ECHO)
+    runner = BastionRunner(zone.bastion.endpoint, zone.key, connect_timeout=1.0)
+    frozen: list[int] = []
+    try:
+        assert runner.run(zone.vm.endpoint, "ping -c 1 127.0.0.1", timeout=10).exit_code == 3
+        hung = runner.transport
+        frozen = _descendants(zone.bastion.process.pid)
+        assert frozen, "no per-connection sshd process found for the bastion connection"
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        with pytest.raises(RunnerError) as caught:
+            runner.run(zone.vm.endpoint, "ping -c 1 127.0.0.1", timeout=3)
+        assert caught.value.code in (RunnerErrorCode.VM_UNREACHABLE, RunnerErrorCode.TIMEOUT)
+        output = runner.run(zone.vm.endpoint, "ping -c 1 127.0.0.1", timeout=10)
+        assert output.exit_code == 3
+        assert runner.transport is not hung
+    finally:
+        for pid in frozen:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        runner.close()

@@ -251,7 +251,11 @@ class BastionRunner:
                 ) from exc
             except (paramiko.SSHException, EOFError, OSError) as exc:
                 if time.monotonic() - began >= step:
-                    # The bastion took the request but its connect to the VM never completed.
+                    # No answer to the open: either the bastion's connect to the VM hangs or the bastion
+                    # itself stopped answering (a frozen peer keeps the Transport "active" for minutes).
+                    # We cannot tell which, so close it: the next run sees it inactive and reconnects
+                    # rather than reuse a hung connection (a Lambda runs one invocation at a time).
+                    transport.close()
                     if not deadline.remaining():
                         raise RunnerError(
                             RunnerErrorCode.TIMEOUT,
