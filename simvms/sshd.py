@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sysvmdiag.local.processes import cmdline_words, pid_alive
+
 SSHD = "/usr/sbin/sshd"
 SSH_KEYGEN = "/usr/bin/ssh-keygen"
 SSH = "/usr/bin/ssh"
@@ -219,16 +221,14 @@ def _sshd_config_of(pid: int) -> Path | None:
     sshd rewrites its argv into one title ("sshd: /usr/sbin/sshd -D -f CONF ... [listener]"),
     so the words are split on NULs and spaces; the executable is checked through /proc/<pid>/exe.
     """
-    proc = Path(f"/proc/{pid}")
     try:
-        if os.readlink(proc / "exe") != SSHD:
+        if os.readlink(f"/proc/{pid}/exe") != SSHD:
             return None
-        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        words = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").split()
-    except (OSError, IndexError):
+    except OSError:
         return None
-    if state == "Z":
+    if not pid_alive(pid):
         return None
+    words = cmdline_words(pid)
     for flag, value in itertools.pairwise(words):
         if flag == "-f":
             return Path(value)

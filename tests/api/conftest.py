@@ -31,20 +31,28 @@ def api_keys(local_stack: dict) -> dict[str, str]:
 
 
 @pytest.fixture
-def handler_env(local_stack: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+def handler_env(local_stack: dict) -> Iterator[None]:
     """Point in-process handlers at the local stack's moto server, as the server process does."""
+    from aws_lambda_powertools.utilities import parameters
+
     from sysvmdiag.local.server import configure_environment
+    from sysvmdiag.runner import clear_runners
 
     saved = dict(os.environ)
     configure_environment(local_stack["awsEndpointUrl"])
     from functions.api import app as api_app
     from functions.authorizer import app as authorizer_app
 
-    api_app._service.cache_clear()
-    authorizer_app._store.cache_clear()
+    def fresh_process() -> None:
+        """What a new Lambda process starts with: no cached service, secret provider or SSH runner."""
+        api_app._service.cache_clear()
+        authorizer_app._store.cache_clear()
+        parameters.clear_caches()
+        clear_runners()
+
+    fresh_process()
     yield
-    api_app._service.cache_clear()
-    authorizer_app._store.cache_clear()
+    fresh_process()
     os.environ.clear()
     os.environ.update(saved)
 

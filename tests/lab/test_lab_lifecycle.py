@@ -23,6 +23,7 @@ import yaml
 from simvms import cli
 from simvms import lab as lab_module
 from simvms.lab import Lab
+from sysvmdiag.local.processes import pid_alive
 from sysvmdiag.topology.model import DEFAULT_TOPOLOGY_FILE
 
 pytestmark = pytest.mark.lab
@@ -49,14 +50,6 @@ def namespaces_with_prefix() -> list[str]:
         sorted(p.name for p in netns.iterdir() if p.name.startswith(f"{PREFIX}-")) if netns.exists() else []
     )
 
-
-def pid_alive(pid: int) -> bool:
-    """Running (a zombie left for a non-reaping init to collect does not count)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state != "Z"
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from sysvmdiag.local.processes import pid_alive
+
 VALID_PING = "ping -c 3 203.0.113.10"
 
 
@@ -36,13 +38,6 @@ def vmside(command: str | None, *args: str, timeout: float = 30) -> subprocess.C
     return subprocess.run([sys.executable, "-m", "sysvmdiag.vmside", *args], env=env,
                           capture_output=True, text=True, timeout=timeout)
 
-
-def pid_alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state != "Z"
 
 
 def read_log(log: Path) -> list[dict[str, object]]:

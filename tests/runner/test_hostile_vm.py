@@ -11,13 +11,11 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +23,7 @@ import paramiko
 import pytest
 
 from simvms.sshd import SSH_KEYGEN, SSHD, SshdSpec, StatePaths, public_key_text, sshd_config_text
+from sysvmdiag.local.motoserver import free_loopback_port
 from sysvmdiag.runner import BastionRunner, RunnerError, RunnerErrorCode, parse_private_key
 from sysvmdiag.runner.bastion import WATCHDOG_GRACE_SECONDS
 from sysvmdiag.topology.model import SshEndpoint
@@ -35,12 +34,6 @@ USER = "root"
 FLOOD = "import os\nchunk = b'x' * 65536\nwhile True:\n    os.write(1, chunk)\n    os.write(2, chunk)\n"
 SILENT = "import time\ntime.sleep(600)\n"
 ECHO = "import os, sys\nprint('ran', os.environ.get('SSH_ORIGINAL_COMMAND'))\nsys.exit(3)\n"
-
-
-def _free_loopback_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -61,14 +54,25 @@ class LoopbackSshd:
                 self.process.wait(timeout=5)
 
 
-def _start_sshd(paths: StatePaths, name: str, key_options: str, extra: tuple[str, ...],
-                host_key_type: str = "ed25519") -> LoopbackSshd:
+def _start_sshd(
+    paths: StatePaths, name: str, key_options: str, extra: tuple[str, ...], host_key_type: str = "ed25519"
+) -> LoopbackSshd:
     """sshd in the test's own network namespace (the host's), bound to loopback only."""
-    port = _free_loopback_port()
-    subprocess.run([SSH_KEYGEN, "-q", "-t", host_key_type, "-N", "", "-C", name,
-                    "-f", str(paths.hostkey(name))], check=True, stdin=subprocess.DEVNULL)
-    spec = SshdSpec(host=name, namespace="(none)", address="127.0.0.1", port=port, user=USER,
-                    key_options=key_options, extra_config=extra)
+    port = free_loopback_port()
+    subprocess.run(
+        [SSH_KEYGEN, "-q", "-t", host_key_type, "-N", "", "-C", name, "-f", str(paths.hostkey(name))],
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
+    spec = SshdSpec(
+        host=name,
+        namespace="(none)",
+        address="127.0.0.1",
+        port=port,
+        user=USER,
+        key_options=key_options,
+        extra_config=extra,
+    )
     paths.sshd.mkdir(parents=True, exist_ok=True)
     paths.sshd_config(name).write_text(sshd_config_text(spec, paths))
     pubkey = paths.public_key.read_text().strip()
@@ -76,17 +80,22 @@ def _start_sshd(paths: StatePaths, name: str, key_options: str, extra: tuple[str
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
     log = paths.sshd_log(name)
     log.write_text("")
-    process = subprocess.Popen([SSHD, "-D", "-f", str(paths.sshd_config(name)), "-E", str(log)],
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [SSHD, "-D", "-f", str(paths.sshd_config(name)), "-E", str(log)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 10
     while "Server listening on" not in log.read_text(errors="replace"):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             pytest.fail(f"loopback sshd {name} did not start: {log.read_text()[-500:]}")
         time.sleep(0.02)
-    endpoint = SshEndpoint(address="127.0.0.1", port=port, user=USER,
-                           host_key=public_key_text(paths.hostkey(name)))
+    endpoint = SshEndpoint(
+        address="127.0.0.1", port=port, user=USER, host_key=public_key_text(paths.hostkey(name))
+    )
     return LoopbackSshd(endpoint=endpoint, process=process, log=log)
 
 
@@ -108,17 +117,29 @@ def mini_zone(tmp_path: Path) -> Iterator[Callable[[str], MiniZone]]:
         paths = StatePaths(tmp_path / "state")
         paths.keys.mkdir(parents=True)
         paths.hostkeys.mkdir(parents=True)
-        subprocess.run([SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-f", str(paths.private_key)],
-                       check=True, stdin=subprocess.DEVNULL)
+        subprocess.run(
+            [SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-f", str(paths.private_key)],
+            check=True,
+            stdin=subprocess.DEVNULL,
+        )
         program = tmp_path / "vm_program.py"
         program.write_text(vm_program)
-        vm = _start_sshd(paths, "vm", f'restrict,command="{sys.executable} -I {program}"',
-                         ("AllowTcpForwarding no",), host_key_type)
+        vm = _start_sshd(
+            paths,
+            "vm",
+            f'restrict,command="{sys.executable} -I {program}"',
+            ("AllowTcpForwarding no",),
+            host_key_type,
+        )
         started.append(vm)
         target = f"127.0.0.1:{vm.endpoint.port}"
         bastion = _start_sshd(
-            paths, "bastion", f'restrict,port-forwarding,permitopen="{target}",command="/bin/false"',
-            ("AllowTcpForwarding local", f"PermitOpen {target}", "PermitListen none"), host_key_type)
+            paths,
+            "bastion",
+            f'restrict,port-forwarding,permitopen="{target}",command="/bin/false"',
+            ("AllowTcpForwarding local", f"PermitOpen {target}", "PermitListen none"),
+            host_key_type,
+        )
         started.append(bastion)
         return MiniZone(bastion=bastion, vm=vm, key=parse_private_key(paths.private_key.read_text()))
 
@@ -203,8 +224,9 @@ def test_rsa_host_keys_pinned_in_the_topology_are_verified_and_accepted(mini_zon
 def test_rsa_pin_against_another_rsa_key_is_a_mismatch(mini_zone, tmp_path: Path) -> None:
     zone = mini_zone(ECHO, host_key_type="rsa")
     other = tmp_path / "other_rsa"
-    subprocess.run([SSH_KEYGEN, "-q", "-t", "rsa", "-N", "", "-f", str(other)],
-                   check=True, stdin=subprocess.DEVNULL)
+    subprocess.run(
+        [SSH_KEYGEN, "-q", "-t", "rsa", "-N", "", "-f", str(other)], check=True, stdin=subprocess.DEVNULL
+    )
     bastion = zone.bastion.endpoint.model_copy(update={"host_key": public_key_text(other)})
     runner = BastionRunner(bastion, zone.key)
     try:
@@ -218,13 +240,22 @@ def test_rsa_pin_against_another_rsa_key_is_a_mismatch(mini_zone, tmp_path: Path
 
 def _public_key_of_type(tmp_path: Path, key_type: str) -> str:
     path = tmp_path / f"pin_{key_type}"
-    subprocess.run([SSH_KEYGEN, "-q", "-t", key_type, "-N", "", "-f", str(path)],
-                   check=True, stdin=subprocess.DEVNULL)
+    subprocess.run(
+        [SSH_KEYGEN, "-q", "-t", key_type, "-N", "", "-f", str(path)], check=True, stdin=subprocess.DEVNULL
+    )
     return public_key_text(path)
 
 
-@pytest.mark.parametrize("pin", ["ecdsa", "rsa", "ssh-dss AAAAB3NzaC1kc3M", "x509v3-sign-rsa AAAA",
-                                 "ssh-ed25519-cert-v01@openssh.com AAAA"])
+@pytest.mark.parametrize(
+    "pin",
+    [
+        "ecdsa",
+        "rsa",
+        "ssh-dss AAAAB3NzaC1kc3M",
+        "x509v3-sign-rsa AAAA",
+        "ssh-ed25519-cert-v01@openssh.com AAAA",
+    ],
+)
 def test_bastion_pinned_with_another_key_type_gets_no_authentication_attempt(
     mini_zone, tmp_path: Path, pin: str
 ) -> None:
@@ -279,4 +310,41 @@ def test_a_bastion_connection_that_stopped_answering_is_replaced_not_reused(mini
         for pid in frozen:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)
+        runner.close()
+
+
+SLOW = "import time\ntime.sleep(2)\nprint('finished')\n"
+
+
+def test_a_retired_bastion_connection_lets_runs_in_flight_finish(mini_zone, monkeypatch) -> None:
+    """Retiring a suspect connection (an open that timed out) must not cut other threads' runs:
+    new runs connect afresh, runs already on it finish, and it is closed after the grace period."""
+    from sysvmdiag.runner import bastion as bastion_module
+
+    monkeypatch.setattr(bastion_module, "RETIRED_TRANSPORT_GRACE_SECONDS", 4.0)
+    zone = mini_zone(SLOW)
+    runner = BastionRunner(zone.bastion.endpoint, zone.key)
+    try:
+        results: list[object] = []
+        in_flight = threading.Thread(
+            target=lambda: results.append(runner.run(zone.vm.endpoint, "ping -c 1 127.0.0.1", timeout=10))
+        )
+        in_flight.start()
+        deadline = time.monotonic() + 5
+        while runner.transport is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        retired = runner.transport
+        assert retired is not None
+        time.sleep(0.5)  # the in-flight run is now inside its exec on the retired connection
+        runner._retire(retired)
+        fresh = runner.run(zone.vm.endpoint, "ping -c 1 127.0.0.1", timeout=10)
+        in_flight.join(timeout=10)
+        assert fresh.exit_code == 0 and "finished" in fresh.stdout
+        assert runner.transport is not retired
+        assert results and results[0].exit_code == 0 and "finished" in results[0].stdout
+        deadline = time.monotonic() + 6
+        while retired.is_active() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not retired.is_active()
+    finally:
         runner.close()

@@ -184,7 +184,9 @@ def test_concurrent_runs_share_one_bastion_transport(lab_status, runner) -> None
 
     with ThreadPoolExecutor(max_workers=len(names)) as pool:
         outputs = list(pool.map(ping, names * 2))
-    assert [o.exit_code for o in outputs] == [0] * len(outputs)
+    assert [o.exit_code for o in outputs] == [0] * len(outputs), [
+        (o.exit_code, o.stdout[-200:], o.stderr[-200:], o.duration_ms) for o in outputs
+    ]
     assert runner.transport is transport
 
 

@@ -11,6 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from sysvmdiag.local.processes import cmdline_words, pid_alive
 from sysvmdiag.local.server import REPO_ROOT
 
 DEFAULT_STATE_DIR = Path(os.environ.get("SYSVMDIAG_LOCAL_STATE", "/run/sysvmdiag-local"))
@@ -130,15 +131,7 @@ class LocalStack:
 
 def _is_our_server(pid: int | None) -> bool:
     """True only for a live process that is our server (never signal a recycled pid)."""
-    if not pid:
-        return False
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    state = stat.rsplit(")", 1)[-1].split()[0]
-    return state != "Z" and b"sysvmdiag.local.server" in cmdline
+    return bool(pid) and pid_alive(pid) and "sysvmdiag.local.server" in cmdline_words(pid)
 
 
 def _http_ok(url: str) -> bool:

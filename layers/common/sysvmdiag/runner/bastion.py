@@ -32,6 +32,8 @@ FIRST_BACKOFF_SECONDS = 0.2
 BASTION_KEEPALIVE_SECONDS = 30
 # How long past the budget the watchdog waits before closing a VM connection stuck in paramiko.
 WATCHDOG_GRACE_SECONDS = 1.0
+# A retired bastion connection outlives the longest run that may still use it (API budgets < 30 s).
+RETIRED_TRANSPORT_GRACE_SECONDS = 60.0
 _READ_CHUNK = 32 * 1024
 _POLL_SECONDS = 0.5
 
@@ -161,6 +163,15 @@ class BastionRunner:
             watchdog.cancel()
             vm_transport.close()
 
+    def _retire(self, transport: paramiko.Transport) -> None:
+        """Stop handing out ``transport``; close it once runs already using it are past their budget."""
+        with self._lock:
+            if self._transport is transport:
+                self._transport = None
+        closer = threading.Timer(RETIRED_TRANSPORT_GRACE_SECONDS, transport.close)
+        closer.daemon = True
+        closer.start()
+
     def close(self) -> None:
         """Drop the cached bastion connection (the next run reconnects)."""
         with self._lock:
@@ -253,9 +264,9 @@ class BastionRunner:
                 if time.monotonic() - began >= step:
                     # No answer to the open: either the bastion's connect to the VM hangs or the bastion
                     # itself stopped answering (a frozen peer keeps the Transport "active" for minutes).
-                    # We cannot tell which, so close it: the next run sees it inactive and reconnects
-                    # rather than reuse a hung connection (a Lambda runs one invocation at a time).
-                    transport.close()
+                    # We cannot tell which, so retire it: later runs connect anew instead of reusing a
+                    # hung connection, while runs already on it (other threads) keep their channels.
+                    self._retire(transport)
                     if not deadline.remaining():
                         raise RunnerError(
                             RunnerErrorCode.TIMEOUT,
