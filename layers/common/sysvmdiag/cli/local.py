@@ -47,6 +47,7 @@ def hints(status: dict) -> str:
             "  sysvmdiag vms --as bob",
             "  # the same over HTTP",
             f"  curl -s -X POST {url}/diagnostics -H 'Authorization: Bearer {keys['admin']}' \\",
+            "    -H 'Content-Type: application/json' \\",
             f'    -d \'{{"targetId": "{vms["ssvm"]}", "type": "ping", "ipAddress": "198.51.100.80"}}\'',
             f"  curl -s {url}/systemvms -H 'Authorization: Bearer {keys['alice']}'",
             f"  open {url}/swagger (API explorer), {url}/openapi.json",
