@@ -10,19 +10,16 @@ import argparse
 import json
 import sys
 
-import boto3
-
 from sysvmdiag.accounts import generate_api_key, hash_api_key
-from sysvmdiag.topology.store import TopologyStore, table_names_from_env
+from sysvmdiag.topology.store import TopologyStore
 
 
 def _store(args: argparse.Namespace) -> TopologyStore | None:
-    names = table_names_from_env()
-    if "accounts" not in names or "topology" not in names:
-        print("set TOPOLOGY_TABLE and ACCOUNTS_TABLE to the table names", file=sys.stderr)
+    try:
+        return TopologyStore.from_env(endpoint_url=args.endpoint_url)
+    except RuntimeError as err:
+        print(err, file=sys.stderr)
         return None
-    dynamodb = boto3.resource("dynamodb", endpoint_url=args.endpoint_url)
-    return TopologyStore(dynamodb.Table(names["topology"]), dynamodb.Table(names["accounts"]))
 
 
 def _cmd_issue(args: argparse.Namespace) -> int:

@@ -26,18 +26,16 @@ def _read_lab_status(source: str) -> dict[str, Any]:
 
 
 def _cmd_load(args: argparse.Namespace) -> int:
-    names = table_names_from_env()
-    missing = [var for var, table in (("TOPOLOGY_TABLE", "topology"), ("ACCOUNTS_TABLE", "accounts"))
-               if table not in names]
-    if missing:
-        print(f"set {' and '.join(missing)} to the table names", file=sys.stderr)
+    dynamodb = boto3.resource("dynamodb", endpoint_url=args.endpoint_url)
+    try:
+        store = TopologyStore.from_env(dynamodb_resource=dynamodb)
+    except RuntimeError as err:
+        print(err, file=sys.stderr)
         return 2
     topology = load_topology(args.topology)
     lab_status = _read_lab_status(args.lab_status) if args.lab_status else None
-    dynamodb = boto3.resource("dynamodb", endpoint_url=args.endpoint_url)
     if args.create_tables:
-        create_tables(dynamodb, names)
-    store = TopologyStore(dynamodb.Table(names["topology"]), dynamodb.Table(names["accounts"]))
+        create_tables(dynamodb, table_names_from_env())
     report = load_topology_into_tables(topology, store, lab_status)
     print(json.dumps(report.to_dict(), indent=2))
     return 0

@@ -52,11 +52,11 @@ def provision(lab_status: dict) -> dict:
     from sysvmdiag.accounts import generate_api_key
     from sysvmdiag.topology.loader import load_topology_into_tables
     from sysvmdiag.topology.model import load_topology
-    from sysvmdiag.topology.store import TopologyStore, create_tables
+    from sysvmdiag.topology.store import TopologyStore, create_tables, table_names_from_env
 
     dynamodb = boto3.resource("dynamodb")
-    create_tables(dynamodb, {k: os.environ[k] for k in TABLES})
-    store = TopologyStore.from_env()
+    create_tables(dynamodb, table_names_from_env())
+    store = TopologyStore.from_env(dynamodb_resource=dynamodb)
     topology = load_topology(lab_status["topology"])
     load_topology_into_tables(topology, store, lab_status)
 
