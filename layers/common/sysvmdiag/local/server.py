@@ -21,6 +21,8 @@ TABLES = {
     "ACCOUNTS_TABLE": "sysvmdiag-accounts",
     "JOBS_TABLE": "sysvmdiag-jobs",
     "AUDIT_TABLE": "sysvmdiag-audit",
+    "LIMITS_TABLE": "sysvmdiag-limits",
+    "IDEMPOTENCY_TABLE": "sysvmdiag-idempotency",
 }
 SSH_KEY_SECRET_ID = "sysvmdiag/ssh-private-key"  # noqa: S105 - a secret name, not a secret
 # Demo callers: an admin, a domain admin, and two users of different accounts (bob shares the

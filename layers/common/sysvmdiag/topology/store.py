@@ -18,7 +18,11 @@ Accounts table (``pk``): ``ACCOUNT#<id>`` items (name, role, domain) and ``KEY#<
 repeat the account's fields so the authorizer resolves a key with one GetItem. The sparse GSI
 ``by_account`` (``account_id``) finds an account's keys when its role or domain changes.
 
-Jobs (``id``) and audit (``pk``/``sk``) tables only have their keys and TTL here; they are used later.
+Jobs (``id``; sparse GSI ``open_jobs`` on ``open_pk``/``deadline_at`` holds only queued and running jobs,
+so the sweeper finds overdue ones with one Query), audit (``pk``/``sk``, GSIs ``by_vm`` and ``by_day``),
+limits (``pk``/``sk``: request-rate windows and concurrency leases) and idempotency (``id``, the layout
+powertools' DynamoDB persistence layer expects) are laid out in their own modules
+(:mod:`sysvmdiag.jobs`, :mod:`sysvmdiag.audit`, :mod:`sysvmdiag.limits`).
 """
 
 from __future__ import annotations
@@ -43,12 +47,16 @@ TABLE_ENV_VARS: dict[str, str] = {
     "accounts": "ACCOUNTS_TABLE",
     "jobs": "JOBS_TABLE",
     "audit": "AUDIT_TABLE",
+    "limits": "LIMITS_TABLE",
+    "idempotency": "IDEMPOTENCY_TABLE",
 }
 TEMPLATE_LOGICAL_IDS: dict[str, str] = {
     "topology": "TopologyTable",
     "accounts": "AccountsTable",
     "jobs": "JobsTable",
     "audit": "AuditTable",
+    "limits": "LimitsTable",
+    "idempotency": "IdempotencyTable",
 }
 
 
@@ -103,6 +111,9 @@ def _key_schema(hash_key: str, range_key: str | None) -> list[dict[str, str]]:
 
 LISTING_INDEX = "listing"
 BY_ACCOUNT_INDEX = "by_account"
+OPEN_JOBS_INDEX = "open_jobs"
+AUDIT_BY_VM_INDEX = "by_vm"
+AUDIT_BY_DAY_INDEX = "by_day"
 
 TABLE_SPECS: dict[str, TableSpec] = {
     "topology": TableSpec(
@@ -111,13 +122,24 @@ TABLE_SPECS: dict[str, TableSpec] = {
     "accounts": TableSpec(
         hash_key="pk", indexes=(IndexSpec(BY_ACCOUNT_INDEX, "account_id", projection="KEYS_ONLY"),)
     ),
-    "jobs": TableSpec(hash_key="id", ttl_attribute="expires_at"),
-    "audit": TableSpec(hash_key="pk", range_key="sk", ttl_attribute="expires_at"),
+    "jobs": TableSpec(
+        hash_key="id",
+        indexes=(IndexSpec(OPEN_JOBS_INDEX, "open_pk", "deadline_at"),),
+        ttl_attribute="expires_at",
+    ),
+    "audit": TableSpec(
+        hash_key="pk",
+        range_key="sk",
+        indexes=(IndexSpec(AUDIT_BY_VM_INDEX, "vm_pk", "sk"), IndexSpec(AUDIT_BY_DAY_INDEX, "day", "sk")),
+        ttl_attribute="expires_at",
+    ),
+    "limits": TableSpec(hash_key="pk", range_key="sk", ttl_attribute="expires_at"),
+    "idempotency": TableSpec(hash_key="id", ttl_attribute="expiration"),
 }
 
 
 def table_names_from_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Physical table names from TOPOLOGY_TABLE, ACCOUNTS_TABLE, JOBS_TABLE, AUDIT_TABLE (those set)."""
+    """Physical table names from the TABLE_ENV_VARS variables (those set)."""
     environ = os.environ if environ is None else environ
     return {table: environ[var] for table, var in TABLE_ENV_VARS.items() if environ.get(var)}
 
