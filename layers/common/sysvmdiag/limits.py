@@ -1,0 +1,319 @@
+"""Per-account and per-VM limits that hold across Lambda instances (DynamoDB conditional writes).
+
+Every Lambda instance has its own memory, so counters live in the limits table (``pk``/``sk``, TTL
+``expires_at``) and every increment is a conditional write that DynamoDB serialises:
+
+* ``RATE#<account>`` / ``<window start epoch>``: requests counted in a fixed one-minute window
+  (UpdateItem ADD, refused once the count reached the limit).
+* ``ACCOUNT#<account>`` / ``SLOT#<n>`` and ``VM#<vm>`` / ``SLOT#<n>``: concurrency *leases*, not bare
+  counters. A slot is taken while its ``lease_until`` lies ahead, so a worker that crashes before
+  releasing gives its capacity back when the lease runs out, and a failed job never leaks a slot.
+
+The defaults live in :data:`DEFAULT_ACCOUNT_LIMITS` and :data:`DEFAULT_VM_CONCURRENT_RUNS` (the one
+config place), overridable per account (:func:`limits_for`) and per deployment (``LIMITS_JSON``,
+:func:`limits_from_env`). Callers map :class:`LimitExceeded` to 429 with Retry-After.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+from sysvmdiag.topology.model import Role
+
+
+@dataclass(frozen=True)
+class AccountLimits:
+    """What one account may have in flight and send per minute."""
+
+    concurrent_jobs: int  # queued + running jobs and synchronous runs in flight
+    requests_per_minute: int
+
+
+# -- the one config place ------------------------------------------------------------------------------
+
+DEFAULT_ACCOUNT_LIMITS: dict[Role, AccountLimits] = {
+    Role.USER: AccountLimits(concurrent_jobs=4, requests_per_minute=30),
+    Role.DOMAIN_ADMIN: AccountLimits(concurrent_jobs=8, requests_per_minute=60),
+    Role.ADMIN: AccountLimits(concurrent_jobs=32, requests_per_minute=600),
+}
+# Below OpenSSH's MaxStartups default start (10:30:100), so a burst of runs on one VM never makes its
+# sshd drop connections that other callers (or operators) open.
+DEFAULT_VM_CONCURRENT_RUNS = 8
+
+LIMITS_ENV_VAR = "LIMITS_JSON"
+RATE_WINDOW_SECONDS = 60
+RATE_ITEM_TTL_SECONDS = 5 * 60  # a few minutes after the window, the counter is garbage
+LEASE_TTL_SECONDS = 24 * 60 * 60  # expired leases linger a day for whoever debugs, then TTL drops them
+ACQUIRE_ATTEMPTS = 8  # re-Queries after lost races before giving up with a short Retry-After
+
+_OVERRIDE_FIELDS: dict[str, str] = {
+    "concurrentJobs": "concurrent_jobs",
+    "requestsPerMinute": "requests_per_minute",
+}
+_VM_RUNS_KEY = "vmConcurrentRuns"
+
+
+def _positive_int(value: Any, where: str) -> int:
+    """A limit value: a whole number >= 1 (DynamoDB hands numbers back as Decimal)."""
+    if isinstance(value, bool) or not isinstance(value, int | Decimal) or value != int(value) or value < 1:
+        raise ValueError(f"{where} must be a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
+def limits_for(role: Role, overrides: Mapping[str, Any] | None = None) -> AccountLimits:
+    """The limits of an account of ``role``, with its own overrides (e.g. from its account item).
+
+    ``overrides`` may hold ``concurrentJobs`` and ``requestsPerMinute`` (either optional, None means
+    "the default"); any other key is a mistake worth hearing about, so it raises ValueError.
+    """
+    return _apply_overrides(DEFAULT_ACCOUNT_LIMITS[Role(role)], overrides, "account limits")
+
+
+def _apply_overrides(base: AccountLimits, overrides: Mapping[str, Any] | None, where: str) -> AccountLimits:
+    if not overrides:
+        return base
+    if not isinstance(overrides, Mapping):
+        raise ValueError(f"{where} must be an object like {{\"concurrentJobs\": 4}}, not {overrides!r}")
+    unknown = sorted(set(overrides) - set(_OVERRIDE_FIELDS))
+    if unknown:
+        raise ValueError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(_OVERRIDE_FIELDS)}"
+        )
+    changes = {
+        field: _positive_int(overrides[key], f"{where}.{key}")
+        for key, field in _OVERRIDE_FIELDS.items()
+        if overrides.get(key) is not None
+    }
+    return replace(base, **changes)
+
+
+def limits_from_env(environ: Mapping[str, str] | None = None) -> tuple[dict[Role, AccountLimits], int]:
+    """Per-role account limits and the per-VM concurrent runs, LIMITS_JSON merged over the defaults.
+
+    LIMITS_JSON='{"user": {"concurrentJobs": 2, "requestsPerMinute": 100}, "vmConcurrentRuns": 4}';
+    role keys are the role values (user, domain_admin, admin). Unknown keys or bad values raise
+    ValueError naming them, so a typo in the deployment fails loudly instead of being ignored.
+    """
+    environ = os.environ if environ is None else environ
+    by_role = dict(DEFAULT_ACCOUNT_LIMITS)
+    vm_runs = DEFAULT_VM_CONCURRENT_RUNS
+    raw = environ.get(LIMITS_ENV_VAR, "").strip()
+    if not raw:
+        return by_role, vm_runs
+    try:
+        config = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{LIMITS_ENV_VAR} is not valid JSON: {exc}") from exc
+    if not isinstance(config, dict):
+        raise ValueError(f"{LIMITS_ENV_VAR} must be a JSON object, not {type(config).__name__}")
+    known = {role.value for role in Role} | {_VM_RUNS_KEY}
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise ValueError(
+            f"{LIMITS_ENV_VAR}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    for role in Role:
+        if role.value in config:
+            where = f"{LIMITS_ENV_VAR}.{role.value}"
+            by_role[role] = _apply_overrides(by_role[role], config[role.value], where)
+    if config.get(_VM_RUNS_KEY) is not None:
+        vm_runs = _positive_int(config[_VM_RUNS_KEY], f"{LIMITS_ENV_VAR}.{_VM_RUNS_KEY}")
+    return by_role, vm_runs
+
+
+class LimitExceeded(Exception):
+    """A request over a limit: the caller answers 429 with ``Retry-After: retry_after``."""
+
+    def __init__(self, code: str, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.code = code  # "RATE_LIMITED" | "TOO_MANY_JOBS" | "VM_BUSY"
+        self.message = message
+        self.retry_after = max(1, int(retry_after))
+
+
+def _seconds_until(moment: float, now: float) -> int:
+    """Whole seconds from ``now`` to ``moment``, rounded up and at least 1 (a Retry-After value)."""
+    return max(1, math.ceil(moment - now))
+
+
+def _number(value: float) -> Decimal:
+    """A float as DynamoDB takes it (boto3 refuses floats); millisecond precision is plenty."""
+    return Decimal(str(round(value, 3)))
+
+
+def _is_conditional_failure(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+@dataclass(frozen=True)
+class _Slot:
+    sk: str
+    holder: str
+    lease_until: float
+
+
+class LimitStore:
+    """Request-rate windows and concurrency leases in the limits table."""
+
+    def __init__(self, table: Any, clock: Callable[[], float] = time.time) -> None:
+        self.table = table
+        self.clock = clock
+
+    @classmethod
+    def from_env(cls, dynamodb_resource: Any = None) -> LimitStore:
+        """The table named by LIMITS_TABLE; the endpoint is boto3's (AWS_ENDPOINT_URL)."""
+        table_name = os.environ.get("LIMITS_TABLE")
+        if not table_name:
+            raise RuntimeError("set LIMITS_TABLE to the limits table name")
+        resource = dynamodb_resource or boto3.resource("dynamodb")
+        return cls(resource.Table(table_name))
+
+    # -- requests per minute -----------------------------------------------------------------------------
+
+    def count_request(self, account_id: str, per_minute: int) -> None:
+        """Count one request of the account in the current minute; LimitExceeded RATE_LIMITED when the
+        window already holds ``per_minute`` requests (Retry-After: until the window ends)."""
+        now = self.clock()
+        window_start = int(now // RATE_WINDOW_SECONDS) * RATE_WINDOW_SECONDS
+        window_end = window_start + RATE_WINDOW_SECONDS
+        refusal = LimitExceeded(
+            "RATE_LIMITED",
+            f"Account {account_id} sent its {per_minute} requests allowed per minute; "
+            f"retry in {_seconds_until(window_end, now)} s.",
+            _seconds_until(window_end, now),
+        )
+        if per_minute < 1:
+            raise refusal
+        try:
+            self.table.update_item(
+                Key={"pk": f"RATE#{account_id}", "sk": str(window_start)},
+                UpdateExpression="ADD #count :one SET expires_at = :expires_at",
+                ConditionExpression=Attr("count").not_exists() | Attr("count").lt(per_minute),
+                ExpressionAttributeNames={"#count": "count"},
+                ExpressionAttributeValues={":one": 1, ":expires_at": window_end + RATE_ITEM_TTL_SECONDS},
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                raise refusal from None
+            raise
+
+    # -- concurrency leases ------------------------------------------------------------------------------
+
+    def acquire_account_slot(self, account_id: str, holder: str, limit: int, lease_seconds: float) -> None:
+        """Take one of the account's ``limit`` job slots for ``holder`` (a job or request id) for
+        ``lease_seconds``; LimitExceeded TOO_MANY_JOBS when all are held."""
+        self._acquire(
+            f"ACCOUNT#{account_id}", holder, limit, lease_seconds, "TOO_MANY_JOBS",
+            f"Account {account_id} already has {limit} diagnostics in flight (its limit)",
+        )
+
+    def acquire_vm_slot(self, vm_id: str, holder: str, limit: int, lease_seconds: float) -> None:
+        """Take one of the VM's ``limit`` run slots for ``holder``; LimitExceeded VM_BUSY when all are
+        held (keeps a burst under the VM sshd's MaxStartups)."""
+        self._acquire(
+            f"VM#{vm_id}", holder, limit, lease_seconds, "VM_BUSY",
+            f"System VM {vm_id} is already running {limit} diagnostics (its limit)",
+        )
+
+    def release_account_slot(self, account_id: str, holder: str) -> None:
+        """Give back the holder's account slot; a no-op when it holds none (released twice, expired)."""
+        self._release(f"ACCOUNT#{account_id}", holder)
+
+    def release_vm_slot(self, vm_id: str, holder: str) -> None:
+        """Give back the holder's VM slot; a no-op when it holds none."""
+        self._release(f"VM#{vm_id}", holder)
+
+    def in_flight_for_account(self, account_id: str) -> int:
+        """Live leases of the account now (for tests, status and metrics)."""
+        return self._live_count(f"ACCOUNT#{account_id}")
+
+    def in_flight_for_vm(self, vm_id: str) -> int:
+        """Live leases on the VM now."""
+        return self._live_count(f"VM#{vm_id}")
+
+    def _slots(self, pk: str) -> list[_Slot]:
+        """Every slot item of the partition, strongly consistent (a lease taken a moment ago counts)."""
+        slots: list[_Slot] = []
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(pk) & Key("sk").begins_with("SLOT#"),
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self.table.query(**kwargs)
+            slots.extend(
+                _Slot(item["sk"], str(item.get("holder", "")), float(item.get("lease_until", 0)))
+                for item in response.get("Items", [])
+            )
+            if "LastEvaluatedKey" not in response:
+                return slots
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _live_count(self, pk: str) -> int:
+        now = self.clock()
+        return sum(1 for slot in self._slots(pk) if slot.lease_until >= now)
+
+    def _acquire(
+        self, pk: str, holder: str, limit: int, lease_seconds: float, code: str, what: str
+    ) -> None:
+        for _ in range(ACQUIRE_ATTEMPTS):
+            now = self.clock()
+            lease_until = now + lease_seconds
+            slots = self._slots(pk)
+            mine = next((slot for slot in slots if slot.holder == holder), None)
+            still_mine = Attr("holder").eq(holder)
+            if mine is not None and self._put_slot(pk, mine.sk, holder, lease_until, still_mine):
+                return  # already held: the same slot, its lease renewed
+            live = [slot for slot in slots if slot.lease_until >= now and slot.holder != holder]
+            if len(live) >= limit:
+                retry_after = _seconds_until(min(slot.lease_until for slot in live), now)
+                raise LimitExceeded(code, f"{what}; retry in {retry_after} s.", retry_after)
+            taken = {slot.sk for slot in live}
+            free = [f"SLOT#{n}" for n in range(limit) if f"SLOT#{n}" not in taken]
+            is_free = Attr("pk").not_exists() | Attr("lease_until").lt(_number(now))
+            for sk in free:
+                if self._put_slot(pk, sk, holder, lease_until, is_free):
+                    return
+            # every slot we saw free was taken meanwhile by another instance: look again
+        raise LimitExceeded(code, f"{what}; retry in 1 s.", 1)
+
+    def _put_slot(self, pk: str, sk: str, holder: str, lease_until: float, condition: Any) -> bool:
+        """Conditional PutItem of a lease; False when another instance won the slot."""
+        try:
+            self.table.put_item(
+                Item={
+                    "pk": pk,
+                    "sk": sk,
+                    "holder": holder,
+                    "lease_until": _number(lease_until),
+                    "expires_at": math.ceil(lease_until) + LEASE_TTL_SECONDS,
+                },
+                ConditionExpression=condition,
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def _release(self, pk: str, holder: str) -> None:
+        for slot in self._slots(pk):
+            if slot.holder != holder:
+                continue
+            try:
+                self.table.delete_item(
+                    Key={"pk": pk, "sk": slot.sk}, ConditionExpression=Attr("holder").eq(holder)
+                )
+            except ClientError as exc:
+                if not _is_conditional_failure(exc):
+                    raise
