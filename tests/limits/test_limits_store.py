@@ -1,0 +1,194 @@
+"""LimitStore against moto's real server: rate windows, leases, release, expiry and a real race."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import boto3
+import pytest
+
+from sysvmdiag.limits import LimitExceeded, LimitStore
+
+
+@pytest.fixture
+def limits(limits_table: Any, clock: Any) -> LimitStore:
+    return LimitStore(limits_table, clock=clock)
+
+
+# -- requests per minute ------------------------------------------------------------------------------
+
+
+def test_rate_window_refuses_the_request_over_the_limit(limits: LimitStore, clock: Any) -> None:
+    window_start = 1_699_999_980  # a multiple of 60: a minute starts here
+    clock.now = window_start + 15.2
+    for _ in range(3):
+        limits.count_request("acct-1", per_minute=3)
+    with pytest.raises(LimitExceeded) as refused:
+        limits.count_request("acct-1", per_minute=3)
+    assert refused.value.code == "RATE_LIMITED"
+    assert refused.value.retry_after == 45  # ceil(60 - 15.2): the window's end
+    assert "3 requests allowed per minute" in refused.value.message
+    assert "retry in 45 s" in refused.value.message
+    # the refused request was not counted, and other accounts have their own window
+    item = limits.table.get_item(Key={"pk": "RATE#acct-1", "sk": str(window_start)})["Item"]
+    assert item["count"] == 3
+    assert item["expires_at"] > window_start + 60
+    limits.count_request("acct-2", per_minute=3)
+
+
+def test_a_new_window_allows_again(limits: LimitStore, clock: Any) -> None:
+    window_start = 1_700_000_040
+    clock.now = window_start + 59.9
+    limits.count_request("acct-1", per_minute=1)
+    with pytest.raises(LimitExceeded) as refused:
+        limits.count_request("acct-1", per_minute=1)
+    assert refused.value.retry_after == 1  # rounded up, never 0
+    clock.now = window_start + 60.0
+    limits.count_request("acct-1", per_minute=1)
+    with pytest.raises(LimitExceeded):
+        limits.count_request("acct-1", per_minute=1)
+
+
+def test_a_zero_rate_limit_refuses_everything(limits: LimitStore) -> None:
+    with pytest.raises(LimitExceeded) as refused:
+        limits.count_request("acct-1", per_minute=0)
+    assert refused.value.code == "RATE_LIMITED"
+
+
+# -- concurrency leases -------------------------------------------------------------------------------
+
+
+def test_account_slots_until_too_many_jobs_with_retry_after_from_earliest_lease(
+    limits: LimitStore, clock: Any
+) -> None:
+    limits.acquire_account_slot("acct-1", "job-a", limit=3, lease_seconds=100)
+    clock.advance(10)
+    limits.acquire_account_slot("acct-1", "job-b", limit=3, lease_seconds=300)
+    limits.acquire_account_slot("acct-1", "job-c", limit=3, lease_seconds=30)  # ends at +40, the earliest
+    assert limits.in_flight_for_account("acct-1") == 3
+    clock.advance(5.5)
+    with pytest.raises(LimitExceeded) as refused:
+        limits.acquire_account_slot("acct-1", "job-d", limit=3, lease_seconds=100)
+    assert refused.value.code == "TOO_MANY_JOBS"
+    assert refused.value.retry_after == 25  # ceil(40 - 15.5): job-c's lease ends first
+    assert "3 diagnostics in flight" in refused.value.message
+    assert limits.in_flight_for_account("acct-2") == 0  # other accounts are not touched
+    limits.acquire_account_slot("acct-2", "job-d", limit=3, lease_seconds=100)
+
+
+def test_vm_slots_until_vm_busy(limits: LimitStore) -> None:
+    limits.acquire_vm_slot("vm-1", "run-a", limit=2, lease_seconds=60)
+    limits.acquire_vm_slot("vm-1", "run-b", limit=2, lease_seconds=60)
+    with pytest.raises(LimitExceeded) as refused:
+        limits.acquire_vm_slot("vm-1", "run-c", limit=2, lease_seconds=60)
+    assert refused.value.code == "VM_BUSY"
+    assert refused.value.retry_after == 60
+    assert "vm-1" in refused.value.message
+    # account and VM partitions are separate, even with the same id
+    assert limits.in_flight_for_account("vm-1") == 0
+    assert limits.in_flight_for_vm("vm-1") == 2
+
+
+def test_release_brings_in_flight_down_and_frees_the_slot(limits: LimitStore) -> None:
+    limits.acquire_vm_slot("vm-1", "run-a", limit=2, lease_seconds=60)
+    limits.acquire_vm_slot("vm-1", "run-b", limit=2, lease_seconds=60)
+    limits.release_vm_slot("vm-1", "run-a")
+    assert limits.in_flight_for_vm("vm-1") == 1
+    limits.acquire_vm_slot("vm-1", "run-c", limit=2, lease_seconds=60)
+    assert limits.in_flight_for_vm("vm-1") == 2
+    limits.release_vm_slot("vm-1", "run-b")
+    limits.release_vm_slot("vm-1", "run-c")
+    assert limits.in_flight_for_vm("vm-1") == 0
+    assert limits.table.scan()["Items"] == []  # released slots are deleted, not left behind
+
+
+def test_double_release_and_release_of_unheld_slot_are_no_ops(limits: LimitStore) -> None:
+    limits.acquire_account_slot("acct-1", "job-a", limit=2, lease_seconds=60)
+    limits.acquire_account_slot("acct-1", "job-b", limit=2, lease_seconds=60)
+    limits.release_account_slot("acct-1", "job-a")
+    limits.release_account_slot("acct-1", "job-a")
+    limits.release_account_slot("acct-1", "never-held")
+    limits.release_account_slot("acct-without-slots", "job-a")
+    assert limits.in_flight_for_account("acct-1") == 1  # job-b still holds its slot
+
+
+def test_expired_lease_is_reusable(limits: LimitStore, clock: Any) -> None:
+    """A worker that crashed without releasing gives its capacity back when its lease ends."""
+    limits.acquire_account_slot("acct-1", "crashed-job", limit=1, lease_seconds=30)
+    with pytest.raises(LimitExceeded):
+        limits.acquire_account_slot("acct-1", "job-b", limit=1, lease_seconds=30)
+    clock.advance(30.5)
+    assert limits.in_flight_for_account("acct-1") == 0
+    limits.acquire_account_slot("acct-1", "job-b", limit=1, lease_seconds=30)
+    assert limits.in_flight_for_account("acct-1") == 1
+    items = limits.table.scan()["Items"]
+    assert [(item["sk"], item["holder"]) for item in items] == [("SLOT#0", "job-b")]
+    # the crashed worker's late release must not free the slot job-b now holds
+    limits.release_account_slot("acct-1", "crashed-job")
+    assert limits.in_flight_for_account("acct-1") == 1
+
+
+def test_same_holder_twice_holds_one_slot_and_renews_its_lease(limits: LimitStore, clock: Any) -> None:
+    limits.acquire_account_slot("acct-1", "job-a", limit=2, lease_seconds=30)
+    clock.advance(20)
+    limits.acquire_account_slot("acct-1", "job-a", limit=2, lease_seconds=30)
+    assert limits.in_flight_for_account("acct-1") == 1
+    clock.advance(20)  # past the first lease, within the renewed one
+    assert limits.in_flight_for_account("acct-1") == 1
+    limits.acquire_account_slot("acct-1", "job-b", limit=2, lease_seconds=30)
+    assert limits.in_flight_for_account("acct-1") == 2
+
+
+def test_lease_items_carry_holder_lease_and_ttl(limits: LimitStore, clock: Any) -> None:
+    limits.acquire_vm_slot("vm-1", "run-a", limit=4, lease_seconds=90)
+    (item,) = limits.table.scan()["Items"]
+    assert item["pk"] == "VM#vm-1"
+    assert item["sk"].startswith("SLOT#")
+    assert int(item["sk"].removeprefix("SLOT#")) < 4
+    assert item["holder"] == "run-a"
+    assert float(item["lease_until"]) == pytest.approx(clock.now + 90)
+    assert int(item["expires_at"]) == pytest.approx(clock.now + 90 + 86400, abs=1)
+
+
+def test_from_env_uses_limits_table(
+    limits_table: Any, monkeypatch: pytest.MonkeyPatch, moto_server: Any
+) -> None:
+    monkeypatch.setenv("LIMITS_TABLE", limits_table.name)
+    store = LimitStore.from_env(boto3.resource("dynamodb", endpoint_url=moto_server.endpoint_url))
+    store.acquire_vm_slot("vm-1", "run-a", limit=1, lease_seconds=10)
+    assert limits_table.scan()["Items"][0]["holder"] == "run-a"
+    monkeypatch.delenv("LIMITS_TABLE")
+    with pytest.raises(RuntimeError, match="LIMITS_TABLE"):
+        LimitStore.from_env()
+
+
+def test_twenty_instances_race_for_five_slots(limits_table: Any, moto_server: Any) -> None:
+    """Separate boto3 resources, as separate Lambda instances: the conditional writes let exactly 5 in."""
+    stores = [
+        LimitStore(boto3.resource("dynamodb", endpoint_url=moto_server.endpoint_url).Table(limits_table.name))
+        for _ in range(20)
+    ]
+    start = threading.Barrier(len(stores))
+    outcomes: dict[int, str] = {}
+
+    def contend(index: int, store: LimitStore) -> None:
+        start.wait()
+        try:
+            store.acquire_account_slot("acct-race", f"job-{index}", limit=5, lease_seconds=60)
+        except LimitExceeded as exc:
+            outcomes[index] = exc.code
+        else:
+            outcomes[index] = "acquired"
+
+    threads = [threading.Thread(target=contend, args=(i, store)) for i, store in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(outcomes) == 20
+    assert sorted(outcomes.values()).count("acquired") == 5
+    assert sorted(outcomes.values()).count("TOO_MANY_JOBS") == 15
+    assert stores[0].in_flight_for_account("acct-race") == 5
+    holders = {item["holder"] for item in limits_table.scan()["Items"]}
+    assert holders == {f"job-{i}" for i, outcome in outcomes.items() if outcome == "acquired"}
