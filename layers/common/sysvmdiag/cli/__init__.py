@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, str] = {
     "vms": "sysvmdiag.cli.client",
     "topology": "sysvmdiag.cli.topology",
     "accounts": "sysvmdiag.cli.accounts",
+    "playbooks": "sysvmdiag.cli.playbooks",
 }
 
 
