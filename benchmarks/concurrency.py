@@ -1,0 +1,72 @@
+"""N concurrent requests through one bastion: the running local API, as admin, spread over the VMs.
+
+One API process holds one cached bastion connection, so every request's tunnel is a channel on it
+(and one VM connection each: at most ``per_vm`` unauthenticated connections per VM sshd at once,
+below the lab's MaxStartups 50:30:100). Requests start together (a barrier); each is bounded by
+its own HTTP timeout, so the whole run is bounded too. 429s (our limits) are counted apart from
+failures (anything else that is not a successful run).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from benchmarks.common import Target, percentile, summary
+from benchmarks.latency import http_request_ms
+
+REQUEST_TIMEOUT_SECONDS = 35.0
+
+
+def measure(stack: dict, targets: list[Target], per_vm: int, progress=print) -> dict:
+    admin_key = next(a["apiKey"] for a in stack["accounts"] if a["name"] == "admin")
+    plan = [target for target in targets for _ in range(per_vm)]
+    barrier = threading.Barrier(len(plan))
+    progress(f"concurrency: {len(plan)} requests at once ({per_vm} on each of {len(targets)} VMs) ...")
+
+    def one(target: Target) -> dict:
+        barrier.wait(timeout=30)
+        try:
+            elapsed, status, body = http_request_ms(
+                stack["apiUrl"], admin_key, target.request_body(), timeout=REQUEST_TIMEOUT_SECONDS
+            )
+        except OSError as exc:  # timeouts and resets are failures with a latency we did not see
+            return {"vm": target.name, "status": None, "error": str(exc), "ms": None}
+        return {
+            "vm": target.name,
+            "status": status,
+            "success": body.get("success"),
+            "code": body.get("code"),
+            "retryAfter": body.get("_retryAfter"),
+            "ms": elapsed,
+        }
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=len(plan), thread_name_prefix="bench-load") as pool:
+        outcomes = list(pool.map(one, plan))
+    wall = (time.perf_counter() - started) * 1000
+
+    succeeded = [o for o in outcomes if o["status"] == 200 and o.get("success") is True]
+    throttled = [o for o in outcomes if o["status"] == 429]
+    failed = [o for o in outcomes if o not in succeeded and o not in throttled]
+    latencies = [o["ms"] for o in succeeded]
+    codes: dict[str, int] = {}
+    for outcome in failed:
+        key = f"{outcome['status']} {outcome.get('code') or outcome.get('error') or ''}".strip()
+        codes[key] = codes.get(key, 0) + 1
+    return {
+        "requests": len(plan),
+        "perVm": per_vm,
+        "vms": [target.name for target in targets],
+        "succeeded": len(succeeded),
+        "throttled429": len(throttled),
+        "retryAfter": sorted({o["retryAfter"] for o in throttled if o["retryAfter"]}),
+        "failed": len(failed),
+        "failures": codes,
+        "latencyMs": summary(latencies),
+        "p50Ms": percentile(latencies, 50) if latencies else None,
+        "p95Ms": percentile(latencies, 95) if latencies else None,
+        "wallMs": wall,
+        "outcomes": outcomes,
+    }
