@@ -69,3 +69,21 @@ def _fresh_lab_status(request: pytest.FixtureRequest) -> None:
         if fresh != status:
             status.clear()
             status.update(fresh)
+
+
+# -- hypothesis budgets ---------------------------------------------------------------------------
+# `pytest --hypothesis-profile=long` (hypothesis' own option) or SYSVMDIAG_HYPOTHESIS_PROFILE=long runs
+# the fuzz suites (tests/fuzz) with many more examples; the default run keeps them bounded so the
+# whole suite stays fast. Tests that set no max_examples of their own follow the profile too.
+
+from hypothesis import HealthCheck  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
+hypothesis_settings.register_profile(
+    "long",
+    max_examples=2000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+if os.environ.get("SYSVMDIAG_HYPOTHESIS_PROFILE"):
+    hypothesis_settings.load_profile(os.environ["SYSVMDIAG_HYPOTHESIS_PROFILE"])
