@@ -257,12 +257,13 @@ class AuditStore:
         if kind == "day":
             items = self._query_by_day(since, until, wanted, start_key)
         else:
-            lower = _sk_time(since) if since is not None else ""
-            upper = (_sk_time(until) + _SK_END) if until is not None else "\uffff"
-            query: dict[str, Any] = {
-                "KeyConditionExpression": key & Key("sk").between(lower, upper),
-                "ScanIndexForward": False,
-            }
+            if since is not None and until is not None:
+                key = key & Key("sk").between(_sk_time(since), _sk_time(until) + _SK_END)
+            elif since is not None:
+                key = key & Key("sk").gte(_sk_time(since))
+            elif until is not None:
+                key = key & Key("sk").lte(_sk_time(until) + _SK_END)
+            query: dict[str, Any] = {"KeyConditionExpression": key, "ScanIndexForward": False}
             if kind == "vm":
                 query["IndexName"] = AUDIT_BY_VM_INDEX
             elif vm_id is not None:
