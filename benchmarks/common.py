@@ -65,7 +65,12 @@ class Target:
         return parse_params("ping", self.params, self.destination).command_line()
 
     def request_body(self) -> dict:
-        return {"targetId": self.vm.uuid, "type": "ping", "ipAddress": self.destination, "params": self.params}
+        return {
+            "targetId": self.vm.uuid,
+            "type": "ping",
+            "ipAddress": self.destination,
+            "params": self.params,
+        }
 
 
 def lab_topology() -> Topology:
@@ -84,9 +89,8 @@ def timed_run(argv: Sequence[str], timeout: float = 30.0, env: dict[str, str] | 
     completed = subprocess.run(list(argv), capture_output=True, timeout=timeout, env=env, check=False)
     elapsed = (time.perf_counter() - started) * 1000
     if completed.returncode != 0:
-        raise BenchmarkError(
-            f"{' '.join(argv)} exited {completed.returncode}: {completed.stderr.decode(errors='replace')[-400:]}"
-        )
+        stderr = completed.stderr.decode(errors="replace")[-400:]
+        raise BenchmarkError(f"{' '.join(argv)} exited {completed.returncode}: {stderr}")
     return elapsed
 
 

@@ -18,14 +18,20 @@ from pathlib import Path
 from benchmarks.common import REPO_ROOT, BenchmarkError
 
 GOAL_MS = 400.0
-WATCHED_PACKAGES = ("paramiko", "cryptography", "boto3", "botocore", "pydantic", "aws_lambda_powertools", "jc")
+WATCHED_PACKAGES = (
+    "paramiko",
+    "cryptography",
+    "boto3",
+    "botocore",
+    "pydantic",
+    "aws_lambda_powertools",
+    "jc",
+)
 
 
 def function_modules(root: Path = REPO_ROOT) -> list[str]:
     """Every Lambda function of the repository, as an importable module name."""
-    return sorted(
-        f"functions.{path.parent.name}.app" for path in (root / "functions").glob("*/app.py")
-    )
+    return sorted(f"functions.{path.parent.name}.app" for path in (root / "functions").glob("*/app.py"))
 
 
 def _python(code: str, *flags: str, env: dict[str, str]) -> tuple[float, str]:

@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             "statusCode": response.get("statusCode"),
             "success": body.get("success"),
             "code": body.get("code"),
+            "message": body.get("message"),
             "dynamodbCalls": sum(calls.values()),
             "dynamodbOperations": dict(calls),
         }

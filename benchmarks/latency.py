@@ -269,7 +269,9 @@ def measure(
                     if status != 200 or reply.get("success") is not True:
                         raise BenchmarkError(f"the local API did not run the diagnostic: {status} {reply}")
                     samples["ours_warm_http"].append(elapsed)
-                    samples["openssh_mux_bastion"].append(openssh.run_ms(ssh_jump_argv(bastion_config, target)))
+                    samples["openssh_mux_bastion"].append(
+                        openssh.run_ms(ssh_jump_argv(bastion_config, target))
+                    )
                     samples["openssh_mux_vm"].append(openssh.run_ms(ssh_direct_argv(vm_config, target)))
                     samples["floor_tool"].append(timed_run(floor_argv(target)))
                     samples["floor_forced_command"].append(timed_run(forced_command_argv(target, forced_log)))
@@ -277,8 +279,12 @@ def measure(
             openssh.stop_masters()
 
     return {
-        "target": {"vm": target.name, "uuid": target.vm.uuid, "destination": target.destination,
-                   "commandLine": target.command_line()},
+        "target": {
+            "vm": target.name,
+            "uuid": target.vm.uuid,
+            "destination": target.destination,
+            "commandLine": target.command_line(),
+        },
         "summaries": {name: summary(values) for name, values in samples.items()},
         "samples": samples,
         "dynamodbCallsPerRequest": {

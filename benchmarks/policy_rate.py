@@ -23,12 +23,30 @@ def _caller(topology: Topology, name: str) -> Caller:
 def cases(topology: Topology) -> list[dict]:
     """Representative decisions: (label, caller, vm, destination, params, expected allowed)."""
     return [
-        {"label": "admin ping VR -> internet", "caller": "admin", "vm": "r-4-VM",
-         "destination": "198.51.100.80", "params": "-c 1 -W 1", "allowed": True},
-        {"label": "user ping own VR -> own guest", "caller": "alice", "vm": "r-4-VM",
-         "destination": "10.1.1.11", "params": "-c 3", "allowed": True},
-        {"label": "user denied on another's VR", "caller": "bob", "vm": "r-4-VM",
-         "destination": "10.1.1.11", "params": None, "allowed": False},
+        {
+            "label": "admin ping VR -> internet",
+            "caller": "admin",
+            "vm": "r-4-VM",
+            "destination": "198.51.100.80",
+            "params": "-c 1 -W 1",
+            "allowed": True,
+        },
+        {
+            "label": "user ping own VR -> own guest",
+            "caller": "alice",
+            "vm": "r-4-VM",
+            "destination": "10.1.1.11",
+            "params": "-c 3",
+            "allowed": True,
+        },
+        {
+            "label": "user denied on another's VR",
+            "caller": "bob",
+            "vm": "r-4-VM",
+            "destination": "10.1.1.11",
+            "params": None,
+            "allowed": False,
+        },
     ]
 
 

@@ -1,0 +1,208 @@
+"""results.json -> results.md (the table ``make bench`` prints) and results.png (matplotlib)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks.common import ratio
+
+COLD_GOAL = 1.0
+WARM_GOAL = 1.25
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def _verdict(value: float | None, goal: float) -> str:
+    if value is None:
+        return "-"
+    return f"<= {goal:g}x: {'met' if value <= goal else 'NOT met'}"
+
+
+def goals(results: dict) -> dict:
+    """Every goal of the issue with its measured value and whether it holds."""
+    lat = results["latency"]["summaries"]
+    med = {name: s["median"] for name, s in lat.items()}
+    out = {
+        "coldVsOpenSsh": ratio(med["ours_cold_total"], med["openssh_cold"]),
+        "warmVsControlMasterBastion": ratio(med["ours_warm_invoke"], med["openssh_mux_bastion"]),
+        "warmVsControlMasterVm": ratio(med["ours_warm_invoke"], med["openssh_mux_vm"]),
+        "warmHttpVsControlMasterVm": ratio(med["ours_warm_http"], med["openssh_mux_vm"]),
+    }
+    imports = results["imports"]["functions"]
+    return {
+        "ratios": out,
+        "coldMet": out["coldVsOpenSsh"] is not None and out["coldVsOpenSsh"] <= COLD_GOAL,
+        "warmMet": out["warmVsControlMasterBastion"] is not None
+        and out["warmVsControlMasterBastion"] <= WARM_GOAL,
+        "importsMet": all(f["meetsGoal"] for f in imports.values()),
+        "concurrencyMet": results["concurrency"]["failed"] == 0,
+    }
+
+
+def markdown(results: dict) -> str:
+    lat = results["latency"]
+    s = {name: summary["median"] for name, summary in lat["summaries"].items()}
+    n = {name: summary["n"] for name, summary in lat["summaries"].items()}
+    g = goals(results)
+    r = g["ratios"]
+    target = lat["target"]
+    lines = [
+        "# sysvmdiag benchmarks",
+        "",
+        f"Run {results['startedAt']} with `{results['command']}`. Target {target['vm']}, command "
+        f"`{target['commandLine']}` (the same line for OpenSSH and for the API). Medians in ms; "
+        "ratios are sysvmdiag / OpenSSH.",
+        "",
+        "## Latency against OpenSSH",
+        "",
+        "| Measure | n | sysvmdiag | OpenSSH | ratio | goal |",
+        "|---|---:|---:|---:|---:|---|",
+        f"| Cold: new Lambda process (spawn to answer) vs `ssh -J bastion vm` | {n['ours_cold_total']} | "
+        f"{_ms(s['ours_cold_total'])} | {_ms(s['openssh_cold'])} | {_ratio(r['coldVsOpenSsh'])} | "
+        f"{_verdict(r['coldVsOpenSsh'], COLD_GOAL)} |",
+        f"| - of which interpreter start | | {_ms(s['ours_cold_interpreter'])} | | | |",
+        f"| - of which Init (import of the function) | | {_ms(s['ours_cold_init'])} | | | |",
+        f"| - of which first invoke (Duration) | | {_ms(s['ours_cold_invoke'])} | | | |",
+        f"| Warm: invoke in the same process vs ControlMaster on the bastion (same design: bastion "
+        f"reused, VM connection per run) | {n['ours_warm_invoke']} | {_ms(s['ours_warm_invoke'])} | "
+        f"{_ms(s['openssh_mux_bastion'])} | {_ratio(r['warmVsControlMasterBastion'])} | "
+        f"{_verdict(r['warmVsControlMasterBastion'], WARM_GOAL)} |",
+        f"| Warm: invoke in the same process vs ControlMaster on the VM (VM connection reused too) | "
+        f"{n['ours_warm_invoke']} | {_ms(s['ours_warm_invoke'])} | {_ms(s['openssh_mux_vm'])} | "
+        f"{_ratio(r['warmVsControlMasterVm'])} | {_verdict(r['warmVsControlMasterVm'], WARM_GOAL)} |",
+        f"| Warm: HTTP to the local API (authorizer + handler, warm server) vs ControlMaster on the VM | "
+        f"{n['ours_warm_http']} | {_ms(s['ours_warm_http'])} | {_ms(s['openssh_mux_vm'])} | "
+        f"{_ratio(r['warmHttpVsControlMasterVm'])} | |",
+        f"| Floor: the tool alone in the VM's namespace (`ip netns exec`) | {n['floor_tool']} | "
+        f"{_ms(s['floor_tool'])} | | | |",
+        f"| Floor: the VM-side forced command alone (python -I -m sysvmdiag.vmside) | "
+        f"{n['floor_forced_command']} | {_ms(s['floor_forced_command'])} | | | |",
+        "",
+    ]
+    dyn = lat["dynamodbCallsPerRequest"]
+    lines += [
+        "## DynamoDB calls per request (botocore `before-call.dynamodb` hook, in process)",
+        "",
+        "| Request | calls (median) | operations |",
+        "|---|---:|---|",
+        f"| Cold | {dyn['cold']['median']:g} | {dyn['operations'].get('cold', {})} |",
+        f"| Warm | {dyn['warm']['median']:g} | {dyn['operations'].get('warm', {})} |",
+        "",
+        "The authorizer function adds its own API-key lookup per request (not counted above).",
+        "",
+        "## Policy decisions per second (in process, `decide` on the store's decision slice)",
+        "",
+        "| Case | allowed | decisions/s | us/decision |",
+        "|---|---|---:|---:|",
+    ]
+    for case in results["policy"]["cases"]:
+        lines.append(
+            f"| {case['label']} | {case['allowed']} | {case['perSecond']:,.0f} | "
+            f"{case['microsecondsPerDecision']:.0f} |"
+        )
+    imports = results["imports"]
+    lines += [
+        "",
+        f"## Handler cold start: imports (median of {imports['runs']}; interpreter alone "
+        f"{imports['interpreterBaselineMs']:.0f} ms; goal < 400 ms)",
+        "",
+        "| Function | import ms (wall - interpreter) | `-X importtime` total ms "
+        "| heaviest packages (self ms) | loads paramiko | loads boto3 | goal |",
+        "|---|---:|---:|---|---|---|---|",
+    ]
+    for module, info in imports["functions"].items():
+        heavy = ", ".join(f"{name} {ms:.0f}" for name, ms in list(info["heaviestPackagesMs"].items())[:5])
+        lines.append(
+            f"| {module} | {info['importMedianMs']:.0f} | {info['importtimeTotalMs']:.0f} | {heavy} | "
+            f"{info['loads']['paramiko']} | {info['loads']['boto3']} | "
+            f"{'met' if info['meetsGoal'] else 'NOT met'} |"
+        )
+    conc = results["concurrency"]
+    lines += [
+        "",
+        f"## {conc['requests']} concurrent requests through one bastion (local API, admin, "
+        f"{conc['perVm']} per VM on {', '.join(conc['vms'])})",
+        "",
+        "| succeeded | 429 (limits) | failed | p50 ms | p95 ms | max ms | wall ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {conc['succeeded']} | {conc['throttled429']} | {conc['failed']} | {_ms(conc['p50Ms'])} | "
+        f"{_ms(conc['p95Ms'])} | {_ms(conc['latencyMs']['max'])} | {_ms(conc['wallMs'])} |",
+        "",
+        f"Failures by status and code: {conc['failures'] or 'none'}. Retry-After seen: "
+        f"{conc['retryAfter'] or 'none'}. Limits of the API server during the run: "
+        f"{results['limits'] or 'the defaults (no LIMITS_JSON in its environment)'}.",
+        "",
+    ]
+    m = results["machine"]
+    lines += [
+        "## Machine",
+        "",
+        f"{m['cpu']}, {m['cores']} cores, {m['memoryGiB']} GiB; {m['os']}, {m['kernel']}; "
+        f"Python {m['python']}; {m['openssh']}; paramiko {m['paramiko']}, boto3 {m['boto3']}, powertools "
+        f"{m['awsLambdaPowertools']}. Load average at start {_load(m['loadAverageAtStart'])}, at end "
+        f"{_load(results['loadAverageAtEnd'])} (the machine may be shared: compare ratios, not absolutes).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _load(values: list[float] | tuple[float, ...]) -> str:
+    return " / ".join(f"{v:.2f}" for v in values)
+
+
+def plot(results: dict, path: Path) -> None:
+    """Latency medians (with p95 whiskers) side by side, and the concurrent requests' latencies."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lat = results["latency"]["summaries"]
+    bars = [
+        ("cold\nsysvmdiag", "ours_cold_total", "tab:blue"),
+        ("cold\nssh -J", "openssh_cold", "tab:orange"),
+        ("warm\nsysvmdiag", "ours_warm_invoke", "tab:blue"),
+        ("warm HTTP\nsysvmdiag", "ours_warm_http", "tab:cyan"),
+        ("warm ssh\nmux bastion", "openssh_mux_bastion", "tab:orange"),
+        ("warm ssh\nmux VM", "openssh_mux_vm", "tab:red"),
+        ("forced\ncommand", "floor_forced_command", "tab:gray"),
+        ("tool\nalone", "floor_tool", "tab:gray"),
+    ]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5), gridspec_kw={"width_ratios": [3, 2]})
+    medians = [lat[key]["median"] or 0 for _, key, _ in bars]
+    whiskers = [max(0.0, (lat[key]["p95"] or 0) - (lat[key]["median"] or 0)) for _, key, _ in bars]
+    left.bar(
+        [label for label, _, _ in bars],
+        medians,
+        yerr=[[0] * len(bars), whiskers],
+        color=[color for _, _, color in bars],
+        capsize=4,
+    )
+    for index, value in enumerate(medians):
+        left.annotate(f"{value:.0f}", (index, value), ha="center", va="bottom", fontsize=8)
+    left.set_ylabel("ms (median, whisker to p95)")
+    left.set_title(f"One ping on {results['latency']['target']['vm']}: sysvmdiag vs OpenSSH")
+
+    conc = results["concurrency"]
+    latencies = sorted(o["ms"] for o in conc["outcomes"] if o["status"] == 200 and o.get("success"))
+    right.plot(range(1, len(latencies) + 1), latencies, marker=".", linestyle="-")
+    right.axhline(conc["p50Ms"] or 0, color="tab:green", linestyle="--", label=f"p50 {_ms(conc['p50Ms'])} ms")
+    right.axhline(conc["p95Ms"] or 0, color="tab:red", linestyle="--", label=f"p95 {_ms(conc['p95Ms'])} ms")
+    right.set_xlabel("requests, fastest to slowest")
+    right.set_ylabel("ms")
+    right.set_title(
+        f"{conc['requests']} concurrent: {conc['succeeded']} ok, {conc['throttled429']} x 429, "
+        f"{conc['failed']} failed"
+    )
+    right.legend()
+    m = results["machine"]
+    figure.suptitle(f"{m['cpu']}, {m['cores']} cores, {m['kernel']}, Python {m['python']}", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

@@ -1,0 +1,85 @@
+"""``python -m benchmarks.run``: every benchmark in one run against the running local stack and lab.
+
+Writes benchmarks/results/{results.json, results.md, results.png} and prints the markdown table.
+Needs the local stack up (``make bench`` brings it up first) and root (namespaces, the lab's keys).
+Only lab addresses (inside the lab's namespaces, through its bastion) and loopback are contacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks import concurrency, imports, latency, machine, policy_rate, report
+from benchmarks.common import BenchmarkError, lab_topology, running_stack, target
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+LOAD_VMS = ("r-4-VM", "r-7-VM", "r-9-VM", "s-1-VM", "v-2-VM")
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument("--cold", type=int, default=9, help="cold requests (each a new process)")
+    parser.add_argument("--warm", type=int, default=21, help="warm requests")
+    parser.add_argument("--import-runs", type=int, default=7, help="imports timed per function")
+    parser.add_argument("--per-vm", type=int, default=10, help="concurrent requests per system VM")
+    parser.add_argument("--vm", default="r-4-VM", help="the VM of the latency benchmarks")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR)
+    args = parser.parse_args(argv)
+    if min(args.cold, args.warm, args.import_runs, args.per_vm) < 1 or args.per_vm > 20:
+        parser.error("counts must be at least 1, and --per-vm at most 20 (the load stays bounded)")
+
+    try:
+        stack = running_stack()
+    except BenchmarkError as exc:
+        print(f"benchmarks: {exc}", file=sys.stderr)
+        return 2
+    from sysvmdiag.local.server import configure_environment
+
+    # The environment the functions get from the template, pointed at the stack's moto server.
+    configure_environment(stack["awsEndpointUrl"])
+    topology = lab_topology()
+    started = time.monotonic()
+    results: dict = {
+        "startedAt": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "make bench (python -m benchmarks.run " + " ".join(argv or sys.argv[1:]) + ")",
+        "machine": machine.describe(),
+        "limits": machine.server_limits_env(stack.get("pid")),
+        "apiUrl": stack["apiUrl"],
+    }
+    try:
+        results["imports"] = imports.measure(args.import_runs, progress=_progress)
+        results["policy"] = policy_rate.measure(topology, progress=_progress)
+        results["latency"] = latency.measure(
+            topology, stack, target(topology, args.vm), args.cold, args.warm, progress=_progress
+        )
+        results["concurrency"] = concurrency.measure(
+            stack, [target(topology, name) for name in LOAD_VMS], args.per_vm, progress=_progress
+        )
+    except BenchmarkError as exc:
+        print(f"benchmarks: {exc}", file=sys.stderr)
+        return 1
+    results["loadAverageAtEnd"] = machine.load_average()
+    results["durationSeconds"] = round(time.monotonic() - started, 1)
+    results["goals"] = report.goals(results)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    table = report.markdown(results)
+    (args.out / "results.md").write_text(table)
+    report.plot(results, args.out / "results.png")
+    print(table)
+    _progress(f"benchmarks: {results['durationSeconds']} s; results in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
