@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV  := .venv
 BIN   := $(VENV)/bin
 
-.PHONY: deps run down test validate lint lab-up lab-down
+.PHONY: deps run down test validate lint lab-up lab-down bench
 
 deps:
 	@scripts/bootstrap.sh
@@ -42,3 +42,11 @@ lab-up: deps
 
 lab-down: deps
 	$(BIN)/simvms down
+
+## make bench: benchmarks against OpenSSH on the local stack and lab (cold/warm requests, imports,
+## policy rate, DynamoDB calls, 50 concurrent requests); prints the table, writes benchmarks/results/.
+## The limits are raised for the load only if this starts the stack (an already running one keeps its own).
+BENCH_LIMITS_JSON ?= {"admin": {"concurrentJobs": 64, "requestsPerMinute": 2000}, "vmConcurrentRuns": 10}
+bench: deps
+	LIMITS_JSON='$(BENCH_LIMITS_JSON)' $(BIN)/sysvmdiag local up
+	$(BIN)/python -m benchmarks.run
