@@ -52,7 +52,7 @@ class ResultsTopic:
         self.sqs = boto3.client("sqs")
         name = f"alarm-results-{uuid.uuid4().hex[:8]}"
         self.arn = self.sns.create_topic(Name=name)["TopicArn"]
-        self.queue_url = self.sqs.create_queue(QueueUrl=name, QueueName=name)["QueueUrl"]
+        self.queue_url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
         queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
