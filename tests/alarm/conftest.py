@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
-from sysvmdiag.topology.store import create_tables
+from sysvmdiag.topology.store import TABLE_ENV_VARS, create_tables
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EVENTS = REPO_ROOT / "events" / "alarm"
@@ -34,10 +34,9 @@ def aws_env(moto_server: Any, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture
 def tables(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Fresh topology, accounts, jobs and idempotency tables, named in the environment like on Lambda."""
+    """Fresh tables of every kind, named in the environment like on Lambda."""
     prefix = f"alarm-{uuid.uuid4().hex[:8]}"
-    names = {var: f"{prefix}-{var.split('_')[0].lower()}"
-             for var in ("TOPOLOGY_TABLE", "ACCOUNTS_TABLE", "JOBS_TABLE", "IDEMPOTENCY_TABLE")}
+    names = {var: f"{prefix}-{var.split('_')[0].lower()}" for var in TABLE_ENV_VARS.values()}
     for var, name in names.items():
         monkeypatch.setenv(var, name)
     created = create_tables(boto3.resource("dynamodb"), names)
