@@ -73,6 +73,21 @@ class Target:
         }
 
 
+def configure_functions_environment(stack: dict) -> None:
+    """The environment the functions get from the template, pointed at the running stack.
+
+    A stack started before the jobs queue existed has no queue URLs in its status; its functions
+    then run with the base variables only (what its own server process gives them).
+    """
+    from sysvmdiag.local import server
+
+    configure_from_status = getattr(server, "configure_from_status", None)
+    if configure_from_status is not None and "jobsQueueUrl" in stack:
+        configure_from_status(stack)
+    else:
+        server.configure_environment(stack["awsEndpointUrl"])
+
+
 def lab_topology() -> Topology:
     return load_topology(DEFAULT_TOPOLOGY_FILE)
 

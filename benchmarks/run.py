@@ -15,7 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks import concurrency, imports, latency, machine, policy_rate, report
-from benchmarks.common import BenchmarkError, lab_topology, running_stack, target
+from benchmarks.common import (
+    BenchmarkError,
+    configure_functions_environment,
+    lab_topology,
+    running_stack,
+    target,
+)
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 LOAD_VMS = ("r-4-VM", "r-7-VM", "r-9-VM", "s-1-VM", "v-2-VM")
@@ -42,17 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     except BenchmarkError as exc:
         print(f"benchmarks: {exc}", file=sys.stderr)
         return 2
-    from sysvmdiag.local.server import configure_environment
-
-    # The environment the functions get from the template, pointed at the stack's moto server.
-    configure_environment(stack["awsEndpointUrl"])
+    configure_functions_environment(stack)
     topology = lab_topology()
     started = time.monotonic()
     results: dict = {
         "startedAt": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "make bench (python -m benchmarks.run " + " ".join(argv or sys.argv[1:]) + ")",
         "machine": machine.describe(),
-        "limits": machine.server_limits_env(stack.get("pid")),
+        "limits": stack.get("limits") or machine.server_limits_env(stack.get("pid")),
         "apiUrl": stack["apiUrl"],
     }
     try:
