@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -67,17 +66,14 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def local_stack_environment(state_dir: Path | None) -> dict[str, Any]:
     """Point this process at the local stack as its server process is (tables, endpoint, queue, topic)."""
-    from sysvmdiag.local.server import configure_environment
+    from sysvmdiag.local.server import configure_from_status
     from sysvmdiag.local.stack import DEFAULT_STATE_DIR
 
     server_file = (state_dir or DEFAULT_STATE_DIR) / "server.json"
     if not server_file.exists():
         raise RuntimeError(f"no local stack at {server_file}: run `sysvmdiag local up` first")
     status = json.loads(server_file.read_text())
-    configure_environment(status["awsEndpointUrl"])
-    for variable, key in (("JOBS_QUEUE_URL", "jobsQueueUrl"), ("RESULTS_TOPIC_ARN", "resultsTopicArn")):
-        if key in status:
-            os.environ[variable] = status[key]
+    configure_from_status(status)
     return status
 
 
