@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import json
 import warnings
+from datetime import datetime
 from functools import cache
 from http import HTTPStatus
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sysvmdiag.config import Settings
 from sysvmdiag.errors import ServiceError
 from sysvmdiag.identity import caller_from_context
-from sysvmdiag.models import DiagnosticRequest, DiagnosticResult, ErrorBody, SystemVmList
+from sysvmdiag.jobs import Job
+from sysvmdiag.models import AuditPage, DiagnosticRequest, DiagnosticResult, ErrorBody, SystemVmList
 from sysvmdiag.observability import logger, metrics, tracer
-from sysvmdiag.service import DiagnosticsService
+from sysvmdiag.service import DiagnosticsService, RequestOrigin
 
 TITLE = "sysvmdiag"
 DESCRIPTION = "Run ping, traceroute and arping on cloud system VMs, under an access policy."
@@ -44,8 +48,29 @@ def _caller():
     return caller_from_context(app.current_event.request_context.authorizer.get_lambda)
 
 
-def _json(status: int, body: dict) -> Response:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+def _origin() -> RequestOrigin:
+    context = app.current_event.request_context
+    return RequestOrigin(
+        request_id=context.request_id, source_ip=context.http.source_ip, user_agent=context.http.user_agent
+    )
+
+
+def _json(status: int, body: dict, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body),
+        headers=headers or None,
+    )
+
+
+def _model(status: int, model: DiagnosticResult | Job | AuditPage, headers: dict[str, str] | None = None):
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=model,
+        headers=headers or None,
+    )
 
 
 @app.post(
@@ -56,6 +81,11 @@ def _json(status: int, body: dict) -> Response:
             "description": "The run's result",
             "content": {"application/json": {"model": DiagnosticResult}},
         },
+        202: {
+            "description": "Accepted as a job (asked with async, or longer than the synchronous budget); "
+            "poll the Location",
+            "content": {"application/json": {"model": Job}},
+        },
         **_error_responses(
             HTTPStatus.BAD_REQUEST,
             HTTPStatus.UNAUTHORIZED,
@@ -63,13 +93,66 @@ def _json(status: int, body: dict) -> Response:
             HTTPStatus.NOT_FOUND,
             HTTPStatus.CONFLICT,
             HTTPStatus.UNPROCESSABLE_ENTITY,
+            HTTPStatus.TOO_MANY_REQUESTS,
+            HTTPStatus.INTERNAL_SERVER_ERROR,
             HTTPStatus.BAD_GATEWAY,
+            HTTPStatus.SERVICE_UNAVAILABLE,
             HTTPStatus.GATEWAY_TIMEOUT,
         ),
     },
 )
-def post_diagnostics(request: DiagnosticRequest) -> DiagnosticResult:
-    return _service().run(_caller(), request)
+def post_diagnostics(request: DiagnosticRequest) -> Response[DiagnosticResult | Job]:
+    outcome = _service().submit(_caller(), request, _origin())
+    if isinstance(outcome, Job):
+        return _model(
+            HTTPStatus.ACCEPTED, outcome, {"Location": f"/diagnostics/{outcome.id}", "Retry-After": "2"}
+        )
+    return _model(HTTPStatus.OK, outcome)
+
+
+@app.get(
+    "/diagnostics/<job_id>",
+    summary="A diagnostic job: queued, running, succeeded, failed or denied, with its result once done",
+    responses={
+        200: {"description": "The job", "content": {"application/json": {"model": Job}}},
+        **_error_responses(HTTPStatus.BAD_REQUEST, HTTPStatus.UNAUTHORIZED, HTTPStatus.NOT_FOUND),
+    },
+)
+def get_diagnostic_job(job_id: Annotated[str, Path(min_length=1, max_length=64)]) -> Response[Job]:
+    job = _service().job_for(_caller(), job_id)
+    headers = None if job.status.final else {"Retry-After": "2"}
+    return _model(HTTPStatus.OK, job, headers)
+
+
+@app.get(
+    "/audit",
+    summary="The audit trail (administrators): one record per diagnostic request, newest first",
+    responses={
+        200: {"description": "A page of records", "content": {"application/json": {"model": AuditPage}}},
+        **_error_responses(
+            HTTPStatus.BAD_REQUEST,
+            HTTPStatus.UNAUTHORIZED,
+            HTTPStatus.FORBIDDEN,
+            HTTPStatus.SERVICE_UNAVAILABLE,
+        ),
+    },
+)
+def get_audit(
+    account: Annotated[str | None, Query(max_length=128, description="Only this account id")] = None,
+    vm: Annotated[str | None, Query(max_length=64, description="Only this system VM (uuid)")] = None,
+    since: Annotated[
+        datetime | None, Query(description="From this time (ISO-8601); default 24 h ago")
+    ] = None,
+    until: Annotated[datetime | None, Query(description="Up to this time (ISO-8601); default now")] = None,
+    limit: Annotated[int, Query(ge=1, le=200, description="Records per page")] = 50,
+    next_token: Annotated[
+        str | None, Query(alias="nextToken", max_length=2048, description="From the previous page")
+    ] = None,
+) -> Response[AuditPage]:
+    records, token = _service().audit_page(
+        _caller(), account_id=account, vm_id=vm, since=since, until=until, limit=limit, next_token=next_token
+    )
+    return _model(HTTPStatus.OK, AuditPage(items=records, next_token=token))
 
 
 @app.get(
@@ -95,7 +178,7 @@ def get_openapi() -> Response[str]:
 
 @app.exception_handler(ServiceError)
 def handle_service_error(error: ServiceError) -> Response:
-    return _json(error.status, error.to_dict())
+    return _json(error.status, error.to_dict(), error.headers())
 
 
 @app.exception_handler(RequestValidationError)

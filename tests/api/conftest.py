@@ -35,11 +35,11 @@ def handler_env(local_stack: dict) -> Iterator[None]:
     """Point in-process handlers at the local stack's moto server, as the server process does."""
     from aws_lambda_powertools.utilities import parameters
 
-    from sysvmdiag.local.server import configure_environment
+    from sysvmdiag.local.server import configure_from_status
     from sysvmdiag.runner import clear_runners
 
     saved = dict(os.environ)
-    configure_environment(local_stack["awsEndpointUrl"])
+    configure_from_status(local_stack)
     from functions.api import app as api_app
     from functions.authorizer import app as authorizer_app
 

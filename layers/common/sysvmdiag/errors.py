@@ -18,13 +18,23 @@ class ServiceError(Exception):
     """Raised by the library; handlers turn it into ``{"code", "message"}`` with ``status``."""
 
     def __init__(
-        self, code: str, message: str, status: int = HTTPStatus.BAD_REQUEST, field: str | None = None
+        self,
+        code: str,
+        message: str,
+        status: int = HTTPStatus.BAD_REQUEST,
+        field: str | None = None,
+        retry_after: int | None = None,
     ):
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = int(status)
         self.field = field
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        """``Retry-After`` for 429 and 503 answers, so clients back off as long as needed."""
+        return {"Retry-After": str(self.retry_after)} if self.retry_after else {}
 
     def to_dict(self) -> dict[str, str]:
         body = {"code": self.code, "message": self.message}

@@ -10,6 +10,15 @@ from sysvmdiag.errors import ServiceError
 from sysvmdiag.policy import Caller
 from sysvmdiag.topology.model import Account, Role
 
+# Alarm playbooks run as this identity: admin rights, and every audit record says it was the system.
+SYSTEM_ALARM_CALLER = Caller(account_id="system:alarm", role=Role.ADMIN, domain="ROOT")
+SYSTEM_ACCOUNT_PREFIX = "system:"
+
+
+def is_system_caller(caller: Caller) -> bool:
+    """System identities are not API accounts: no API key, no request-rate limit."""
+    return caller.account_id.startswith(SYSTEM_ACCOUNT_PREFIX)
+
 
 def authorizer_context(account: Account) -> dict[str, str]:
     """The flat context the authorizer returns (HTTP API contexts allow no nesting)."""

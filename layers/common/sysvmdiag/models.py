@@ -14,6 +14,8 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from sysvmdiag.audit import AuditRecord
+
 
 class DiagnosticType(StrEnum):
     PING = "ping"
@@ -21,7 +23,9 @@ class DiagnosticType(StrEnum):
     ARPING = "arping"
 
 
-class _Wire(BaseModel):
+class Wire(BaseModel):
+    """camelCase on the wire, snake_case in Python."""
+
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
@@ -53,9 +57,16 @@ class DiagnosticRequest(BaseModel):
         max_length=256,
         description='Extra command-line options for the tool, e.g. "-c 5 -i 0.5".',
     )
+    run_async: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("async", "runAsync"),
+        serialization_alias="async",
+        description="Answer 202 with a job to poll instead of waiting for the result. Runs longer than "
+        "the synchronous budget become jobs on their own.",
+    )
 
 
-class ErrorBody(_Wire):
+class ErrorBody(Wire):
     """Every 4xx/5xx answer: a stable machine-readable code and a sentence for a person."""
 
     code: str
@@ -63,7 +74,7 @@ class ErrorBody(_Wire):
     field: str | None = None
 
 
-class DiagnosticResult(_Wire):
+class DiagnosticResult(Wire):
     id: str
     target_id: str
     target_name: str | None = None
@@ -85,7 +96,7 @@ class DiagnosticResult(_Wire):
     duration_ms: int
 
 
-class SystemVmInterface(_Wire):
+class SystemVmInterface(Wire):
     name: str
     network: str
     network_kind: str
@@ -93,7 +104,7 @@ class SystemVmInterface(_Wire):
     ipv6: str | None = None
 
 
-class SystemVmView(_Wire):
+class SystemVmView(Wire):
     id: str
     name: str
     kind: str
@@ -102,6 +113,13 @@ class SystemVmView(_Wire):
     allowed_egress_kinds: list[str]
 
 
-class SystemVmList(_Wire):
+class SystemVmList(Wire):
     count: int
     systemvms: list[SystemVmView]
+
+
+class AuditPage(Wire):
+    """GET /audit: records newest first, and the token of the next page when there is one."""
+
+    items: list[AuditRecord]
+    next_token: str | None = None

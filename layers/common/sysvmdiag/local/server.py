@@ -25,6 +25,13 @@ TABLES = {
     "IDEMPOTENCY_TABLE": "sysvmdiag-idempotency",
 }
 SSH_KEY_SECRET_ID = "sysvmdiag/ssh-private-key"  # noqa: S105 - a secret name, not a secret
+JOBS_QUEUE = "sysvmdiag-jobs"
+JOBS_DEAD_LETTER_QUEUE = "sysvmdiag-jobs-dlq"
+RESULTS_TOPIC = "sysvmdiag-results"
+# Shorter than the template's (six times the worker's timeout) so a failed message returns within a test.
+LOCAL_VISIBILITY_TIMEOUT_SECONDS = 30
+MAX_RECEIVE_COUNT = 3
+PLAYBOOKS_FILE = REPO_ROOT / "simvms" / "playbooks.yaml"
 # Demo callers: an admin, a domain admin, and two users of different accounts (bob shares the
 # shared network with carol, so his view of it is not exclusive).
 DEMO_ACCOUNTS = ("admin", "acme-admin", "alice", "bob", "carol")
@@ -47,11 +54,54 @@ def configure_environment(endpoint_url: str) -> None:
     )
 
 
+def configure_from_status(status: dict) -> None:
+    """The environment of the running local stack's functions, from its server.json (for in-process
+    invocations: tests, `sysvmdiag playbooks trigger`, benchmarks)."""
+    configure_environment(status["awsEndpointUrl"])
+    os.environ.update(
+        {
+            "JOBS_QUEUE_URL": status["jobsQueueUrl"],
+            "JOBS_DEAD_LETTER_QUEUE_URL": status["jobsDeadLetterQueueUrl"],
+            "RESULTS_TOPIC_ARN": status["resultsTopicArn"],
+        }
+    )
+    if status.get("limits"):
+        os.environ["LIMITS_JSON"] = status["limits"]
+
+
+def provision_messaging() -> dict[str, str]:
+    """The jobs queue with its dead-letter queue and the results topic; their names go to the environment."""
+    import boto3
+
+    sqs = boto3.client("sqs")
+    dead_letter_url = sqs.create_queue(QueueName=JOBS_DEAD_LETTER_QUEUE)["QueueUrl"]
+    dead_letter_arn = sqs.get_queue_attributes(QueueUrl=dead_letter_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)})
+    queue_url = sqs.create_queue(
+        QueueName=JOBS_QUEUE,
+        Attributes={
+            "VisibilityTimeout": str(LOCAL_VISIBILITY_TIMEOUT_SECONDS),
+            "RedrivePolicy": redrive,
+        },
+    )["QueueUrl"]
+    topic_arn = boto3.client("sns").create_topic(Name=RESULTS_TOPIC)["TopicArn"]
+    messaging = {
+        "JOBS_QUEUE_URL": queue_url,
+        "JOBS_DEAD_LETTER_QUEUE_URL": dead_letter_url,
+        "RESULTS_TOPIC_ARN": topic_arn,
+    }
+    os.environ.update(messaging)
+    return messaging
+
+
 def provision(lab_status: dict) -> dict:
-    """Tables, topology, SSH key secret and demo accounts on the configured endpoint."""
+    """Tables, topology, playbooks, SSH key secret and demo accounts on the configured endpoint."""
     import boto3
 
     from sysvmdiag.accounts import generate_api_key
+    from sysvmdiag.playbooks.store import load_playbooks
     from sysvmdiag.topology.loader import load_topology_into_tables
     from sysvmdiag.topology.model import load_topology
     from sysvmdiag.topology.store import TopologyStore, create_tables, table_names_from_env
@@ -61,6 +111,7 @@ def provision(lab_status: dict) -> dict:
     store = TopologyStore.from_env(dynamodb_resource=dynamodb)
     topology = load_topology(lab_status["topology"])
     load_topology_into_tables(topology, store, lab_status)
+    load_playbooks(PLAYBOOKS_FILE, store.topology_table)
 
     secretsmanager = boto3.client("secretsmanager")
     private_key = Path(lab_status["private_key"]).read_text()
@@ -101,21 +152,35 @@ def main(argv: list[str] | None = None) -> int:
 
     aws = start_moto_server()
     configure_environment(aws.endpoint_url)
+    messaging = provision_messaging()
     lab_status = json.loads(args.lab_status.read_text())
     provisioned = provision(lab_status)
 
     sys.path.insert(0, str(REPO_ROOT))
+    import boto3
+
     from functions.api.app import lambda_handler as api_handler
     from functions.authorizer.app import lambda_handler as authorizer_handler
+    from functions.worker.app import lambda_handler as worker_handler
+    from functions.worker.app import sweep_handler
     from sysvmdiag.local.gateway import LocalGateway, serve
+    from sysvmdiag.local.worker import QueuePoller
 
     server = serve(LocalGateway(api_handler, authorizer_handler), "127.0.0.1", args.port)
+    poller = QueuePoller(
+        boto3.client("sqs"), messaging["JOBS_QUEUE_URL"], worker_handler, sweeper=sweep_handler
+    )
+    poller.start()
     status = {
         "pid": os.getpid(),
         "apiUrl": f"http://127.0.0.1:{args.port}",
         "awsEndpointUrl": aws.endpoint_url,
         "tables": TABLES,
         "sshKeySecretId": SSH_KEY_SECRET_ID,
+        "jobsQueueUrl": messaging["JOBS_QUEUE_URL"],
+        "jobsDeadLetterQueueUrl": messaging["JOBS_DEAD_LETTER_QUEUE_URL"],
+        "resultsTopicArn": messaging["RESULTS_TOPIC_ARN"],
+        "limits": os.environ.get("LIMITS_JSON") or None,
         **provisioned,
     }
     ready = args.state / "server.json"
@@ -128,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     stop.wait()
+    poller.stop()
     server.shutdown()
     aws.stop()
     return 0

@@ -1,0 +1,195 @@
+"""Asynchronous diagnostic jobs: the jobs table (one item per job) and the queue between API and worker.
+
+A job moves ``queued -> running -> succeeded | failed``, or ends ``denied`` (the policy said no when the
+worker looked again) or ``failed`` with ``JOB_DEADLINE_EXCEEDED`` (its worker died or never came). Every
+move is a conditional write on the current status, so two workers given the same job (SQS delivers at
+least once) cannot both run it, and a late worker cannot overwrite a job the sweeper already failed.
+
+Item layout (table ``JOBS_TABLE``, hash key ``id``): ``status``, ``deadline_at`` (ISO-8601 UTC),
+``open_pk`` = ``OPEN`` only while queued or running (the sparse GSI ``open_jobs`` the sweeper queries),
+``expires_at`` (TTL), ``doc`` (the job as JSON, what GET /diagnostics/{id} returns) and ``audit`` (the
+audit record as JSON, completed when the job ends).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+from pydantic import Field
+
+from sysvmdiag.models import DiagnosticResult, DiagnosticType, ErrorBody, Wire
+from sysvmdiag.topology.store import OPEN_JOBS_INDEX
+
+OPEN = "OPEN"
+JOB_RETENTION_DAYS = 7
+# How long a job may wait in the queue (VM busy, workers scaling) before it counts as lost.
+QUEUE_ALLOWANCE_SECONDS = 600.0
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DENIED = "denied"
+
+    @property
+    def final(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.DENIED)
+
+
+class Job(Wire):
+    """A diagnostic run that outlives its HTTP request; ``result`` once it ran, ``error`` when it did not."""
+
+    id: str
+    status: JobStatus
+    target_id: str
+    type: DiagnosticType
+    ip_address: str
+    params: str | None = None
+    account_id: str
+    role: str
+    domain: str
+    actor: str = Field(default="api", description='"api" for callers, "alarm" for alarm playbooks.')
+    worst_case_seconds: float
+    created_at: datetime
+    deadline_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    result: DiagnosticResult | None = None
+    error: ErrorBody | None = None
+    playbook_run_id: str | None = None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+class JobStore:
+    """Reads and conditional writes of the jobs table (a boto3 Table resource)."""
+
+    def __init__(self, table: Any, retention_days: int = JOB_RETENTION_DAYS) -> None:
+        self.table = table
+        self.retention = timedelta(days=retention_days)
+
+    @classmethod
+    def from_env(cls, dynamodb_resource: Any = None) -> JobStore:
+        import boto3
+
+        name = os.environ.get("JOBS_TABLE")
+        if not name:
+            raise RuntimeError("set JOBS_TABLE to the jobs table's name")
+        return cls((dynamodb_resource or boto3.resource("dynamodb")).Table(name))
+
+    def _item(self, job: Job, audit: str | None) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "id": job.id,
+            "status": job.status.value,
+            "deadline_at": _iso(job.deadline_at),
+            "expires_at": int((job.created_at + self.retention).timestamp()),
+            "doc": job.model_dump_json(by_alias=True),
+        }
+        if not job.status.final:
+            item["open_pk"] = OPEN
+        if job.playbook_run_id:
+            item["playbook_run_id"] = job.playbook_run_id
+        if audit is not None:
+            item["audit"] = audit
+        return item
+
+    def create(self, job: Job, audit: str | None = None) -> None:
+        """Store a new job; an id that exists already is a programming error (ids are uuid4)."""
+        self.table.put_item(Item=self._item(job, audit), ConditionExpression=Attr("id").not_exists())
+
+    def get(self, job_id: str) -> Job | None:
+        item = self.table.get_item(Key={"id": job_id}, ConsistentRead=True).get("Item")
+        if item is None or "doc" not in item:
+            return None
+        return Job.model_validate_json(item["doc"])
+
+    def get_with_audit(self, job_id: str) -> tuple[Job, str | None] | None:
+        item = self.table.get_item(Key={"id": job_id}, ConsistentRead=True).get("Item")
+        if item is None or "doc" not in item:
+            return None
+        return Job.model_validate_json(item["doc"]), item.get("audit")
+
+    def transition(self, job: Job, expected: tuple[JobStatus, ...], **changes: Any) -> Job | None:
+        """Write ``job`` with ``changes`` if its stored status is one of ``expected``; None if not."""
+        updated = job.model_copy(update=changes)
+        names = {"#doc": "doc", "#status": "status"}
+        values: dict[str, Any] = {
+            ":doc": updated.model_dump_json(by_alias=True),
+            ":status": updated.status.value,
+        }
+        expression = "SET #doc = :doc, #status = :status"
+        if updated.status.final:
+            expression += " REMOVE open_pk"
+        condition = Attr("status").is_in([status.value for status in expected])
+        try:
+            self.table.update_item(
+                Key={"id": job.id},
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        return updated
+
+    def overdue(self, now: datetime, limit: int = 100) -> list[Job]:
+        """Queued or running jobs whose deadline has passed (one Query on the sparse GSI)."""
+        response = self.table.query(
+            IndexName=OPEN_JOBS_INDEX,
+            KeyConditionExpression=Key("open_pk").eq(OPEN) & Key("deadline_at").lt(_iso(now)),
+            Limit=limit,
+        )
+        return [Job.model_validate_json(item["doc"]) for item in response["Items"] if "doc" in item]
+
+    def open_count(self) -> int:
+        """Queued and running jobs now (for status pages and tests)."""
+        response = self.table.query(
+            IndexName=OPEN_JOBS_INDEX, KeyConditionExpression=Key("open_pk").eq(OPEN), Select="COUNT"
+        )
+        return int(response["Count"])
+
+
+class JobQueue:
+    """The SQS queue between the API (and the alarm handler) and the worker.
+
+    A message is ``{"jobId": ..., "attempt": n}``: the worker's idempotency key is both, so a duplicate
+    delivery of one message runs nothing twice while a deliberate retry (VM busy) is a new attempt.
+    """
+
+    def __init__(self, queue_url: str, sqs_client: Any = None) -> None:
+        import boto3
+
+        self.queue_url = queue_url
+        self._sqs = sqs_client or boto3.client("sqs")
+
+    @classmethod
+    def from_env(cls) -> JobQueue:
+        url = os.environ.get("JOBS_QUEUE_URL")
+        if not url:
+            raise RuntimeError("set JOBS_QUEUE_URL to the jobs queue's URL")
+        return cls(url)
+
+    def send(self, job_id: str, attempt: int = 1, delay_seconds: int = 0) -> None:
+        self._sqs.send_message(
+            QueueUrl=self.queue_url,
+            MessageBody=json.dumps({"jobId": job_id, "attempt": attempt}),
+            DelaySeconds=max(0, min(900, int(delay_seconds))),
+        )
+
+
+def new_deadline(created_at: datetime, worst_case_seconds: float, overhead_seconds: float) -> datetime:
+    """When a job that has not ended counts as lost: queue allowance + its worst case + SSH overhead."""
+    return created_at + timedelta(seconds=QUEUE_ALLOWANCE_SECONDS + worst_case_seconds + overhead_seconds)
