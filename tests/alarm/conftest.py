@@ -46,11 +46,12 @@ def tables(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 class ResultsTopic:
     """An SNS topic with an SQS queue subscribed: what a subscriber of the results topic receives."""
 
-    def __init__(self) -> None:
+    def __init__(self, topic_arn: str | None = None) -> None:
+        """A new topic, or a subscription to ``topic_arn`` (a local stack's results topic)."""
         self.sns = boto3.client("sns")
         self.sqs = boto3.client("sqs")
         name = f"alarm-results-{uuid.uuid4().hex[:8]}"
-        self.arn = self.sns.create_topic(Name=name)["TopicArn"]
+        self.arn = topic_arn or self.sns.create_topic(Name=name)["TopicArn"]
         self.queue_url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
         queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
             "Attributes"

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from sysvmdiag.jobs import JobStatus, JobStore
@@ -39,14 +38,7 @@ def test_alarm_runs_its_playbook_on_the_lab_once_and_publishes_once(
 ) -> None:
     from functions.alarm.app import lambda_handler
 
-    topic = ResultsTopic.__new__(ResultsTopic)
-    topic.sns, topic.sqs = boto3.client("sns"), boto3.client("sqs")
-    topic.arn = alarm_stack_env["resultsTopicArn"]
-    queue_url = topic.sqs.create_queue(QueueName="alarm-e2e-results")["QueueUrl"]
-    queue_arn = topic.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
-    topic.sns.subscribe(TopicArn=topic.arn, Protocol="sqs", Endpoint=queue_arn)
-    topic.queue_url = queue_url
+    topic = ResultsTopic(alarm_stack_env["resultsTopicArn"])
 
     run_log = Path(lab_status["state_dir"]) / "runs" / "vr.jsonl"
     since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 1))
