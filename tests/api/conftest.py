@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,14 +12,26 @@ import pytest
 from sysvmdiag.local.motoserver import free_loopback_port
 from sysvmdiag.local.stack import LocalStack
 
+SUITE_LIMITS_JSON = json.dumps(
+    {
+        role: {"concurrentJobs": 64, "requestsPerMinute": 100_000}
+        for role in ("user", "domain_admin", "admin")
+    }
+)
+
 
 @pytest.fixture(scope="session")
 def local_stack(lab_status: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """A local stack of our own (own state folder and port) on the shared lab."""
+    """A local stack of our own (own state folder and port) on the shared lab.
+
+    The suite sends hundreds of requests a minute as the same demo accounts, so this stack raises the
+    per-minute and concurrency limits; tests/api/test_limits.py checks the limits on a stack of its own.
+    """
     stack = LocalStack(
         state_dir=tmp_path_factory.mktemp("local-stack"),
         port=free_loopback_port(),
         lab_state_dir=Path(lab_status["state_dir"]),
+        environment={"LIMITS_JSON": SUITE_LIMITS_JSON},
     )
     status = stack.up(progress=lambda _line: None)
     yield status

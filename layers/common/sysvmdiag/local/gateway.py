@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 Handler = Callable[[dict, Any], dict]
 
@@ -62,7 +62,7 @@ def http_api_event(method: str, raw_path: str, headers: dict[str, str], body: by
             text_body, is_b64 = base64.b64encode(body).decode(), True
     query: dict[str, str] = {}
     for pair in filter(None, parts.query.split("&")):
-        key, _, value = pair.partition("=")
+        key, _, value = (unquote(part) for part in pair.partition("="))  # API Gateway percent-decodes
         query[key] = f"{query[key]},{value}" if key in query else value
     return {
         "version": "2.0",

@@ -25,11 +25,17 @@ class LocalStackError(RuntimeError):
 
 class LocalStack:
     def __init__(
-        self, state_dir: Path | None = None, port: int = DEFAULT_PORT, lab_state_dir: Path | None = None
+        self,
+        state_dir: Path | None = None,
+        port: int = DEFAULT_PORT,
+        lab_state_dir: Path | None = None,
+        environment: dict[str, str] | None = None,
     ):
         self.state_dir = Path(state_dir or DEFAULT_STATE_DIR)
         self.port = port
         self.lab_state_dir = lab_state_dir
+        # Extra variables for the server process, e.g. LIMITS_JSON (tests, benchmarks).
+        self.environment = dict(environment or {})
 
     @property
     def _server_file(self) -> Path:
@@ -75,6 +81,7 @@ class LocalStack:
                     str(self.port),
                 ],
                 cwd=REPO_ROOT,
+                env={**os.environ, **self.environment},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,

@@ -1,0 +1,166 @@
+"""Issue 5: per-account and per-VM limits on a local stack of their own, with tight limits.
+
+Over a limit the API answers 429 with Retry-After and nothing runs (the VM's own run log says so); the
+counters come back down when jobs end, failed ones included.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+
+from sysvmdiag.local.motoserver import free_loopback_port
+from sysvmdiag.local.stack import LocalStack
+
+pytestmark = pytest.mark.lab
+
+WEB = "198.51.100.80"
+NO_ONE = "203.0.113.99"  # on the public network, answered by nobody: a ping there fails
+RUN_LOGS = Path("/run/simvms/runs")
+TIGHT_LIMITS = {
+    "user": {"concurrentJobs": 2, "requestsPerMinute": 12},
+    "admin": {"concurrentJobs": 16, "requestsPerMinute": 1000},
+    "vmConcurrentRuns": 2,
+}
+
+
+@pytest.fixture(scope="module")
+def tight_stack(lab_status: dict, tmp_path_factory: pytest.TempPathFactory):
+    stack = LocalStack(
+        state_dir=tmp_path_factory.mktemp("tight-stack"),
+        port=free_loopback_port(),
+        lab_state_dir=Path(lab_status["state_dir"]),
+        environment={"LIMITS_JSON": json.dumps(TIGHT_LIMITS)},
+    )
+    status = stack.up(progress=lambda _line: None)
+    status["keys"] = {account["name"]: account["apiKey"] for account in status["accounts"]}
+    yield status
+    stack.down(keep_lab=True)
+
+
+@pytest.fixture(scope="module")
+def limit_store(tight_stack: dict):
+    from sysvmdiag.limits import LimitStore
+
+    dynamodb = boto3.resource(
+        "dynamodb",
+        endpoint_url=tight_stack["awsEndpointUrl"],
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    return LimitStore(dynamodb.Table(tight_stack["tables"]["LIMITS_TABLE"]))
+
+
+def post(stack: dict, account: str, body: dict) -> requests.Response:
+    return requests.post(
+        f"{stack['apiUrl']}/diagnostics",
+        json=body,
+        timeout=60,
+        headers={"Authorization": f"Bearer {stack['keys'][account]}"},
+    )
+
+
+def get(stack: dict, account: str, path: str) -> requests.Response:
+    return requests.get(
+        f"{stack['apiUrl']}{path}", timeout=30, headers={"Authorization": f"Bearer {stack['keys'][account]}"}
+    )
+
+
+def vm_runs(host: str, needle: str) -> int:
+    path = RUN_LOGS / f"{host}.jsonl"
+    if not path.exists():
+        return 0
+    entries = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return sum(1 for entry in entries if needle in (entry.get("command") or "") and entry.get("accepted"))
+
+
+def wait_final(stack: dict, account: str, location: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = get(stack, account, location).json()
+        if job["status"] in ("succeeded", "failed", "denied"):
+            return job
+        time.sleep(0.3)
+    pytest.fail(f"{location} did not finish in {timeout} s")
+
+
+def test_concurrent_jobs_over_the_limit_get_429_and_nothing_runs(tight_stack, limit_store):
+    # Two jobs fill alice's two slots: one succeeds after ~2 s, one fails (nobody answers) after ~3 s.
+    ok = post(
+        tight_stack,
+        "alice",
+        {"targetId": "r-4-VM", "type": "ping", "ipAddress": WEB, "params": "-c 3 -i 1 -s 81", "async": True},
+    )
+    bad = post(
+        tight_stack,
+        "alice",
+        {
+            "targetId": "r-4-VM",
+            "type": "ping",
+            "ipAddress": NO_ONE,
+            "params": "-c 2 -i 1 -w 3 -s 82",
+            "async": True,
+        },
+    )
+    assert ok.status_code == 202 and bad.status_code == 202, (ok.text, bad.text)
+    assert limit_store.in_flight_for_account("acct-alice") == 2
+
+    before = vm_runs("vr", "-s 83")
+    third = post(
+        tight_stack,
+        "alice",
+        {"targetId": "r-4-VM", "type": "ping", "ipAddress": WEB, "params": "-c 1 -s 83", "async": True},
+    )
+    assert third.status_code == 429, third.text
+    assert third.json()["code"] == "TOO_MANY_JOBS"
+    assert 1 <= int(third.headers["Retry-After"]) <= 700
+    synchronous = post(
+        tight_stack, "alice", {"targetId": "r-4-VM", "type": "ping", "ipAddress": WEB, "params": "-c 1 -s 83"}
+    )
+    assert synchronous.status_code == 429 and synchronous.json()["code"] == "TOO_MANY_JOBS"
+
+    assert wait_final(tight_stack, "alice", ok.headers["Location"])["status"] == "succeeded"
+    failed = wait_final(tight_stack, "alice", bad.headers["Location"])
+    assert failed["status"] == "failed" and failed["result"]["exitCode"] != 0
+    assert limit_store.in_flight_for_account("acct-alice") == 0  # failed jobs give their slot back too
+    assert vm_runs("vr", "-s 83") == before  # the refused requests ran nothing
+
+    again = post(
+        tight_stack, "alice", {"targetId": "r-4-VM", "type": "ping", "ipAddress": WEB, "params": "-c 1 -s 84"}
+    )
+    assert again.status_code == 200, again.text
+
+
+def test_requests_per_minute_over_the_limit_get_429_with_retry_after(tight_stack):
+    """Every request counts, denied ones too (probing the policy is not free); the window is a minute."""
+    denied = {"targetId": "r-4-VM", "type": "ping", "ipAddress": WEB}  # bob may not use alice's VR
+    codes = []
+    for _ in range(2 * TIGHT_LIMITS["user"]["requestsPerMinute"] + 1):
+        response = post(tight_stack, "bob", denied)
+        codes.append(response.status_code)
+        if response.status_code == 429:
+            assert response.json()["code"] == "RATE_LIMITED"
+            assert 1 <= int(response.headers["Retry-After"]) <= 60
+            break
+    assert codes[-1] == 429 and set(codes[:-1]) == {403}, codes
+    assert len(codes) <= TIGHT_LIMITS["user"]["requestsPerMinute"] * 2 + 1
+
+
+def test_a_vm_runs_at_most_k_at_once(tight_stack, limit_store):
+    """Three simultaneous synchronous runs on one VM whose limit is two: one is told to come back."""
+    body = {"targetId": "v-2-VM", "type": "ping", "ipAddress": WEB, "params": "-c 4 -i 0.5 -s 85"}
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        responses = list(pool.map(lambda _: post(tight_stack, "admin", body), range(3)))
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200, 200, 429], [response.text for response in responses]
+    busy = next(response for response in responses if response.status_code == 429)
+    assert busy.json()["code"] == "VM_BUSY" and int(busy.headers["Retry-After"]) >= 1
+    cpvm = next(vm["id"] for vm in tight_stack["systemvms"] if vm["name"] == "v-2-VM")
+    assert limit_store.in_flight_for_vm(cpvm) == 0
