@@ -26,9 +26,9 @@ class BenchmarkError(RuntimeError):
     """A prerequisite is missing or a measured run did not do what it should have."""
 
 
-def running_stack() -> dict:
+def running_stack(state_dir: Path | None = None) -> dict:
     """The local stack's status (server.json); the benchmarks never start or stop it themselves."""
-    status = LocalStack().status()
+    status = LocalStack(state_dir=state_dir).status()
     if not status.get("up"):
         raise BenchmarkError(
             "the local stack is not up: run `.venv/bin/sysvmdiag local up` (or `make bench`, which does)"

@@ -53,7 +53,10 @@ def measure(stack: dict, targets: list[Target], per_vm: int, progress=print) -> 
     latencies = [o["ms"] for o in succeeded]
     codes: dict[str, int] = {}
     for outcome in failed:
-        key = f"{outcome['status']} {outcome.get('code') or outcome.get('error') or ''}".strip()
+        if outcome["status"] is None:  # no HTTP answer at all: the connection failed
+            key = f"no answer: {outcome['error']}"
+        else:
+            key = f"{outcome['status']} {outcome.get('code') or ''}".strip()
         codes[key] = codes.get(key, 0) + 1
     return {
         "requests": len(plan),

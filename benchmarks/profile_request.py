@@ -28,6 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vm", default="r-4-VM")
     parser.add_argument("--warm", type=int, default=3, help="warm invokes profiled together")
     parser.add_argument("--html", type=Path, help="also write HTML profiles into this folder")
+    parser.add_argument(
+        "--state",
+        type=Path,
+        default=None,
+        help="the local stack's state folder (default: `sysvmdiag local`'s)",
+    )
     args = parser.parse_args(argv)
     try:
         from pyinstrument import Profiler
@@ -37,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
-        stack = running_stack()
+        stack = running_stack(args.state)
     except BenchmarkError as exc:
         print(f"benchmarks: {exc}", file=sys.stderr)
         return 2

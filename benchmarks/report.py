@@ -136,7 +136,10 @@ def markdown(results: dict) -> str:
         "",
         f"Failures by status and code: {conc['failures'] or 'none'}. Retry-After seen: "
         f"{conc['retryAfter'] or 'none'}. Limits of the API server during the run: "
-        f"{results['limits'] or 'the defaults (no LIMITS_JSON in its environment)'}.",
+        f"{results['limits'] or 'the defaults (no LIMITS_JSON in its environment)'}. "
+        '"no answer" failures are connections the local API Gateway stand-in did not accept; '
+        "504 TIMEOUT is the runner's budget (the tool's worst case + 3 s) spent before the tool "
+        "finished. See benchmarks/README.md for the analysis.",
         "",
     ]
     m = results["machine"]

@@ -39,12 +39,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-vm", type=int, default=10, help="concurrent requests per system VM")
     parser.add_argument("--vm", default="r-4-VM", help="the VM of the latency benchmarks")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
+    parser.add_argument(
+        "--state",
+        type=Path,
+        default=None,
+        help="the local stack's state folder (default: `sysvmdiag local`'s)",
+    )
     args = parser.parse_args(argv)
     if min(args.cold, args.warm, args.import_runs, args.per_vm) < 1 or args.per_vm > 20:
         parser.error("counts must be at least 1, and --per-vm at most 20 (the load stays bounded)")
 
     try:
-        stack = running_stack()
+        stack = running_stack(args.state)
     except BenchmarkError as exc:
         print(f"benchmarks: {exc}", file=sys.stderr)
         return 2
