@@ -70,3 +70,51 @@ def test_vms_lists_targets(local_stack, api_keys):
     done = cli(local_stack, api_keys["alice"], "vms")
     assert done.returncode == 0, done.stderr
     assert "r-4-VM" in done.stdout and "s-1-VM" not in done.stdout
+
+
+def test_run_async_waits_for_the_job_and_prints_its_hops(local_stack, api_keys):
+    done = cli(
+        local_stack,
+        api_keys["alice"],
+        "run",
+        "--vm",
+        "r-4-VM",
+        "--test",
+        "traceroute",
+        "--dest",
+        "198.51.100.80",
+        "--async",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "queued" in done.stderr
+    assert "succeeded" in done.stdout and "198.51.100.80" in done.stdout
+    hops = [line for line in done.stdout.splitlines() if line.strip()[:2].strip().isdigit()]
+    assert len(hops) >= 3, done.stdout
+
+
+def test_job_and_audit_commands(local_stack, api_keys):
+    queued = cli(
+        local_stack,
+        api_keys["alice"],
+        "run",
+        "--vm",
+        "r-4-VM",
+        "--test",
+        "ping",
+        "--dest",
+        "198.51.100.80",
+        "--params",
+        "-c 1",
+        "--async",
+        "--no-wait",
+        "--json",
+    )
+    assert queued.returncode == 0, queued.stderr
+    job_id = json.loads(queued.stdout)["id"]
+    shown = cli(local_stack, api_keys["alice"], "job", job_id, "--wait", "60")
+    assert shown.returncode == 0 and f"job {job_id} succeeded" in shown.stdout, shown.stdout + shown.stderr
+    trail = cli(local_stack, api_keys["admin"], "audit", "--account", "acct-alice", "--limit", "20")
+    assert trail.returncode == 0, trail.stderr
+    assert "acct-alice" in trail.stdout and "allowed" in trail.stdout
+    refused = cli(local_stack, api_keys["alice"], "audit")
+    assert refused.returncode == 3 and "AUDIT_ADMIN_ONLY" in refused.stderr

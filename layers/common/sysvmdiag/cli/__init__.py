@@ -19,6 +19,8 @@ SUBCOMMANDS: dict[str, str] = {
     "local": "sysvmdiag.cli.local",
     "run": "sysvmdiag.cli.client",
     "vms": "sysvmdiag.cli.client",
+    "job": "sysvmdiag.cli.client",
+    "audit": "sysvmdiag.cli.client",
     "topology": "sysvmdiag.cli.topology",
     "accounts": "sysvmdiag.cli.accounts",
     "playbooks": "sysvmdiag.cli.playbooks",

@@ -1,4 +1,4 @@
-"""``sysvmdiag run`` and ``sysvmdiag vms``: a client of the HTTP API for people at a terminal."""
+"""``sysvmdiag run``, ``job``, ``vms`` and ``audit``: a client of the HTTP API for people at a terminal."""
 
 from __future__ import annotations
 
@@ -8,18 +8,27 @@ import json
 import os
 import sys
 import threading
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
 from sysvmdiag.local.stack import LocalStack
 
+FINAL_JOB_STATUSES = ("succeeded", "failed", "denied")
+
 
 class ApiError(Exception):
-    def __init__(self, status: int, body: dict):
+    def __init__(self, status: int, body: dict, retry_after: str | None = None):
         super().__init__(body.get("message") or body)
         self.status = status
         self.body = body
+        self.retry_after = retry_after
+
+    def describe(self) -> str:
+        text = f"refused ({self.status} {self.body.get('code')}): {self.body.get('message')}"
+        return f"{text} Retry after {self.retry_after} s." if self.retry_after else text
 
 
 def resolve_endpoint(api: str | None, key: str | None, as_account: str) -> tuple[str, str]:
@@ -62,7 +71,7 @@ def call_api(method: str, url: str, key: str, body: dict | None = None, timeout:
             payload = json.loads(err.read() or b"{}")
         except ValueError:
             payload = {"message": err.reason}
-        raise ApiError(err.code, payload) from None
+        raise ApiError(err.code, payload, err.headers.get("Retry-After")) from None
 
 
 class Spinner:
@@ -137,24 +146,118 @@ def summarize(response: dict) -> str:
     return "\n".join(lines)
 
 
+def is_job(response: dict) -> bool:
+    return "worstCaseSeconds" in response and "status" in response
+
+
+def wait_for_job(api: str, key: str, job: dict, timeout: float) -> dict:
+    """Poll GET /diagnostics/{id} until the job ends, with its status on the spinner line."""
+    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    while job["status"] not in FINAL_JOB_STATUSES:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"job {job['id']} is still {job['status']} after {timeout:.0f} s")
+        with Spinner(f"job {job['id']} {job['status']} ({time.monotonic() - started:.0f} s) ..."):
+            time.sleep(1.0)
+        job = call_api("GET", f"{api}/diagnostics/{job['id']}", key)
+    return job
+
+
+def summarize_job(job: dict) -> str:
+    if job.get("result"):
+        return f"job {job['id']} {job['status']}\n" + summarize(job["result"])
+    error = job.get("error") or {}
+    return f"job {job['id']} {job['status']}: {error.get('code')}: {error.get('message')}"
+
+
+def _refused(err: ApiError, as_json: bool) -> int:
+    print(json.dumps(err.body) if as_json else err.describe(), file=sys.stdout if as_json else sys.stderr)
+    return 3 if err.status in (401, 403) else 1
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     api, key = resolve_endpoint(args.api, args.key, args.as_account)
-    body = {"targetId": args.vm, "type": args.test, "ipAddress": args.dest}
+    body: dict[str, Any] = {"targetId": args.vm, "type": args.test, "ipAddress": args.dest}
     if args.params:
         body["params"] = args.params
+    if args.run_async:
+        body["async"] = True
     try:
         with Spinner(f"running {args.test} {args.dest} on {args.vm} ..."):
             response = call_api("POST", f"{api}/diagnostics", key, body)
+        if is_job(response):
+            if args.no_wait:
+                print(
+                    json.dumps(response, indent=2)
+                    if args.json
+                    else f"job {response['id']} queued: poll with `sysvmdiag job {response['id']}`"
+                )
+                return 0
+            if not args.json:
+                print(
+                    f"job {response['id']} queued (worst case {response['worstCaseSeconds']:.0f} s)",
+                    file=sys.stderr,
+                )
+            response = wait_for_job(api, key, response, args.wait)
     except ApiError as err:
-        print(
-            json.dumps(err.body)
-            if args.json
-            else f"refused ({err.status} {err.body.get('code')}): {err.body.get('message')}",
-            file=sys.stdout if args.json else sys.stderr,
-        )
-        return 3 if err.status in (401, 403) else 1
+        return _refused(err, args.json)
+    except TimeoutError as err:
+        print(f"sysvmdiag: {err}", file=sys.stderr)
+        return 1
+    if is_job(response):
+        print(json.dumps(response, indent=2) if args.json else summarize_job(response))
+        return 0 if response["status"] == "succeeded" else 1
     print(json.dumps(response, indent=2) if args.json else summarize(response))
     return 0 if response.get("success") else 1
+
+
+def _cmd_job(args: argparse.Namespace) -> int:
+    api, key = resolve_endpoint(args.api, args.key, args.as_account)
+    try:
+        job = call_api("GET", f"{api}/diagnostics/{urllib.parse.quote(args.job_id, safe='')}", key)
+        if args.wait:
+            job = wait_for_job(api, key, job, args.wait)
+    except ApiError as err:
+        return _refused(err, args.json)
+    except TimeoutError as err:
+        print(f"sysvmdiag: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps(job, indent=2) if args.json else summarize_job(job))
+    return 0 if job["status"] in ("succeeded", "queued", "running") else 1
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    api, key = resolve_endpoint(args.api, args.key, args.as_account)
+    query = {
+        name: value
+        for name, value in (
+            ("account", args.account),
+            ("vm", args.vm),
+            ("since", args.since),
+            ("until", args.until),
+            ("limit", args.limit),
+        )
+        if value is not None
+    }
+    try:
+        page = call_api("GET", f"{api}/audit?{urllib.parse.urlencode(query)}", key)
+    except ApiError as err:
+        return _refused(err, args.json)
+    if args.json:
+        print(json.dumps(page, indent=2))
+        return 0
+    for record in page["items"]:
+        outcome = record.get("status") or "-"
+        reason = f" {record['reasonCode']}" if record.get("reasonCode") else ""
+        target = record.get("vmName") or record.get("targetId")
+        exit_code = f" exit {record['exitCode']}" if record.get("exitCode") is not None else ""
+        print(
+            f"{record['at']}  {record['accountId']:<16} {record['decision']:<8} {outcome:<9}{reason:<22} "
+            f"{record.get('type') or '-'} {record.get('ipAddress') or '-'} on {target}{exit_code}"
+        )
+    if page.get("nextToken"):
+        print(f"(more: --json shows nextToken {page['nextToken'][:16]}...)")
+    return 0
 
 
 def _cmd_vms(args: argparse.Namespace) -> int:
@@ -196,8 +299,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--test", required=True, choices=["ping", "traceroute", "arping"])
     run.add_argument("--dest", required=True, help="destination IP address")
     run.add_argument("--params", help='extra tool options, e.g. "-c 5"')
+    run.add_argument(
+        "--async",
+        dest="run_async",
+        action="store_true",
+        help="run as a job (runs longer than the API's synchronous budget become jobs anyway)",
+    )
+    run.add_argument("--no-wait", action="store_true", help="print the job id instead of waiting for it")
+    run.add_argument("--wait", type=float, default=600.0, help="longest wait for a job, seconds (600)")
     _endpoint_flags(run)
     run.set_defaults(func=_cmd_run)
+    job = subparsers.add_parser("job", help="show a diagnostic job (and wait for it with --wait S)")
+    job.add_argument("job_id")
+    job.add_argument("--wait", type=float, default=0.0, help="wait up to S seconds for it to end")
+    _endpoint_flags(job)
+    job.set_defaults(func=_cmd_job)
+    audit = subparsers.add_parser("audit", help="the audit trail, newest first (administrators)")
+    audit.add_argument("--account", help="only this account id (acct-alice)")
+    audit.add_argument("--vm", help="only this system VM uuid")
+    audit.add_argument("--since", help="ISO-8601 time (default: 24 h ago)")
+    audit.add_argument("--until", help="ISO-8601 time (default: now)")
+    audit.add_argument("--limit", type=int, help="records (1-200, default 50)")
+    _endpoint_flags(audit)
+    audit.set_defaults(func=_cmd_audit)
     vms = subparsers.add_parser("vms", help="list the system VMs you may target")
     _endpoint_flags(vms)
     vms.set_defaults(func=_cmd_vms)
