@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
+from contextlib import suppress
 
 import pytest
 
+from sysvmdiag.config import Settings
+from sysvmdiag.runner import BastionRunner, RunOutput, get_runner, load_private_key
 from sysvmdiag.runner.bastion import WATCHDOG_GRACE_SECONDS
-from tests.faults.zone import VR_UUID, FaultZone, frozen, thaw_after
+from sysvmdiag.service import DiagnosticsService
+from sysvmdiag.topology.model import SshEndpoint
+from tests.faults.zone import VR_UUID, Answer, FaultZone, frozen, thaw_after
 
 pytestmark = pytest.mark.lab
 
@@ -117,4 +123,95 @@ def test_vm_host_key_changed(zone: FaultZone) -> None:
     assert len(zone.run_log()) == before, "nothing may run on a VM whose host key is not the pinned one"
     zone.wait_vm_idle()
     zone.reload_topology()  # the operator pins the VM's new key
+    assert_succeeds(zone)
+
+
+# -- the tool --------------------------------------------------------------------------------------------
+
+
+def _post_in_background(zone: FaultZone, params: str) -> tuple[threading.Thread, list[Answer]]:
+    answers: list[Answer] = []
+    worker = threading.Thread(target=lambda: answers.append(zone.ping(params)), daemon=True)
+    worker.start()
+    return worker, answers
+
+
+def test_tool_runs_past_its_timeout(zone: FaultZone) -> None:
+    """A tool that stops making progress (frozen on the VM) is cut at the run's budget and killed."""
+    params = "-c 10 -i 0.2 -W 1"  # worst case ceil(9 * 0.2 + 1) = 3 s: a 6 s budget
+    worker, answers = _post_in_background(zone, params)
+    ping = zone.wait_for_tool("vr", "ping")
+    try:
+        os.kill(ping, signal.SIGSTOP)
+        worker.join(timeout=6 + WATCHDOG_GRACE_SECONDS + 5)
+        assert not worker.is_alive(), "the API kept waiting on a hung tool past its budget"
+    finally:
+        with suppress(ProcessLookupError):
+            os.kill(ping, signal.SIGCONT)
+    (answer,) = answers
+    assert_failed_with(zone, answer, 504, "TIMEOUT")
+    zone.wait_vm_idle()
+    last = zone.run_log()[-1]
+    assert last["argv"][0] == "ping" and last["outcome"].startswith("client gone"), last
+    assert_succeeds(zone)
+
+
+class CappedRunner:
+    """The real runner with a small output cap, so a few lines of ping are a flood."""
+
+    def __init__(self, runner: BastionRunner, output_cap: int):
+        self._runner = runner
+        self._output_cap = output_cap
+
+    def run(self, vm: SshEndpoint, command: str, timeout: float) -> RunOutput:
+        return self._runner.run(vm, command, timeout, output_cap=self._output_cap)
+
+
+def _service_with_output_cap(output_cap: int) -> DiagnosticsService:
+    """The API's service as from_settings wires it, with the runner's output cap lowered."""
+    import boto3
+
+    from sysvmdiag.audit import AuditStore
+    from sysvmdiag.jobs import JobQueue, JobStore
+    from sysvmdiag.limits import LimitStore
+    from sysvmdiag.topology.store import TopologyStore
+
+    settings = Settings.from_env()
+
+    def runner_for(bastion: SshEndpoint) -> CappedRunner:
+        runner = get_runner(bastion, lambda: load_private_key(settings.ssh_key_secret_id))
+        return CappedRunner(runner, output_cap)
+
+    dynamodb = boto3.resource("dynamodb")
+    return DiagnosticsService(
+        TopologyStore.from_env(dynamodb_resource=dynamodb),
+        runner_for,
+        jobs=JobStore.from_env(dynamodb),
+        queue=JobQueue(settings.jobs_queue_url or ""),
+        audit=AuditStore.from_env(dynamodb),
+        limits=LimitStore.from_env(dynamodb),
+    )
+
+
+def test_tool_floods_output(zone: FaultZone, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the cap the runner stops reading and hangs up; the VM side kills the tool at once."""
+    from functions.api import app as api_app
+
+    cap = 512
+    monkeypatch.setattr(api_app, "_service", lambda: _service_with_output_cap(cap))
+    started = time.monotonic()
+    answer = zone.ping("-c 20 -i 0.2 -W 1")  # about 4 s and 1.3 KB of output if left alone
+    elapsed = time.monotonic() - started
+    assert answer.status == 200, answer.body
+    body = answer.body
+    assert body["truncated"] is True and body["exitCode"] is None and body["success"] is False
+    assert len(body["stdout"].encode()) + len(body["stderr"].encode()) <= cap
+    assert elapsed < 3, "the cap should end the run long before the tool would have"
+    record = zone.audit_record(answer.request_id)
+    assert (record.decision, record.status, record.exit_code) == ("allowed", "failed", None)
+    zone.wait_vm_idle()
+    last = zone.run_log()[-1]
+    assert last["argv"][0] == "ping" and last["outcome"].startswith("client gone"), last
+    assert last["duration_ms"] < 3000, "the tool must die when the runner hangs up, not run to its end"
+    monkeypatch.undo()
     assert_succeeds(zone)
