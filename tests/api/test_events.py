@@ -25,6 +25,10 @@ EXPECTED_API = {
     "post-diagnostics-bad-params.json": (400, "INVALID_OPTION"),
     "get-systemvms.json": (200, None),
     "get-openapi.json": (200, None),
+    "post-diagnostics-async-traceroute.json": (202, None),
+    "get-diagnostic-job-unknown.json": (404, "JOB_NOT_FOUND"),
+    "get-audit-admin.json": (200, None),
+    "get-audit-as-user.json": (403, "AUDIT_ADMIN_ONLY"),
 }
 
 
@@ -45,6 +49,37 @@ def test_api_event_through_handler(handler_env, name):
         assert body["code"] == code
     if name.startswith("post-") and status == 200:
         assert body["success"] is True and body["exitCode"] == 0
+    if status == 202:
+        assert body["status"] == "queued"
+        assert response["headers"]["Location"] == f"/diagnostics/{body['id']}"
+
+
+def test_every_worker_event_file_is_covered():
+    assert {p.name for p in (EVENTS / "worker").glob("*.json")} == {
+        "sqs-job-unknown.json",
+        "sqs-message-malformed.json",
+        "schedule-sweep.json",
+    }
+
+
+def test_worker_events_through_their_handlers(handler_env):
+    """A message for a job that does not exist is consumed (nothing to run, nothing to retry); a
+    malformed one fails the invocation so SQS retries it and, after three receives, dead-letters it."""
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    from functions.worker import app as worker_app
+
+    worker_app._service.cache_clear()
+    worker_app._idempotent_run_job.cache_clear()
+    unknown = json.loads((EVENTS / "worker" / "sqs-job-unknown.json").read_text())
+    assert worker_app.lambda_handler(unknown, LambdaContext("sysvmdiag-worker")) == {"batchItemFailures": []}
+    malformed = json.loads((EVENTS / "worker" / "sqs-message-malformed.json").read_text())
+    # Every record of the batch failed: powertools fails the invocation, so Lambda leaves the message
+    # on the queue (and the redrive policy moves it to the dead-letter queue after three receives).
+    with pytest.raises(BatchProcessingError, match="All records failed"):
+        worker_app.lambda_handler(malformed, LambdaContext("sysvmdiag-worker"))
+    sweep = json.loads((EVENTS / "worker" / "schedule-sweep.json").read_text())
+    assert set(worker_app.sweep_handler(sweep, LambdaContext("sysvmdiag-sweeper"))) == {"expired"}
 
 
 def test_authorizer_event_with_unknown_key_is_refused(handler_env):
