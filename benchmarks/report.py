@@ -187,8 +187,8 @@ def plot(results: dict, path: Path) -> None:
         color=[color for _, _, color in bars],
         capsize=4,
     )
-    for index, value in enumerate(medians):
-        left.annotate(f"{value:.0f}", (index, value), ha="center", va="bottom", fontsize=8)
+    for index, (value, whisker) in enumerate(zip(medians, whiskers, strict=True)):
+        left.annotate(f"{value:.0f}", (index, value + whisker), ha="center", va="bottom", fontsize=8)
     left.set_ylabel("ms (median, whisker to p95)")
     left.set_title(f"One ping on {results['latency']['target']['vm']}: sysvmdiag vs OpenSSH")
 

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     results: dict = {
         "startedAt": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": "make bench (python -m benchmarks.run " + " ".join(argv or sys.argv[1:]) + ")",
+        "command": " ".join(["python -m benchmarks.run", *(argv if argv is not None else sys.argv[1:])]),
         "machine": machine.describe(),
         "limits": stack.get("limits") or machine.server_limits_env(stack.get("pid")),
         "apiUrl": stack["apiUrl"],
