@@ -17,19 +17,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import boto3
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic.alias_generators import to_camel
 
 from sysvmdiag.observability import logger
-from sysvmdiag.topology.store import AUDIT_BY_DAY_INDEX, AUDIT_BY_VM_INDEX
+from sysvmdiag.topology.store import AUDIT_BY_DAY_INDEX, AUDIT_BY_VM_INDEX, table_from_env
 
 AUDIT_RETENTION_DAYS = 90
 MAX_QUERY_LIMIT = 200
@@ -149,12 +147,8 @@ class AuditStore:
 
     @classmethod
     def from_env(cls, dynamodb_resource: Any = None) -> AuditStore:
-        """The table named by AUDIT_TABLE; the endpoint is boto3's (AWS_ENDPOINT_URL)."""
-        table_name = os.environ.get("AUDIT_TABLE")
-        if not table_name:
-            raise RuntimeError("set AUDIT_TABLE to the audit table name")
-        resource = dynamodb_resource or boto3.resource("dynamodb")
-        return cls(resource.Table(table_name))
+        """The table named by AUDIT_TABLE."""
+        return cls(table_from_env("AUDIT_TABLE", dynamodb_resource))
 
     # -- writing -----------------------------------------------------------------------------------------
 
@@ -194,7 +188,9 @@ class AuditStore:
         """
         changes: dict[str, Any] = {"status": status}
         for name, value in (
-            ("exit_code", exit_code), ("duration_ms", duration_ms), ("error_code", error_code),
+            ("exit_code", exit_code),
+            ("duration_ms", duration_ms),
+            ("error_code", error_code),
             ("reason", reason),
         ):
             if value is not None:

@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from pydantic import Field
 
 from sysvmdiag.models import DiagnosticResult, DiagnosticType, ErrorBody, Wire
-from sysvmdiag.topology.store import OPEN_JOBS_INDEX
+from sysvmdiag.topology.store import OPEN_JOBS_INDEX, table_from_env
 
 OPEN = "OPEN"
 JOB_RETENTION_DAYS = 7
@@ -80,12 +80,8 @@ class JobStore:
 
     @classmethod
     def from_env(cls, dynamodb_resource: Any = None) -> JobStore:
-        import boto3
-
-        name = os.environ.get("JOBS_TABLE")
-        if not name:
-            raise RuntimeError("set JOBS_TABLE to the jobs table's name")
-        return cls((dynamodb_resource or boto3.resource("dynamodb")).Table(name))
+        """The table named by JOBS_TABLE."""
+        return cls(table_from_env("JOBS_TABLE", dynamodb_resource))
 
     def _item(self, job: Job, audit: str | None) -> dict[str, Any]:
         item: dict[str, Any] = {

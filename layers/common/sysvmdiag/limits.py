@@ -25,11 +25,11 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-import boto3
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from sysvmdiag.topology.model import Role
+from sysvmdiag.topology.store import table_from_env
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def _apply_overrides(base: AccountLimits, overrides: Mapping[str, Any] | None, w
     if not overrides:
         return base
     if not isinstance(overrides, Mapping):
-        raise ValueError(f"{where} must be an object like {{\"concurrentJobs\": 4}}, not {overrides!r}")
+        raise ValueError(f'{where} must be an object like {{"concurrentJobs": 4}}, not {overrides!r}')
     unknown = sorted(set(overrides) - set(_OVERRIDE_FIELDS))
     if unknown:
         raise ValueError(
@@ -172,12 +172,8 @@ class LimitStore:
 
     @classmethod
     def from_env(cls, dynamodb_resource: Any = None) -> LimitStore:
-        """The table named by LIMITS_TABLE; the endpoint is boto3's (AWS_ENDPOINT_URL)."""
-        table_name = os.environ.get("LIMITS_TABLE")
-        if not table_name:
-            raise RuntimeError("set LIMITS_TABLE to the limits table name")
-        resource = dynamodb_resource or boto3.resource("dynamodb")
-        return cls(resource.Table(table_name))
+        """The table named by LIMITS_TABLE."""
+        return cls(table_from_env("LIMITS_TABLE", dynamodb_resource))
 
     # -- requests per minute -----------------------------------------------------------------------------
 
@@ -214,7 +210,11 @@ class LimitStore:
         """Take one of the account's ``limit`` job slots for ``holder`` (a job or request id) for
         ``lease_seconds``; LimitExceeded TOO_MANY_JOBS when all are held."""
         self._acquire(
-            f"ACCOUNT#{account_id}", holder, limit, lease_seconds, "TOO_MANY_JOBS",
+            f"ACCOUNT#{account_id}",
+            holder,
+            limit,
+            lease_seconds,
+            "TOO_MANY_JOBS",
             f"Account {account_id} already has {limit} diagnostics in flight (its limit)",
         )
 
@@ -222,7 +222,11 @@ class LimitStore:
         """Take one of the VM's ``limit`` run slots for ``holder``; LimitExceeded VM_BUSY when all are
         held (keeps a burst under the VM sshd's MaxStartups)."""
         self._acquire(
-            f"VM#{vm_id}", holder, limit, lease_seconds, "VM_BUSY",
+            f"VM#{vm_id}",
+            holder,
+            limit,
+            lease_seconds,
+            "VM_BUSY",
             f"System VM {vm_id} is already running {limit} diagnostics (its limit)",
         )
 
@@ -263,9 +267,7 @@ class LimitStore:
         now = self.clock()
         return sum(1 for slot in self._slots(pk) if slot.lease_until >= now)
 
-    def _acquire(
-        self, pk: str, holder: str, limit: int, lease_seconds: float, code: str, what: str
-    ) -> None:
+    def _acquire(self, pk: str, holder: str, limit: int, lease_seconds: float, code: str, what: str) -> None:
         for _ in range(ACQUIRE_ATTEMPTS):
             now = self.clock()
             lease_until = now + lease_seconds

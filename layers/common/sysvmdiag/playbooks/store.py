@@ -14,7 +14,6 @@ Items (``pk``/``sk``; none carries ``zone_id`` or ``list_pk``, so the topology l
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from sysvmdiag.playbooks.model import Playbook, PlaybookFile, load_playbook_file
+from sysvmdiag.topology.store import table_from_env
 
 PLAYBOOKS_PK = "PLAYBOOKS"
 ALARM_PK_PREFIX = "PLAYBOOK_ALARM#"
@@ -101,12 +101,7 @@ class PlaybookStore:
     @classmethod
     def from_env(cls, dynamodb_resource: Any = None) -> PlaybookStore:
         """The table named by TOPOLOGY_TABLE (playbooks are loaded like the topology, next to it)."""
-        import boto3
-
-        name = os.environ.get("TOPOLOGY_TABLE")
-        if not name:
-            raise RuntimeError("set TOPOLOGY_TABLE to the topology table's name")
-        return cls((dynamodb_resource or boto3.resource("dynamodb")).Table(name))
+        return cls(table_from_env("TOPOLOGY_TABLE", dynamodb_resource))
 
     def _query(self, pk: str) -> Iterator[dict[str, Any]]:
         query: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(pk)}

@@ -144,6 +144,14 @@ def table_names_from_env(environ: Mapping[str, str] | None = None) -> dict[str, 
     return {table: environ[var] for table, var in TABLE_ENV_VARS.items() if environ.get(var)}
 
 
+def table_from_env(env_var: str, dynamodb_resource: Any = None) -> Any:
+    """The boto3 Table named by ``env_var``; the endpoint is boto3's own (AWS_ENDPOINT_URL locally)."""
+    name = os.environ.get(env_var)
+    if not name:
+        raise RuntimeError(f"set {env_var} to the table's name")
+    return (dynamodb_resource or boto3.resource("dynamodb")).Table(name)
+
+
 def create_tables(dynamodb_resource: Any, names: Mapping[str, str]) -> dict[str, Any]:
     """Create the tables named in ``names`` as template.yaml declares them.
 
@@ -364,7 +372,11 @@ class TopologyStore:
             UpdateExpression="SET #id = :id, #name = :name, #role = :role, #domain = :domain, "
             "#source = if_not_exists(#source, :source)",
             ExpressionAttributeNames={
-                "#id": "id", "#name": "name", "#role": "role", "#domain": "domain", "#source": "source"
+                "#id": "id",
+                "#name": "name",
+                "#role": "role",
+                "#domain": "domain",
+                "#source": "source",
             },
             ExpressionAttributeValues={
                 ":id": account.id,
