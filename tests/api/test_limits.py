@@ -164,3 +164,25 @@ def test_a_vm_runs_at_most_k_at_once(tight_stack, limit_store):
     assert busy.json()["code"] == "VM_BUSY" and int(busy.headers["Retry-After"]) >= 1
     cpvm = next(vm["id"] for vm in tight_stack["systemvms"] if vm["name"] == "v-2-VM")
     assert limit_store.in_flight_for_vm(cpvm) == 0
+
+
+def test_jobs_beyond_a_vms_limit_wait_their_turn(tight_stack, limit_store):
+    """The worker defers a job whose VM is at its limit (back to the queue with a delay) instead of
+    failing it: three jobs on a VM that runs two at once all succeed, never three at a time."""
+    body = {
+        "targetId": "v-2-VM",
+        "type": "ping",
+        "ipAddress": WEB,
+        "params": "-c 3 -i 0.5 -s 86",
+        "async": True,
+    }
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        accepted = list(pool.map(lambda _: post(tight_stack, "admin", body), range(3)))
+    assert [response.status_code for response in accepted] == [202, 202, 202]
+    jobs = [
+        wait_final(tight_stack, "admin", response.headers["Location"], timeout=90) for response in accepted
+    ]
+    assert [job["status"] for job in jobs] == ["succeeded"] * 3, jobs
+    intervals = sorted((job["startedAt"], job["finishedAt"]) for job in jobs)
+    overlapping_all = intervals[2][0] < intervals[0][1] and intervals[2][0] < intervals[1][1]
+    assert not overlapping_all, intervals  # the third started only after one of the first two ended

@@ -15,9 +15,13 @@ SYSTEM_ALARM_CALLER = Caller(account_id="system:alarm", role=Role.ADMIN, domain=
 SYSTEM_ACCOUNT_PREFIX = "system:"
 
 
+def is_system_account(account_id: str) -> bool:
+    """System identities are not API accounts: no API key, no account limits."""
+    return account_id.startswith(SYSTEM_ACCOUNT_PREFIX)
+
+
 def is_system_caller(caller: Caller) -> bool:
-    """System identities are not API accounts: no API key, no request-rate limit."""
-    return caller.account_id.startswith(SYSTEM_ACCOUNT_PREFIX)
+    return is_system_account(caller.account_id)
 
 
 def authorizer_context(account: Account) -> dict[str, str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -23,7 +23,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from sysvmdiag.audit import AuditRecord, AuditStore
 from sysvmdiag.config import Settings
 from sysvmdiag.errors import RUNNER_STATUS, ServiceError
-from sysvmdiag.identity import is_system_caller
+from sysvmdiag.identity import is_system_account, is_system_caller
 from sysvmdiag.jobs import Job, JobQueue, JobStatus, JobStore, new_deadline
 from sysvmdiag.limits import (
     DEFAULT_ACCOUNT_LIMITS,
@@ -233,7 +233,11 @@ class DiagnosticsService:
         lease = (decision.worst_case_seconds or 0.0) + SSH_OVERHEAD_SECONDS + LEASE_MARGIN_SECONDS
         vm_id = decision.vm_uuid or request.target_id
         try:
-            with self._account_slot(caller, holder, lease), self._vm_slot(vm_id, holder, lease):
+            with ExitStack() as held:  # released in reverse order, whatever happens in between
+                self._acquire_account_slot(caller, holder, lease)
+                held.callback(self._release_account_slot, caller.account_id, holder)
+                self._acquire_vm_slot(vm_id, holder, lease)
+                held.callback(self._release_vm_slot, vm_id, holder)
                 result = self._execute(request, decision, context)
         except ServiceError as err:
             rejected = err.status == HTTPStatus.TOO_MANY_REQUESTS
@@ -522,8 +526,7 @@ class DiagnosticsService:
         finished = self._jobs.transition(job, expected, **changes)
         if finished is None:  # someone else ended it first; their outcome stands
             return self._jobs.get(job.id)
-        if not is_system_caller(Caller(finished.account_id, Role(finished.role), finished.domain)):
-            self._release_account_slot(finished.account_id, finished.id)
+        self._release_account_slot(finished.account_id, finished.id)
         if self._audit is not None and audit_json:
             self._audit.complete(
                 AuditRecord.model_validate_json(audit_json),
@@ -576,7 +579,7 @@ class DiagnosticsService:
             )
 
     def _release_account_slot(self, account_id: str, holder: str) -> None:
-        if self._limits is not None:
+        if self._limits is not None and not is_system_account(account_id):
             self._limits.release_account_slot(account_id, holder)
 
     def _acquire_vm_slot(self, vm_id: str, holder: str, lease: float) -> None:
@@ -588,23 +591,6 @@ class DiagnosticsService:
     def _release_vm_slot(self, vm_id: str, holder: str) -> None:
         if self._limits is not None:
             self._limits.release_vm_slot(vm_id, holder)
-
-    @contextmanager
-    def _account_slot(self, caller: Caller, holder: str, lease: float) -> Iterator[None]:
-        self._acquire_account_slot(caller, holder, lease)
-        try:
-            yield
-        finally:
-            if not is_system_caller(caller):
-                self._release_account_slot(caller.account_id, holder)
-
-    @contextmanager
-    def _vm_slot(self, vm_id: str, holder: str, lease: float) -> Iterator[None]:
-        self._acquire_vm_slot(vm_id, holder, lease)
-        try:
-            yield
-        finally:
-            self._release_vm_slot(vm_id, holder)
 
     # -- audit -------------------------------------------------------------------------------------------
 
