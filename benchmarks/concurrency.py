@@ -38,6 +38,7 @@ def measure(stack: dict, targets: list[Target], per_vm: int, progress=print) -> 
             "status": status,
             "success": body.get("success"),
             "code": body.get("code"),
+            "id": body.get("id"),
             "retryAfter": body.get("_retryAfter"),
             "ms": elapsed,
         }
@@ -66,6 +67,9 @@ def measure(stack: dict, targets: list[Target], per_vm: int, progress=print) -> 
         "throttled429": len(throttled),
         "retryAfter": sorted({o["retryAfter"] for o in throttled if o["retryAfter"]}),
         "failed": len(failed),
+        # Every run is its own request: fewer distinct ids than successes means requests were
+        # handled with another request's state (ids, limit holders and audit records collide).
+        "distinctResultIds": len({o["id"] for o in succeeded}),
         "failures": codes,
         "latencyMs": summary(latencies),
         "p50Ms": percentile(latencies, 50) if latencies else None,
