@@ -351,6 +351,7 @@ CONTENT_TYPES = [
 
 
 @pytest.mark.parametrize("content_type", CONTENT_TYPES)
+@pytest.mark.filterwarnings("ignore:Received multipart/form-data without base64 encoding")
 def test_request_content_types_are_answered_cleanly(
     recording_api: RecordingRunner, content_type: str | None
 ) -> None:
