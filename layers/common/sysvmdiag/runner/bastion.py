@@ -417,8 +417,16 @@ def get_runner(bastion: SshEndpoint, key_loader: Callable[[], paramiko.PKey]) ->
 
     Cached per bastion endpoint (address, port, user, pinned key) and private-key fingerprint:
     a rotated key or re-pinned bastion gets a fresh runner and the old connection is closed.
+    A key that cannot be loaded (secret missing, Secrets Manager unreachable, not a key) is a
+    RunnerError SSH_KEY_UNAVAILABLE, so callers answer and audit it like any other failed run.
     """
-    key = key_loader()
+    try:
+        key = key_loader()
+    except Exception as exc:  # any loader failure means the same thing: no key, so nothing can run
+        raise RunnerError(
+            RunnerErrorCode.SSH_KEY_UNAVAILABLE,
+            f"The runner's SSH key could not be loaded ({type(exc).__name__}: {exc}); nothing ran.",
+        ) from exc
     fingerprint = key_fingerprint(key)
     endpoint = (str(bastion.address), bastion.port, bastion.user, bastion.host_key or "")
     with _runners_lock:

@@ -14,6 +14,8 @@ class RunnerErrorCode(StrEnum):
     HOST_KEY_MISMATCH = "HOST_KEY_MISMATCH"
     AUTH_FAILED = "AUTH_FAILED"
     TIMEOUT = "TIMEOUT"
+    # The runner's own SSH key could not be fetched or read (Secrets Manager down, secret missing).
+    SSH_KEY_UNAVAILABLE = "SSH_KEY_UNAVAILABLE"
 
 
 class RunnerError(Exception):
