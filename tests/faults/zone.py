@@ -270,3 +270,45 @@ def thaw_after(pid: int, seconds: float) -> threading.Timer:
     timer.daemon = True
     timer.start()
     return timer
+
+
+class _RawBody:
+    """The ``raw`` of a botocore AWSResponse: a body it can stream."""
+
+    def __init__(self, body: bytes):
+        self._body = body
+
+    def stream(self, **_kwargs: Any) -> Iterator[bytes]:
+        yield self._body
+
+
+class DynamoDbThrottle:
+    """A botocore ``before-send`` hook: DynamoDB answers ProvisionedThroughputExceededException (HTTP 400,
+    as the service does) for the first ``times`` calls to the given tables, then lets calls through.
+
+    botocore retries these with its backoff, so a few throttles cost a request nothing but time."""
+
+    ERROR = "ProvisionedThroughputExceededException"
+
+    def __init__(self, tables: set[str], times: int | None = None):
+        self.tables = tables
+        self.remaining = times
+        self.throttled = 0
+
+    def __call__(self, request: Any, **_kwargs: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        table = json.loads(request.body or b"{}").get("TableName")
+        if table not in self.tables or self.remaining == 0:
+            return None
+        if self.remaining is not None:
+            self.remaining -= 1
+        self.throttled += 1
+        body = json.dumps(
+            {
+                "__type": f"com.amazonaws.dynamodb.v20120810#{self.ERROR}",
+                "message": "The level of configured provisioned throughput for the table was exceeded.",
+            }
+        ).encode()
+        headers = {"x-amzn-ErrorType": self.ERROR, "Content-Type": "application/x-amz-json-1.0"}
+        return AWSResponse(request.url, 400, headers, _RawBody(body))
