@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from sysvmdiag.service import DiagnosticsService
 from sysvmdiag.topology.model import SshEndpoint
 from tests.faults.zone import (
     VR_UUID,
+    WEB,
     Answer,
     DynamoDbThrottle,
     FaultZone,
@@ -314,3 +316,83 @@ def test_secrets_manager_unreachable(zone: FaultZone, monkeypatch: pytest.Monkey
     monkeypatch.delenv("AWS_ENDPOINT_URL_SECRETS_MANAGER")
     fresh_process()  # the endpoint is read when the client is made
     assert_succeeds(zone)
+
+
+# -- the network ---------------------------------------------------------------------------------------------
+
+R1 = "203.0.113.1"
+R2 = "198.51.100.2"
+TRACEROUTE = {"targetId": VR_UUID, "type": "traceroute", "ipAddress": WEB, "params": "-q 1 -w 2 -m 5"}
+
+
+def _switch_port(zone: FaultZone, host: str, interface: str) -> str:
+    """The switch-side end of a host's veth: setting it down is pulling the cable between two hops."""
+    (iface,) = [i for i in zone.lab.plan.hosts[host].interfaces if i.name == interface]
+    return iface.peer
+
+
+def _set_link(zone: FaultZone, port: str, state: str) -> None:
+    subprocess.run(["ip", "-n", zone.lab.plan.switch_namespace, "link", "set", port, state], check=True)
+
+
+def _wait_for_path(zone: FaultZone, host: str, address: str, within: float = 10.0) -> float:
+    """Seconds until ``host`` reaches ``address`` again (a lab-internal ping, one per second)."""
+    started = time.monotonic()
+    while time.monotonic() - started < within:
+        probe = zone.lab.exec(host, ["ping", "-n", "-c", "1", "-W", "1", address], capture_output=True)
+        if probe.returncode == 0:
+            return time.monotonic() - started
+    pytest.fail(f"{host} still cannot reach {address} {within:g} s after the link came back")
+
+
+def _wait_for_vmside(zone: FaultZone, within: float = 10.0) -> int:
+    """The VM-side program of the run, caught (by polling /proc) before it has started the tool."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        for pid, argv in zone.processes("vr").items():
+            if "sysvmdiag.vmside" in argv:
+                return pid
+        time.sleep(0.005)
+    pytest.fail(f"the VM-side program never started on vr within {within:g} s")
+
+
+def _probe_addresses(hop: dict) -> list[str | None]:
+    return [probe["address"] for probe in hop["probes"]]
+
+
+def test_link_between_router_hops_cut_mid_traceroute(zone: FaultZone) -> None:
+    """An async traceroute job is running on the VR when the r1-r2 link is cut: the job ends (never
+    hangs) with the hop it got and reached false; with the link back, the next traceroute reaches."""
+    accepted = zone.post({**TRACEROUTE, "runAsync": True})
+    assert accepted.status == 202, accepted.body
+    job_id = accepted.body["id"]
+    port = _switch_port(zone, "r1", "eth1")  # r1's transit link, towards r2
+    worker = threading.Thread(target=zone.run_queued_jobs, daemon=True)
+    worker.start()
+    vmside = _wait_for_vmside(zone)
+    try:
+        # Hold the run between the SSH session and the tool's start, so the cut lands inside the run.
+        with frozen(vmside):
+            tools = [argv for argv in zone.processes("vr").values() if argv[:1] == ["/usr/sbin/traceroute"]]
+            assert not tools, f"the tool started before the cut could be placed: {tools}"
+            _set_link(zone, port, "down")
+        worker.join(timeout=2 + 3 + WATCHDOG_GRACE_SECONDS + 10)  # worst case 2 s + SSH overhead
+        assert not worker.is_alive(), "the worker hung on a traceroute over a cut link"
+    finally:
+        _set_link(zone, port, "up")
+    job = zone.job(job_id)
+    assert job["status"] in ("failed", "succeeded"), job
+    result = job["result"]["result"]
+    assert result["reached"] is False, result
+    assert _probe_addresses(result["hops"][0]) == [R1]
+    assert all(_probe_addresses(hop) == [None] for hop in result["hops"][1:]), result["hops"]
+    assert job["status"] == "failed" and job["result"]["success"] is False
+    record = zone.audit_record(accepted.request_id)
+    assert (record.mode, record.job_id, record.status) == ("async", job_id, "failed")
+    zone.wait_vm_idle()
+    assert not zone.lab.problems(), "the link did not come back as the lab plans it"
+    _wait_for_path(zone, "r1", R2)  # the fault is gone once the hops talk again (ARP, bridge port)
+    again = zone.post(TRACEROUTE)
+    assert again.status == 200, again.body
+    assert again.body["result"]["reached"] is True and again.body["success"] is True, again.body["stdout"]
+    assert [_probe_addresses(hop) for hop in again.body["result"]["hops"]] == [[R1], [R2], [WEB]]
