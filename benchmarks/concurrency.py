@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
-from benchmarks.common import Target, percentile, summary
-from benchmarks.latency import http_request_ms
+from benchmarks.common import BenchmarkError, Target, percentile, summary
+from benchmarks.latency import LambdaProcess, diagnostic_event, http_request_ms
+from sysvmdiag.topology.model import Topology
 
 REQUEST_TIMEOUT_SECONDS = 35.0
 
@@ -48,6 +49,14 @@ def measure(stack: dict, targets: list[Target], per_vm: int, progress=print) -> 
         outcomes = list(pool.map(one, plan))
     wall = (time.perf_counter() - started) * 1000
 
+    result = _summarise(outcomes, wall, plan, per_vm, targets)
+    result["mode"] = "HTTP to the running local API (one process, one bastion connection)"
+    return result
+
+
+def _summarise(
+    outcomes: list[dict], wall: float, plan: list[Target], per_vm: int, targets: list[Target]
+) -> dict:
     succeeded = [o for o in outcomes if o["status"] == 200 and o.get("success") is True]
     throttled = [o for o in outcomes if o["status"] == 429]
     failed = [o for o in outcomes if o not in succeeded and o not in throttled]
@@ -79,3 +88,60 @@ def measure(stack: dict, targets: list[Target], per_vm: int, progress=print) -> 
         "wallMs": wall,
         "outcomes": outcomes,
     }
+
+
+ENVIRONMENT_INIT_TIMEOUT_SECONDS = 180.0
+
+
+def measure_environments(topology: Topology, targets: list[Target], per_vm: int, progress=print) -> dict:
+    """The same load as AWS would run it: one Lambda-like process per request, all cold.
+
+    Every process finishes its Init first (imports), then all get their event at once: 50 new
+    bastion connections at the same moment (the bastion's MaxStartups), 10 new connections per VM,
+    50 Secrets Manager reads and the DynamoDB calls of 50 requests. On a 2-core machine the
+    processes also compete for the CPU that 50 Lambda environments would each have of their own.
+    """
+    plan = [target for target in targets for _ in range(per_vm)]
+    progress(f"concurrency: {len(plan)} Lambda-like processes, Init first, then one request each ...")
+    processes: list[LambdaProcess] = []
+    try:
+        for _ in plan:
+            processes.append(LambdaProcess(announce_ready=True))
+        with ThreadPoolExecutor(max_workers=len(plan), thread_name_prefix="bench-init") as pool:
+            ready = pool.map(LambdaProcess.wait_ready, processes, timeout=ENVIRONMENT_INIT_TIMEOUT_SECONDS)
+            init_ms = [answer["initMs"] for answer in ready]
+        events = [diagnostic_event(topology, "admin", target.request_body()) for target in plan]
+        barrier = threading.Barrier(len(plan))
+
+        def one(index: int) -> dict:
+            barrier.wait(timeout=30)
+            started = time.perf_counter()
+            try:
+                answer = processes[index].invoke_raw(events[index])
+            except BenchmarkError as exc:
+                return {"vm": plan[index].name, "status": None, "error": str(exc), "ms": None}
+            return {
+                "vm": plan[index].name,
+                "status": answer["statusCode"],
+                "success": answer["success"],
+                "code": answer["code"],
+                "answeredFor": plan[index].name,  # one event per process: no other to mix with
+                "retryAfter": None,
+                "ms": (time.perf_counter() - started) * 1000,
+            }
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=len(plan), thread_name_prefix="bench-env") as pool:
+            futures = [pool.submit(one, index) for index in range(len(plan))]
+            _done, late = wait(futures, timeout=REQUEST_TIMEOUT_SECONDS + 30)
+            for future in late:  # bounded: a process that never answers is closed (EOF ends its read)
+                processes[futures.index(future)].close()
+            outcomes = [future.result() for future in futures]
+        wall = (time.perf_counter() - started) * 1000
+    finally:
+        for process in processes:
+            process.close()
+    result = _summarise(outcomes, wall, plan, per_vm, targets)
+    result["mode"] = "one Lambda-like process per request (cold connections), invoke time"
+    result["initMs"] = summary(init_ms)
+    return result

@@ -37,6 +37,9 @@ def _count_dynamodb_calls(counter: dict[str, int]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks.lambda_process")
     parser.add_argument("--spawned-at-ns", type=int, required=True, help="parent's time.monotonic_ns()")
+    parser.add_argument(
+        "--announce-ready", action="store_true", help="write a ready line once Init is done (load runs)"
+    )
     args = parser.parse_args(argv)
 
     # The function prints its logs and metrics (EMF) to stdout, as on Lambda: answers go out on a
@@ -53,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     calls: dict[str, int] = {}
     _count_dynamodb_calls(calls)
     from sysvmdiag.local.gateway import LambdaContext
+
+    if args.announce_ready:
+        answers.write(json.dumps({"ready": True, "initMs": init_ns / 1e6}) + "\n")
+        answers.flush()
 
     first = True
     for line in sys.stdin:

@@ -57,10 +57,11 @@ def diagnostic_event(topology: Topology, account_name: str, body: dict) -> dict:
 class LambdaProcess:
     """One fresh execution environment of the API function (a child process, see lambda_process)."""
 
-    def __init__(self) -> None:
+    def __init__(self, announce_ready: bool = False) -> None:
         spawned_at = time.monotonic_ns()
+        extra = ["--announce-ready"] if announce_ready else []
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.lambda_process", "--spawned-at-ns", str(spawned_at)],
+            [sys.executable, "-m", "benchmarks.lambda_process", "--spawned-at-ns", str(spawned_at), *extra],
             cwd=REPO_ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -68,14 +69,27 @@ class LambdaProcess:
             text=True,
         )
 
-    def invoke(self, event: dict) -> dict:
-        assert self._process.stdin is not None and self._process.stdout is not None
+    def wait_ready(self) -> dict:
+        """The ready line of a process started with ``announce_ready`` (its Init is done)."""
+        return self._read_line()
+
+    def invoke_raw(self, event: dict) -> dict:
+        """One event in, the answer out, whatever its status."""
+        assert self._process.stdin is not None
         self._process.stdin.write(json.dumps(event) + "\n")
         self._process.stdin.flush()
+        return self._read_line()
+
+    def _read_line(self) -> dict:
+        assert self._process.stdout is not None
         line = self._process.stdout.readline()
         if not line:
             raise BenchmarkError(f"the Lambda process exited with {self._process.wait(5)} before answering")
-        answer = json.loads(line)
+        return json.loads(line)
+
+    def invoke(self, event: dict) -> dict:
+        """One event that must succeed (a latency sample)."""
+        answer = self.invoke_raw(event)
         if answer["statusCode"] != 200 or answer["success"] is not True:
             raise BenchmarkError(f"the diagnostic did not succeed: {answer}")
         return answer

@@ -126,18 +126,36 @@ def markdown(results: dict) -> str:
     conc = results["concurrency"]
     lines += [
         "",
-        f"## {conc['requests']} concurrent requests through one bastion (local API, admin, "
-        f"{conc['perVm']} per VM on {', '.join(conc['vms'])})",
+        f"## {conc['requests']} concurrent requests through one bastion (admin, {conc['perVm']} per VM "
+        f"on {', '.join(conc['vms'])})",
         "",
-        "| succeeded | answered for another VM | 429 (limits) | failed | p50 ms | p95 ms | max ms "
+        "| Load | succeeded | answered for another VM | 429 (limits) | failed | p50 ms | p95 ms | max ms "
         "| wall ms |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
-        f"| {conc['succeeded']} | {conc['answeredForAnotherVm']} | {conc['throttled429']} | "
-        f"{conc['failed']} | {_ms(conc['p50Ms'])} | "
-        f"{_ms(conc['p95Ms'])} | {_ms(conc['latencyMs']['max'])} | {_ms(conc['wallMs'])} |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    loads = [("HTTP to the local API (one process, one bastion connection)", conc)]
+    if "concurrencyEnvironments" in results:
+        loads.append(
+            (
+                "one cold Lambda-like process per request, Init done first (invoke time)",
+                results["concurrencyEnvironments"],
+            )
+        )
+    for label, load in loads:
+        lines.append(
+            f"| {label} | {load['succeeded']} | {load['answeredForAnotherVm']} | {load['throttled429']} | "
+            f"{load['failed']} | {_ms(load['p50Ms'])} | {_ms(load['p95Ms'])} | "
+            f"{_ms(load['latencyMs']['max'])} | {_ms(load['wallMs'])} |"
+        )
+    lines += [""]
+    for label, load in loads:
+        lines.append(
+            f"{label}: failures by status and code: {load['failures'] or 'none'}; Retry-After seen: "
+            f"{load['retryAfter'] or 'none'}."
+        )
+    lines += [
         "",
-        f"Failures by status and code: {conc['failures'] or 'none'}. Retry-After seen: "
-        f"{conc['retryAfter'] or 'none'}. Limits of the API server during the run: "
+        f"Limits of the API server during the run: "
         f"{results['limits'] or 'the defaults (no LIMITS_JSON in its environment)'}. "
         '"no answer" failures are connections the local API Gateway stand-in did not accept; '
         "504 TIMEOUT is the runner's budget (the tool's worst case + 3 s) spent before the tool "

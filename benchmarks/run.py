@@ -37,6 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warm", type=int, default=21, help="warm requests")
     parser.add_argument("--import-runs", type=int, default=7, help="imports timed per function")
     parser.add_argument("--per-vm", type=int, default=10, help="concurrent requests per system VM")
+    parser.add_argument(
+        "--environments",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run the load as one cold Lambda-like process per request (50 processes, ~45 s of "
+        "both cores here); --no-environments skips it",
+    )
     parser.add_argument("--vm", default="r-4-VM", help="the VM of the latency benchmarks")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     parser.add_argument(
@@ -70,9 +77,12 @@ def main(argv: list[str] | None = None) -> int:
         results["latency"] = latency.measure(
             topology, stack, target(topology, args.vm), args.cold, args.warm, progress=_progress
         )
-        results["concurrency"] = concurrency.measure(
-            stack, [target(topology, name) for name in LOAD_VMS], args.per_vm, progress=_progress
-        )
+        load_targets = [target(topology, name) for name in LOAD_VMS]
+        results["concurrency"] = concurrency.measure(stack, load_targets, args.per_vm, progress=_progress)
+        if args.environments:
+            results["concurrencyEnvironments"] = concurrency.measure_environments(
+                topology, load_targets, args.per_vm, progress=_progress
+            )
     except BenchmarkError as exc:
         print(f"benchmarks: {exc}", file=sys.stderr)
         return 1
