@@ -10,7 +10,10 @@ from http import HTTPStatus
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -92,6 +95,7 @@ def _model(status: int, model: DiagnosticResult | Job | AuditPage, headers: dict
             HTTPStatus.FORBIDDEN,
             HTTPStatus.NOT_FOUND,
             HTTPStatus.CONFLICT,
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
             HTTPStatus.UNPROCESSABLE_ENTITY,
             HTTPStatus.TOO_MANY_REQUESTS,
             HTTPStatus.INTERNAL_SERVER_ERROR,
@@ -194,6 +198,32 @@ def handle_validation_error(error: RequestValidationError) -> Response:
     if field:
         message = f"{field}: {message}"
     return _json(HTTPStatus.BAD_REQUEST, {"code": "INVALID_REQUEST", "message": message, "field": field})
+
+
+def _not_json() -> Response:
+    return _json(
+        HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+        {"code": "UNSUPPORTED_MEDIA_TYPE", "message": "Send the body as application/json."},
+    )
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def handle_unsupported_content_type(_error: RequestUnsupportedContentType) -> Response:
+    return _not_json()
+
+
+@app.exception_handler([RecursionError, UnicodeDecodeError])
+def handle_unreadable_body(_error: Exception) -> Response:
+    """A body nested too deep for json.loads, or not UTF-8: the client's fault, not a 500."""
+    return _json(HTTPStatus.BAD_REQUEST, {"code": "INVALID_JSON", "message": "The body is not valid JSON."})
+
+
+@app.exception_handler(ValueError)
+def handle_value_error(error: ValueError) -> Response:
+    """powertools raises a bare ValueError for multipart/form-data without a boundary; we take JSON only."""
+    if app.current_event.headers.get("content-type", "").lower().startswith("multipart/"):
+        return _not_json()
+    raise error
 
 
 @app.not_found
