@@ -241,6 +241,7 @@ class FaultZone:
 def fresh_process() -> None:
     """What a new Lambda process starts with: no cached service, secret or SSH connection."""
     from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters import constants
 
     from functions.api import app as api_app
     from functions.worker import app as worker_app
@@ -250,6 +251,8 @@ def fresh_process() -> None:
     worker_app._service.cache_clear()
     worker_app._idempotent_run_job.cache_clear()
     parameters.clear_caches()
+    # The default secrets provider keeps the boto3 client (and so the endpoint) it was made with.
+    constants.DEFAULT_PROVIDERS.pop("secrets", None)
     clear_runners()
 
 
