@@ -14,7 +14,6 @@ The samples are interleaved (ours, theirs, ours, ...) so a busy neighbour hurts 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -306,5 +305,4 @@ def measure(
             "warm": summary([float(n) for n in dynamodb["warm"]]),
             "operations": operations,
         },
-        "environment": {"pid": os.getpid()},
     }
