@@ -167,8 +167,9 @@ def test_the_same_sqs_message_delivered_twice_runs_once(local_stack, private_que
 
 
 def test_a_job_whose_worker_never_came_fails_after_its_deadline(local_stack, private_queue):
-    """Nobody polls the private queue: the job stays queued until the sweeper, past its deadline,
-    fails it with a reason and frees the account's slot."""
+    """A job whose worker died while running it stays open until the sweeper, past its deadline, fails
+    it with a reason and frees the account's slot (nobody polls the private queue: no retry either)."""
+    from sysvmdiag.jobs import JobStatus, JobStore
     from sysvmdiag.limits import LimitStore
     from sysvmdiag.models import DiagnosticRequest
     from sysvmdiag.policy import Caller
@@ -184,6 +185,9 @@ def test_a_job_whose_worker_never_came_fails_after_its_deadline(local_stack, pri
     job = service.submit(domain_admin, request, RequestOrigin(str(uuid.uuid4())))
     limits = LimitStore.from_env()
     assert limits.in_flight_for_account("acct-acme-admin") == 1
+    # A worker took it (queued -> running) and died without a word.
+    jobs = JobStore.from_env()
+    assert jobs.transition(job, (JobStatus.QUEUED,), status=JobStatus.RUNNING, started_at=job.created_at)
     assert service.sweep_overdue() == []  # not overdue yet
 
     later = job.deadline_at + timedelta(seconds=1)
