@@ -21,7 +21,7 @@ import os  # noqa: E402
 import sys  # noqa: E402
 
 
-def _count_dynamodb_calls(counter: dict[str, int]) -> None:
+def count_dynamodb_calls(counter: dict[str, int]) -> None:
     """Count every DynamoDB API call of the default boto3 session (the one the store uses)."""
     import boto3
 
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     # Registered after the import so it does not change what the import costs; clients are created
     # lazily on the first request, after this hook is in place.
     calls: dict[str, int] = {}
-    _count_dynamodb_calls(calls)
+    count_dynamodb_calls(calls)
     from sysvmdiag.local.gateway import LambdaContext
 
     if args.announce_ready:

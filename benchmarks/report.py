@@ -93,8 +93,14 @@ def markdown(results: dict) -> str:
         "|---|---:|---|",
         f"| Cold | {dyn['cold']['median']:g} | {dyn['operations'].get('cold', {})} |",
         f"| Warm | {dyn['warm']['median']:g} | {dyn['operations'].get('warm', {})} |",
-        "",
-        "The authorizer function adds its own API-key lookup per request (not counted above).",
+    ]
+    authorizer = results.get("authorizerDynamodbCalls", {}).get("requests", [])
+    if authorizer:
+        lines.append(
+            f"| Authorizer (its own function, per request) | {authorizer[-1]['calls']} | "
+            f"{authorizer[-1]['operations']} |"
+        )
+    lines += [
         "",
         "## Policy decisions per second (in process, `decide` on the store's decision slice)",
         "",
@@ -212,18 +218,24 @@ def plot(results: dict, path: Path) -> None:
     left.set_ylabel("ms (median, whisker to p95)")
     left.set_title(f"One ping on {results['latency']['target']['vm']}: sysvmdiag vs OpenSSH")
 
-    conc = results["concurrency"]
-    latencies = sorted(o["ms"] for o in conc["outcomes"] if o["status"] == 200 and o.get("success"))
-    right.plot(range(1, len(latencies) + 1), latencies, marker=".", linestyle="-")
-    right.axhline(conc["p50Ms"] or 0, color="tab:green", linestyle="--", label=f"p50 {_ms(conc['p50Ms'])} ms")
-    right.axhline(conc["p95Ms"] or 0, color="tab:red", linestyle="--", label=f"p95 {_ms(conc['p95Ms'])} ms")
-    right.set_xlabel("requests, fastest to slowest")
+    loads = [("HTTP, local API", results["concurrency"], "tab:blue")]
+    if "concurrencyEnvironments" in results:
+        loads.append(("cold Lambda-like processes", results["concurrencyEnvironments"], "tab:purple"))
+    for label, load, color in loads:
+        latencies = sorted(o["ms"] for o in load["outcomes"] if o["status"] == 200 and o.get("success"))
+        right.plot(
+            range(1, len(latencies) + 1),
+            latencies,
+            marker=".",
+            color=color,
+            label=f"{label}: {load['succeeded']} ok, {load['throttled429']} x 429, {load['failed']} failed, "
+            f"p50 {_ms(load['p50Ms'])} / p95 {_ms(load['p95Ms'])} ms",
+        )
+    right.set_xlabel("successful requests, fastest to slowest")
     right.set_ylabel("ms")
-    right.set_title(
-        f"{conc['requests']} concurrent: {conc['succeeded']} ok, {conc['throttled429']} x 429, "
-        f"{conc['failed']} failed"
-    )
-    right.legend()
+    right.set_yscale("log")
+    right.set_title(f"{results['concurrency']['requests']} concurrent requests through one bastion")
+    right.legend(fontsize=7)
     m = results["machine"]
     figure.suptitle(f"{m['cpu']}, {m['cores']} cores, {m['kernel']}, Python {m['python']}", fontsize=9)
     figure.tight_layout()

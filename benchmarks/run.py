@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import concurrency, imports, latency, machine, policy_rate, report
+from benchmarks import authorizer_calls, concurrency, imports, latency, machine, policy_rate, report
 from benchmarks.common import (
     BenchmarkError,
     configure_functions_environment,
@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results["imports"] = imports.measure(args.import_runs, progress=_progress)
         results["policy"] = policy_rate.measure(topology, progress=_progress)
+        results["authorizerDynamodbCalls"] = authorizer_calls.measure(stack)
         results["latency"] = latency.measure(
             topology, stack, target(topology, args.vm), args.cold, args.warm, progress=_progress
         )
