@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from http import HTTPStatus
+from pathlib import Path
 
 import boto3
 import pytest
@@ -125,6 +126,30 @@ def test_vm_sshd_hangs_after_connect(zone: FaultZone) -> None:
     assert time.monotonic() - started < 8
     assert_failed_with(zone, answer, 502, "VM_UNREACHABLE")
     assert "did not complete an SSH handshake" in answer.body["message"]
+    zone.wait_vm_idle()
+    assert_succeeds(zone)
+
+
+def _session_sshd_of(pid: int) -> int:
+    """The sshd process serving the SSH connection that started ``pid`` (its nearest sshd ancestor)."""
+    while pid > 1:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+        if Path(f"/proc/{pid}/comm").read_text().strip() == "sshd":
+            return pid
+    pytest.fail("the VM-side program has no sshd ancestor")
+
+
+def test_vm_session_hangs_after_the_command_was_sent(zone: FaultZone) -> None:
+    """The VM's sshd serving our connection freezes once the command runs: nothing more comes back."""
+    # About 0.4 s on the VM (time to catch it), worst case ceil(2 * 0.2 + 1) = 2 s: a 5 s budget.
+    worker, answers = _post_in_background(zone, "-c 3 -i 0.2 -W 1")
+    session = _session_sshd_of(_wait_for_vmside(zone))
+    with frozen(session):
+        worker.join(timeout=5 + WATCHDOG_GRACE_SECONDS + 5)
+        assert not worker.is_alive(), "the API kept waiting on a frozen VM session past its budget"
+    (answer,) = answers
+    assert_failed_with(zone, answer, 504, "TIMEOUT")
     zone.wait_vm_idle()
     assert_succeeds(zone)
 
