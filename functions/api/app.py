@@ -223,7 +223,17 @@ def handle_value_error(error: ValueError) -> Response:
     """powertools raises a bare ValueError for multipart/form-data without a boundary; we take JSON only."""
     if app.current_event.headers.get("content-type", "").lower().startswith("multipart/"):
         return _not_json()
-    raise error
+    return handle_unexpected_error(error)
+
+
+@app.exception_handler(Exception)
+def handle_unexpected_error(error: Exception) -> Response:
+    """The last resort: a JSON 500 with a code (logged with its traceback), never API Gateway's bare one."""
+    logger.exception("unhandled error", extra={"error": type(error).__name__})
+    return _json(
+        HTTPStatus.INTERNAL_SERVER_ERROR,
+        {"code": "INTERNAL_ERROR", "message": "An internal error stopped the request; it has been logged."},
+    )
 
 
 @app.not_found

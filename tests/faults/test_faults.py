@@ -14,7 +14,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 
 from sysvmdiag.config import Settings
 from sysvmdiag.errors import RUNNER_STATUS
@@ -288,12 +287,6 @@ def test_dynamodb_throttling_is_absorbed_by_retries(zone: FaultZone, throttled_d
     zone.wait_vm_idle()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ClientError,
-    reason="service.py lets a store error past botocore's retries escape the handler: API Gateway "
-    "answers a bare 500 and no audit record is written (reported; the service owner maps it)",
-)
 def test_dynamodb_throttling_beyond_retries_is_a_clear_503(zone: FaultZone, throttled_dynamodb) -> None:
     """The topology and limits tables throttle every call (the audit table still takes writes)."""
     throttle = throttled_dynamodb(

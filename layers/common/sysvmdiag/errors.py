@@ -10,6 +10,8 @@ RUNNER_STATUS = {
     "VM_UNREACHABLE": HTTPStatus.BAD_GATEWAY,
     "HOST_KEY_MISMATCH": HTTPStatus.BAD_GATEWAY,
     "AUTH_FAILED": HTTPStatus.BAD_GATEWAY,
+    # The SSH key could not be read from Secrets Manager: ours to fix, not the VM's; try again later.
+    "SSH_KEY_UNAVAILABLE": HTTPStatus.SERVICE_UNAVAILABLE,
     "TIMEOUT": HTTPStatus.GATEWAY_TIMEOUT,
 }
 

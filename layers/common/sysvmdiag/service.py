@@ -19,6 +19,7 @@ from http import HTTPStatus
 from typing import Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
 
 from sysvmdiag.audit import AuditRecord, AuditStore
 from sysvmdiag.config import Settings
@@ -179,16 +180,7 @@ class DiagnosticsService:
     ) -> DiagnosticResult | Job:
         """One API request: a result now, or a queued job when it may outlast the synchronous budget."""
         record = self._audit_record(caller, request, origin)
-        try:
-            self._count_request(caller)
-        except ServiceError as err:
-            self._record(record, decision="rejected", status="rejected", error=err)
-            raise
-        try:
-            decision, context = self.authorize(caller, request)
-        except ServiceError as err:
-            self._record(record, decision="denied", status="denied", error=err)
-            raise
+        decision, context = self._admit(caller, request, record)
         vm = context.system_vm(request.target_id)
         record = record.model_copy(update={"vm_uuid": vm.uuid, "vm_name": vm.vm_name})
         worst_case = decision.worst_case_seconds or 0.0
@@ -200,6 +192,25 @@ class DiagnosticsService:
             self._record(record, decision="rejected", status="rejected", error=err)
             raise err
         return self._run_sync(caller, request, decision, context, record)
+
+    def _admit(
+        self, caller: Caller, request: DiagnosticRequest, record: AuditRecord
+    ) -> tuple[Decision, Topology]:
+        """The request-rate limit, then the policy; a refusal is audited (rejected or denied) and raised."""
+        try:
+            with _dependency_errors():
+                self._count_request(caller)
+        except ServiceError as err:
+            self._record(record, decision="rejected", status="rejected", error=err)
+            raise
+        try:
+            with _dependency_errors():
+                return self.authorize(caller, request)
+        except ServiceError as err:
+            refused = err.status in (HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT)
+            outcome = "denied" if refused else "rejected"
+            self._record(record, decision=outcome, status=outcome, error=err)
+            raise
 
     def run(
         self, caller: Caller, request: DiagnosticRequest, origin: RequestOrigin | None = None
@@ -233,14 +244,14 @@ class DiagnosticsService:
         lease = (decision.worst_case_seconds or 0.0) + SSH_OVERHEAD_SECONDS + LEASE_MARGIN_SECONDS
         vm_id = decision.vm_uuid or request.target_id
         try:
-            with ExitStack() as held:  # released in reverse order, whatever happens in between
+            with _dependency_errors(), ExitStack() as held:  # released in reverse order, whatever happens
                 self._acquire_account_slot(caller, holder, lease)
                 held.callback(self._release_account_slot, caller.account_id, holder)
                 self._acquire_vm_slot(vm_id, holder, lease)
                 held.callback(self._release_vm_slot, vm_id, holder)
                 result = self._execute(request, decision, context)
-        except ServiceError as err:
-            rejected = err.status == HTTPStatus.TOO_MANY_REQUESTS
+        except ServiceError as err:  # nothing ran when a limit or a backing service said no
+            rejected = err.status == HTTPStatus.TOO_MANY_REQUESTS or err.code == STORE_UNAVAILABLE
             self._record(
                 record.model_copy(update={"mode": "sync"}),
                 decision="rejected" if rejected else "allowed",
@@ -281,9 +292,9 @@ class DiagnosticsService:
         except RunnerError as exc:
             count_by("RunnerErrors", "code", str(exc.code))
             logger.warning("runner failed", extra={"code": exc.code, "vm": vm.name})
-            raise ServiceError(
-                exc.code, exc.message, RUNNER_STATUS.get(exc.code, HTTPStatus.BAD_GATEWAY)
-            ) from exc
+            status = RUNNER_STATUS.get(exc.code, HTTPStatus.BAD_GATEWAY)
+            retry_after = 30 if status == HTTPStatus.SERVICE_UNAVAILABLE else None
+            raise ServiceError(exc.code, exc.message, status, retry_after=retry_after) from exc
         elapsed_ms = int((time.monotonic() - clock) * 1000)
         metrics.add_metric(name="Runs", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="SshLatency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
@@ -336,12 +347,7 @@ class DiagnosticsService:
             raise RuntimeError("submit_job needs JOBS_TABLE and JOBS_QUEUE_URL")
         record = self._audit_record(caller, request, origin)
         try:
-            self._count_request(caller)
-            try:
-                decision, context = self.authorize(caller, request)
-            except ServiceError as err:
-                self._record(record, decision="denied", status="denied", error=err)
-                raise
+            decision, context = self._admit(caller, request, record)
         except ServiceError as err:
             if not deny_as_job:
                 raise
@@ -411,12 +417,20 @@ class DiagnosticsService:
         record = record.model_copy(update={"mode": "async", "job_id": job.id})
         lease = (job.deadline_at - now).total_seconds() + LEASE_MARGIN_SECONDS
         try:
-            self._acquire_account_slot(caller, job.id, lease)
+            with _dependency_errors():
+                self._acquire_account_slot(caller, job.id, lease)
         except ServiceError as err:
             self._record(record, decision="rejected", status="rejected", error=err)
             raise
+        # Written before the job exists, so the worker's completion always finds the record.
         queued = self._record(record, decision="allowed", status=JobStatus.QUEUED.value)
-        self._jobs.create(job, audit=queued.model_dump_json(by_alias=True) if queued else None)
+        try:
+            with _dependency_errors():
+                self._jobs.create(job, audit=queued.model_dump_json(by_alias=True) if queued else None)
+        except ServiceError as err:
+            self._release_account_slot(caller.account_id, job.id)
+            self._complete_audit(queued, status="failed", error=err)
+            raise
         try:
             self._queue.send(job.id)
         except Exception as exc:
@@ -527,14 +541,9 @@ class DiagnosticsService:
         if finished is None:  # someone else ended it first; their outcome stands
             return self._jobs.get(job.id)
         self._release_account_slot(finished.account_id, finished.id)
-        if self._audit is not None and audit_json:
-            self._audit.complete(
-                AuditRecord.model_validate_json(audit_json),
-                status=status.value,
-                exit_code=result.exit_code if result else None,
-                duration_ms=result.duration_ms if result else None,
-                error_code=error.code if error else None,
-                reason=error.message if error else None,
+        if audit_json:
+            self._complete_audit(
+                AuditRecord.model_validate_json(audit_json), status=status.value, result=result, error=error
             )
         count_by("JobsFinished", "status", status.value)
         if self._job_finished is not None and finished.playbook_run_id:
@@ -658,6 +667,29 @@ class DiagnosticsService:
             )
         return final
 
+    def _complete_audit(
+        self,
+        record: AuditRecord | None,
+        *,
+        status: str,
+        result: DiagnosticResult | None = None,
+        error: ServiceError | None = None,
+    ) -> None:
+        """Complete an async request's record when its job ends; an audit outage is logged, not raised."""
+        if self._audit is None or record is None:
+            return
+        try:
+            self._audit.complete(
+                record,
+                status=status,
+                exit_code=result.exit_code if result else None,
+                duration_ms=result.duration_ms if result else None,
+                error_code=error.code if error else None,
+                reason=error.message if error else None,
+            )
+        except Exception:
+            logger.exception("audit completion failed", extra={"audit_id": record.id, "status": status})
+
     def audit_page(
         self,
         caller: Caller,
@@ -719,6 +751,37 @@ class DiagnosticsService:
                 )
             )
         return SystemVmList(count=len(views), systemvms=views)
+
+
+STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
+
+
+@contextmanager
+def _dependency_errors() -> Iterator[None]:
+    """Whatever goes wrong below becomes a ServiceError, so every request is answered with a code and
+    audited: an AWS service failing past boto3's retries (throttling, endpoint down) is 503 with
+    Retry-After; anything else unexpected is 500 INTERNAL_ERROR."""
+    try:
+        yield
+    except ServiceError:
+        raise
+    except (ClientError, BotoCoreError) as exc:
+        logger.exception("backing AWS service failed")
+        count_by("DependencyErrors", "code", type(exc).__name__)
+        raise ServiceError(
+            STORE_UNAVAILABLE,
+            "A backing AWS service (DynamoDB, SQS) did not answer in time, even after retries; nothing "
+            "ran. Try again shortly.",
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            retry_after=5,
+        ) from exc
+    except Exception as exc:
+        logger.exception("unexpected error")
+        raise ServiceError(
+            "INTERNAL_ERROR",
+            f"An internal error ({type(exc).__name__}) stopped the request; it has been logged.",
+            HTTPStatus.INTERNAL_SERVER_ERROR,
+        ) from exc
 
 
 @contextmanager
