@@ -90,23 +90,11 @@ def api_keys(local_stack: dict) -> dict[str, str]:
 @pytest.fixture
 def handler_env(local_stack: dict) -> Iterator[None]:
     """Point in-process handlers at the local stack's moto server, as the server process does."""
-    from aws_lambda_powertools.utilities import parameters
-
     from sysvmdiag.local.server import configure_from_status
-    from sysvmdiag.runner import clear_runners
+    from tests.lambdas import fresh_process
 
     saved = dict(os.environ)
     configure_from_status(local_stack)
-    from functions.api import app as api_app
-    from functions.authorizer import app as authorizer_app
-
-    def fresh_process() -> None:
-        """What a new Lambda process starts with: no cached service, secret provider or SSH runner."""
-        api_app._service.cache_clear()
-        authorizer_app._store.cache_clear()
-        parameters.clear_caches()
-        clear_runners()
-
     fresh_process()
     yield
     fresh_process()

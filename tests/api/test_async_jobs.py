@@ -135,6 +135,7 @@ def test_the_same_sqs_message_delivered_twice_runs_once(local_stack, private_que
     from sysvmdiag.local.worker import sqs_event
     from sysvmdiag.models import DiagnosticRequest
     from sysvmdiag.service import RequestOrigin
+    from tests.lambdas import fresh_process
 
     sqs, url = private_queue
     marker_size = "73"  # a ping size no other test uses: finds this run in the VM's log
@@ -149,12 +150,10 @@ def test_the_same_sqs_message_delivered_twice_runs_once(local_stack, private_que
     assert json.loads(message["Body"]) == {"jobId": job.id, "attempt": 1}
     event = sqs_event(message, "arn:aws:sqs:us-east-1:000000000000:jobs-under-test", "us-east-1")
 
-    worker_app._service.cache_clear()
-    worker_app._idempotent_run_job.cache_clear()
+    fresh_process()
     first = worker_app.lambda_handler(event, LambdaContext("sysvmdiag-worker"))
     # A second Lambda instance receives the very same message (at-least-once delivery).
-    worker_app._service.cache_clear()
-    worker_app._idempotent_run_job.cache_clear()
+    fresh_process()
     second = worker_app.lambda_handler(event, LambdaContext("sysvmdiag-worker"))
     assert first == second == {"batchItemFailures": []}
 

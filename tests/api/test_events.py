@@ -68,9 +68,9 @@ def test_worker_events_through_their_handlers(handler_env):
     from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
     from functions.worker import app as worker_app
+    from tests.lambdas import fresh_process
 
-    worker_app._service.cache_clear()
-    worker_app._idempotent_run_job.cache_clear()
+    fresh_process()
     unknown = json.loads((EVENTS / "worker" / "sqs-job-unknown.json").read_text())
     assert worker_app.lambda_handler(unknown, LambdaContext("sysvmdiag-worker")) == {"batchItemFailures": []}
     malformed = json.loads((EVENTS / "worker" / "sqs-message-malformed.json").read_text())

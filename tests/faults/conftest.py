@@ -10,7 +10,8 @@ import pytest
 
 from simvms.lab import Lab
 from sysvmdiag.local.motoserver import EmbeddedAws
-from tests.faults.zone import HOST_LINK, FaultZone, fresh_process, host_link_in_use, private_topology
+from tests.faults.zone import HOST_LINK, FaultZone, host_link_in_use, private_topology
+from tests.lambdas import fresh_process
 
 
 @pytest.fixture(scope="module")

@@ -28,10 +28,10 @@ from tests.faults.zone import (
     Answer,
     DynamoDbThrottle,
     FaultZone,
-    fresh_process,
     frozen,
     thaw_after,
 )
+from tests.lambdas import fresh_process
 
 pytestmark = pytest.mark.lab
 

@@ -238,24 +238,6 @@ class FaultZone:
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def fresh_process() -> None:
-    """What a new Lambda process starts with: no cached service, secret or SSH connection."""
-    from aws_lambda_powertools.utilities import parameters
-    from aws_lambda_powertools.utilities.parameters import constants
-
-    from functions.api import app as api_app
-    from functions.worker import app as worker_app
-    from sysvmdiag.runner import clear_runners
-
-    api_app._service.cache_clear()
-    worker_app._service.cache_clear()
-    worker_app._idempotent_run_job.cache_clear()
-    parameters.clear_caches()
-    # The default secrets provider keeps the boto3 client (and so the endpoint) it was made with.
-    constants.DEFAULT_PROVIDERS.pop("secrets", None)
-    clear_runners()
-
-
 @contextmanager
 def frozen(pid: int) -> Iterator[None]:
     """SIGSTOP a process we started (the lab's sshd or a tool on the VM) and always SIGCONT it."""
