@@ -1,9 +1,12 @@
-"""SSH to a system VM through the bastion: one cached bastion Transport, one VM Transport per run.
+"""SSH to a system VM through the bastion: cached bastion and VM connections, one session per run.
 
-The bastion connection is the expensive part (TCP + key exchange + auth), so a warm process keeps
-it and opens a ``direct-tcpip`` channel per run to the VM's control address (port 3922). The VM
-session runs over that channel as a second Transport, authenticated with the same key. Both
-server keys are checked against the keys pinned in the topology before anything is sent.
+Connecting is the expensive part (TCP + key exchange + auth, twice), so a warm process keeps the
+bastion Transport and, like an OpenSSH ControlMaster, one authenticated VM Transport per VM
+endpoint, reached through a ``direct-tcpip`` channel to the VM's control address (port 3922).
+Each run opens its own session channel on the VM Transport, so concurrent runs on one VM
+multiplex over one connection. Both server keys are checked against the keys pinned in the
+topology when a connection is made; cached VM connections live only as long as a
+ControlPersist would let them, so a rekeyed VM is seen at the next connect.
 """
 
 from __future__ import annotations
@@ -34,6 +37,13 @@ BASTION_KEEPALIVE_SECONDS = 30
 WATCHDOG_GRACE_SECONDS = 1.0
 # A retired bastion connection outlives the longest run that may still use it (API budgets < 30 s).
 RETIRED_TRANSPORT_GRACE_SECONDS = 60.0
+# Like ControlPersist: an idle VM connection is closed after a minute and none lives past five,
+# so a VM rekeyed (or replaced) behind the same address is verified again within minutes.
+VM_CONNECTION_IDLE_SECONDS = 60.0
+VM_CONNECTION_MAX_AGE_SECONDS = 300.0
+# sshd allows MaxSessions (default 10) sessions per connection; the per-VM limit is 8 concurrent
+# runs, so 8 sessions fit one connection and a ninth run opens a second connection.
+MAX_SESSIONS_PER_VM_CONNECTION = 8
 _READ_CHUNK = 32 * 1024
 _POLL_SECONDS = 0.5
 
@@ -91,11 +101,94 @@ class _Deadline:
         return int((time.monotonic() - self.started) * 1000)
 
 
+_VmKey = tuple[str, int, str, str]
+
+
+def _vm_key(vm: SshEndpoint) -> _VmKey:
+    """What a cached VM connection is bound to: a new pin is a new key, so it never reuses the old one."""
+    return (str(vm.address), vm.port, vm.user, vm.host_key or "")
+
+
+@dataclass(eq=False)
+class _VmConnection:
+    """One authenticated VM Transport shared by runs; ``sessions`` counts the runs leasing it now."""
+
+    key: _VmKey
+    transport: paramiko.Transport
+    via: paramiko.Transport  # the bastion Transport carrying its tunnel
+    created: float
+    last_used: float
+    sessions: int = 0
+    retired: bool = False
+
+    def reusable(self, now: float, bastion: paramiko.Transport | None) -> bool:
+        """Still good for a new session: alive, young enough, not idle too long, over the current bastion."""
+        return (
+            not self.retired
+            and self.via is bastion
+            and self.transport.is_active()
+            and now - self.created < VM_CONNECTION_MAX_AGE_SECONDS
+            and (self.sessions > 0 or now - self.last_used < VM_CONNECTION_IDLE_SECONDS)
+        )
+
+
+@dataclass(eq=False)
+class _VmSlot:
+    """The connections to one VM endpoint and the lock held only while connecting to it."""
+
+    connect_lock: threading.Lock
+    connections: list[_VmConnection]
+    # The last failed connect (when it ended, the error): runs that waited for it share its answer
+    # instead of each trying again one after the other past their budgets.
+    failure: tuple[float, RunnerError] | None = None
+
+
+class _StaleConnection(Exception):
+    """A cached VM connection failed before anything was executed on it: safe to retry once."""
+
+
+class _Watchdog:
+    """Closes what the run is blocked on once its budget (plus a grace) is spent.
+
+    Some paramiko calls (exec_command's reply) wait without a timeout; closing what they wait on
+    wakes them with an error that the run reports as TIMEOUT. The target changes as the run moves
+    from connecting (its own new Transport) to its session, so a shared connection is closed only
+    when the run is stuck on it in a call that no channel close can wake.
+    """
+
+    def __init__(self, seconds: float):
+        self.fired = threading.Event()
+        self._lock = threading.Lock()
+        self._target: Callable[[], None] | None = None
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def guard(self, close: Callable[[], None] | None) -> None:
+        """From now on, firing calls ``close`` (at once if the watchdog already fired)."""
+        with self._lock:
+            self._target = close
+            fired = self.fired.is_set()
+        if fired and close is not None:
+            close()
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired.set()
+            target = self._target
+        if target is not None:
+            target()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
 class BastionRunner:
     """Runs forced-command requests on system VMs through one bastion, reusing its connection.
 
-    Thread-safe: a lock guards (re)connecting the shared bastion Transport; each run has its own
-    channel and VM Transport, which paramiko multiplexes concurrently.
+    Thread-safe: a lock guards (re)connecting the shared bastion Transport and a per-VM lock guards
+    connecting to that VM (never a run); each run has its own session channel, which paramiko
+    multiplexes concurrently over the shared VM Transport (at most MAX_SESSIONS_PER_VM_CONNECTION).
     """
 
     def __init__(
@@ -114,6 +207,9 @@ class BastionRunner:
         self.connect_attempts = max(1, connect_attempts)
         self._lock = threading.Lock()
         self._transport: paramiko.Transport | None = None
+        # Guards the VM connection pool's bookkeeping only: never held across network I/O.
+        self._vm_guard = threading.Lock()
+        self._vm_slots: dict[_VmKey, _VmSlot] = {}
 
     # -- public ---------------------------------------------------------------------------
 
@@ -133,27 +229,42 @@ class BastionRunner:
     ) -> RunOutput:
         """Send ``command`` (a validated tool command line) to the VM's forced command and collect it.
 
-        ``timeout`` is the wall-clock budget of the whole run. Raises RunnerError; a refusal by the
-        VM-side program is not an error but its stderr and exit status.
+        ``timeout`` is the wall-clock budget of the whole run. The run leases a cached VM connection
+        (or makes one) and opens its own session on it; if a cached connection turns out dead before
+        anything was executed, the run is retried once on a fresh connection. Raises RunnerError; a
+        refusal by the VM-side program is not an error but its stderr and exit status.
         """
         if vm.address is None:
             raise ValueError("the VM endpoint has no address")
         deadline = _Deadline(timeout)
         vm_name = _describe(vm, "system VM", vm_label)
         pinned = _pinned_key(vm, vm_name)
-        channel = self._open_tunnel(vm, vm_name, deadline)
-        vm_transport = paramiko.Transport(channel)
-        # Some paramiko calls (exec_command's reply) wait without a timeout: past the budget, a
-        # watchdog closes the VM Transport, which wakes them with an error that we report as TIMEOUT.
-        watchdog = threading.Timer(deadline.remaining() + WATCHDOG_GRACE_SECONDS, vm_transport.close)
-        watchdog.daemon = True
-        watchdog.start()
+        watchdog = _Watchdog(deadline.remaining() + WATCHDOG_GRACE_SECONDS)
         try:
-            self._handshake(vm_transport, pinned, vm_name, deadline, RunnerErrorCode.VM_UNREACHABLE)
-            self._authenticate(vm_transport, vm.user, vm_name, deadline)
-            return self._execute(vm_transport, command, output_cap, vm_name, deadline)
+            fresh_only = False
+            while True:
+                connection, fresh = self._lease(
+                    vm, pinned, vm_name, deadline, watchdog, fresh_only=fresh_only
+                )
+                try:
+                    try:
+                        session = self._open_session(connection, vm_name, deadline, retryable=not fresh)
+                    except _StaleConnection as exc:
+                        self._retire_vm(connection)
+                        if not deadline.remaining():
+                            raise RunnerError(
+                                RunnerErrorCode.TIMEOUT,
+                                f"The run on {vm_name} ran out of time opening a session.",
+                            ) from exc
+                        fresh_only = True  # the one retry, on a connection made for it
+                        continue
+                    return self._execute(
+                        session, connection, command, output_cap, vm_name, deadline, watchdog
+                    )
+                finally:
+                    self._release(connection)
         except RunnerError as exc:
-            if watchdog.finished.is_set() and exc.code is not RunnerErrorCode.TIMEOUT:
+            if watchdog.fired.is_set() and exc.code is not RunnerErrorCode.TIMEOUT:
                 raise RunnerError(
                     RunnerErrorCode.TIMEOUT,
                     f"The run on {vm_name} did not finish within {deadline.seconds:g} s; it was stopped.",
@@ -161,7 +272,12 @@ class BastionRunner:
             raise
         finally:
             watchdog.cancel()
-            vm_transport.close()
+
+    def connections_to(self, vm: SshEndpoint) -> list[paramiko.Transport]:
+        """The cached VM Transports for this endpoint (pin included); exposed for reuse checks."""
+        with self._vm_guard:
+            slot = self._vm_slots.get(_vm_key(vm))
+            return [c.transport for c in slot.connections] if slot else []
 
     def _retire(self, transport: paramiko.Transport) -> None:
         """Stop handing out ``transport``; close it once runs already using it are past their budget."""
@@ -173,7 +289,13 @@ class BastionRunner:
         closer.start()
 
     def close(self) -> None:
-        """Drop the cached bastion connection (the next run reconnects)."""
+        """Drop the cached VM and bastion connections (the next run reconnects)."""
+        with self._vm_guard:
+            connections = [c for slot in self._vm_slots.values() for c in slot.connections]
+            self._vm_slots.clear()
+        for connection in connections:
+            connection.retired = True
+            connection.transport.close()
         with self._lock:
             if self._transport is not None:
                 self._transport.close()
@@ -287,6 +409,145 @@ class BastionRunner:
                 transport = self._bastion_transport(deadline, stale=transport)
         raise AssertionError("unreachable: the loop returns or raises")
 
+    # -- the VM connections (ControlMaster-like) -------------------------------------------
+
+    def _lease(
+        self,
+        vm: SshEndpoint,
+        pinned: _Pinned,
+        vm_name: str,
+        deadline: _Deadline,
+        watchdog: _Watchdog,
+        *,
+        fresh_only: bool,
+    ) -> tuple[_VmConnection, bool]:
+        """A VM connection with a free session slot, and whether it was made for this run.
+
+        Only connecting holds the VM's lock; waiting for it counts against this run's budget, and
+        a connect that failed while we waited is this run's answer too (it would fail the same way).
+        """
+        key = _vm_key(vm)
+        if not fresh_only:
+            reused = self._take_cached(key)
+            if reused is not None:
+                return reused, False
+        # The bastion first, outside the VM's lock: a run waiting on another's bastion connect is told so.
+        self._bastion_transport(deadline)
+        with self._vm_guard:
+            slot = self._vm_slots.setdefault(key, _VmSlot(connect_lock=threading.Lock(), connections=[]))
+        waiting_since = time.monotonic()
+        if not slot.connect_lock.acquire(timeout=deadline.remaining()):
+            raise RunnerError(
+                RunnerErrorCode.TIMEOUT,
+                f"The connection to {vm_name} was still being established by another run when this run's "
+                f"{deadline.seconds:g} s budget ran out.",
+            )
+        try:
+            failure = slot.failure
+            if failure is not None and failure[0] > waiting_since:
+                raise RunnerError(failure[1].code, failure[1].message)
+            if not fresh_only:
+                reused = self._take_cached(key)
+                if reused is not None:
+                    return reused, False
+            try:
+                connection = self._connect_vm(vm, pinned, vm_name, deadline, watchdog)
+            except RunnerError as exc:
+                slot.failure = (time.monotonic(), exc)
+                raise
+            slot.failure = None
+            connection.sessions = 1
+            with self._vm_guard:
+                # close() may have emptied the pool meanwhile: the connection then serves this run only.
+                current = self._vm_slots.get(key)
+                if current is not None:
+                    current.connections.append(connection)
+                else:
+                    connection.retired = True
+            return connection, True
+        finally:
+            slot.connect_lock.release()
+
+    def _take_cached(self, key: _VmKey) -> _VmConnection | None:
+        """Lease a reusable cached connection with a free session slot; sweep out expired ones."""
+        now = time.monotonic()
+        bastion = self._transport
+        chosen: _VmConnection | None = None
+        to_close: list[paramiko.Transport] = []
+        with self._vm_guard:
+            for slot_key, slot in list(self._vm_slots.items()):
+                same_vm_other_pin = slot_key[:3] == key[:3] and slot_key != key
+                kept: list[_VmConnection] = []
+                for connection in slot.connections:
+                    if same_vm_other_pin or not connection.reusable(now, bastion):
+                        connection.retired = True
+                        if connection.sessions == 0:
+                            to_close.append(connection.transport)
+                        continue
+                    kept.append(connection)
+                    if (
+                        chosen is None
+                        and slot_key == key
+                        and connection.sessions < MAX_SESSIONS_PER_VM_CONNECTION
+                    ):
+                        chosen = connection
+                slot.connections = kept
+            if chosen is not None:
+                chosen.sessions += 1
+                chosen.last_used = now
+        for transport in to_close:
+            transport.close()
+        return chosen
+
+    def _connect_vm(
+        self, vm: SshEndpoint, pinned: _Pinned, vm_name: str, deadline: _Deadline, watchdog: _Watchdog
+    ) -> _VmConnection:
+        """Tunnel through the bastion, then key exchange against the pin and auth: a new VM connection."""
+        channel = self._open_tunnel(vm, vm_name, deadline)
+        via = channel.get_transport()
+        transport = paramiko.Transport(channel)
+        watchdog.guard(transport.close)  # nobody else uses it yet: the watchdog may close it
+        try:
+            self._handshake(transport, pinned, vm_name, deadline, RunnerErrorCode.VM_UNREACHABLE)
+            self._authenticate(transport, vm.user, vm_name, deadline)
+        except BaseException:
+            transport.close()
+            raise
+        finally:
+            watchdog.guard(None)
+        now = time.monotonic()
+        return _VmConnection(key=_vm_key(vm), transport=transport, via=via, created=now, last_used=now)
+
+    def _release(self, connection: _VmConnection) -> None:
+        """End a lease; a retired connection is closed once its last run is done."""
+        with self._vm_guard:
+            connection.sessions -= 1
+            connection.last_used = time.monotonic()
+            close = connection.retired and connection.sessions == 0
+        if close:
+            connection.transport.close()
+
+    def _retire_vm(self, connection: _VmConnection) -> None:
+        """Hand ``connection`` out no more (it failed); it closes when the runs on it are done."""
+        with self._vm_guard:
+            connection.retired = True
+            slot = self._vm_slots.get(connection.key)
+            if slot is not None and connection in slot.connections:
+                slot.connections.remove(connection)
+
+    def _open_session(
+        self, connection: _VmConnection, vm_name: str, deadline: _Deadline, *, retryable: bool
+    ) -> paramiko.Channel:
+        """A session channel of this run's own; on a cached connection, failing here is retryable."""
+        try:
+            return connection.transport.open_session(timeout=deadline.step(self.connect_timeout))
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            if retryable:
+                raise _StaleConnection(str(exc)) from exc
+            raise RunnerError(
+                RunnerErrorCode.VM_UNREACHABLE, f"{_capitalized(vm_name)} refused the session: {exc}."
+            ) from exc
+
     # -- shared SSH steps -----------------------------------------------------------------
 
     def _handshake(
@@ -349,16 +610,37 @@ class BastionRunner:
     # -- the run --------------------------------------------------------------------------
 
     def _execute(
-        self, transport: paramiko.Transport, command: str, output_cap: int, vm_name: str, deadline: _Deadline
+        self,
+        session: paramiko.Channel,
+        connection: _VmConnection,
+        command: str,
+        output_cap: int,
+        vm_name: str,
+        deadline: _Deadline,
+        watchdog: _Watchdog,
     ) -> RunOutput:
-        """exec the command and read stdout and stderr together until EOF, the cap or the deadline."""
+        """exec the command and read stdout and stderr together until EOF, the cap or the deadline.
+
+        Not retried whatever happens: from the exec request on, the tool may be running on the VM.
+        """
+
+        def abandon_connection() -> None:
+            # exec_command's wait for the reply can only be woken by closing the Transport; a VM
+            # that did not answer an exec request within the whole budget is a hung connection.
+            self._retire_vm(connection)
+            connection.transport.close()
+
+        watchdog.guard(abandon_connection)
         try:
-            session = transport.open_session(timeout=deadline.step(self.connect_timeout))
             session.exec_command(command)
         except (paramiko.SSHException, EOFError, OSError) as exc:
+            session.close()
+            if not connection.transport.is_active():
+                self._retire_vm(connection)
             raise RunnerError(
                 RunnerErrorCode.VM_UNREACHABLE, f"{_capitalized(vm_name)} refused the session: {exc}."
             ) from exc
+        watchdog.guard(session.close)
         stdout, stderr = bytearray(), bytearray()
         truncated = False
         try:
@@ -387,7 +669,9 @@ class BastionRunner:
                 status = session.recv_exit_status()
                 exit_code = status if status >= 0 else None
         finally:
-            # Closing the session is what makes the VM-side program stop the tool (timeout, cap).
+            watchdog.guard(None)
+            # Closing the session is what makes the VM-side program stop the tool (timeout, cap): sshd
+            # closes its stdout, which it watches for, even though the connection stays up.
             session.close()
         if truncated:
             stdout, stderr = _trim(stdout, stderr, output_cap)
