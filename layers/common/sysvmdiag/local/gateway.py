@@ -188,7 +188,11 @@ def serve(gateway: LocalGateway, host: str = "127.0.0.1", port: int = 3000) -> T
         def log_message(self, format: str, *args: Any) -> None:  # quiet: the handlers log as JSON
             return
 
-    server = ThreadingHTTPServer((host, port), RequestHandler)
+    class Server(ThreadingHTTPServer):
+        # socketserver's default backlog of 5 resets connections under a burst; API Gateway queues them.
+        request_queue_size = 128
+
+    server = Server((host, port), RequestHandler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="local-gateway", daemon=True).start()
     return server

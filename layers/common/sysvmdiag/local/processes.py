@@ -25,3 +25,16 @@ def cmdline_words(pid: int) -> list[str]:
     except OSError:
         return []
     return raw.replace(b"\0", b" ").decode(errors="replace").split()
+
+
+def process_group_members(pgid: int) -> list[int]:
+    """Live pids whose process group is ``pgid`` (a session leader's helpers: they share its group)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return sorted(members)

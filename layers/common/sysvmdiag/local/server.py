@@ -31,6 +31,10 @@ RESULTS_TOPIC = "sysvmdiag-results"
 # Shorter than the template's (six times the worker's timeout) so a failed message returns within a test.
 LOCAL_VISIBILITY_TIMEOUT_SECONDS = 30
 MAX_RECEIVE_COUNT = 3
+# How many events each function serves at once (Lambda's concurrency, kept small for a laptop).
+API_CONCURRENCY = 10
+AUTHORIZER_CONCURRENCY = 4
+WORKER_CONCURRENCY = 3
 PLAYBOOKS_FILE = REPO_ROOT / "simvms" / "playbooks.yaml"
 # Demo callers: an admin, a domain admin, and two users of different accounts (bob shares the
 # shared network with carol, so his view of it is not exclusive).
@@ -159,16 +163,24 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(REPO_ROOT))
     import boto3
 
-    from functions.api.app import lambda_handler as api_handler
-    from functions.authorizer.app import lambda_handler as authorizer_handler
-    from functions.worker.app import lambda_handler as worker_handler
-    from functions.worker.app import sweep_handler
     from sysvmdiag.local.gateway import LocalGateway, serve
+    from sysvmdiag.local.instances import FunctionInstances
     from sysvmdiag.local.worker import QueuePoller
 
-    server = serve(LocalGateway(api_handler, authorizer_handler), "127.0.0.1", args.port)
+    # Each function in its own instance processes, one event at a time, as Lambda runs them.
+    functions = {
+        "api": FunctionInstances("functions.api.app:lambda_handler", API_CONCURRENCY),
+        "authorizer": FunctionInstances("functions.authorizer.app:lambda_handler", AUTHORIZER_CONCURRENCY),
+        "worker": FunctionInstances("functions.worker.app:lambda_handler", WORKER_CONCURRENCY),
+        "sweeper": FunctionInstances("functions.worker.app:sweep_handler", 1),
+    }
+    server = serve(LocalGateway(functions["api"], functions["authorizer"]), "127.0.0.1", args.port)
     poller = QueuePoller(
-        boto3.client("sqs"), messaging["JOBS_QUEUE_URL"], worker_handler, sweeper=sweep_handler
+        boto3.client("sqs"),
+        messaging["JOBS_QUEUE_URL"],
+        functions["worker"],
+        sweeper=functions["sweeper"],
+        concurrency=WORKER_CONCURRENCY,
     )
     poller.start()
     status = {
@@ -195,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     stop.wait()
     poller.stop()
     server.shutdown()
+    for instances in functions.values():
+        instances.shutdown()
     aws.stop()
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,7 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from sysvmdiag.local.processes import cmdline_words, pid_alive
+from sysvmdiag.local.processes import cmdline_words, pid_alive, process_group_members
 from sysvmdiag.local.server import REPO_ROOT
 
 DEFAULT_STATE_DIR = Path(os.environ.get("SYSVMDIAG_LOCAL_STATE", "/run/sysvmdiag-local"))
@@ -126,6 +127,9 @@ class LocalStack:
             return
         pid = int(self._pid_file.read_text().strip() or 0)
         if _is_our_server(pid):
+            # Its function instances run in its process group (it leads its own session): note their
+            # pids now, while the group is surely ours, and stop any the server leaves behind.
+            helpers = [member for member in process_group_members(pid) if member != pid]
             os.kill(pid, signal.SIGTERM)
             for _ in range(50):
                 if not _is_our_server(pid):
@@ -133,6 +137,10 @@ class LocalStack:
                 time.sleep(0.1)
             else:
                 os.kill(pid, signal.SIGKILL)
+            for helper in helpers:
+                with contextlib.suppress(ProcessLookupError):
+                    if pid_alive(helper) and os.getpgid(helper) == pid:
+                        os.kill(helper, signal.SIGKILL)
         self._pid_file.unlink(missing_ok=True)
 
 
