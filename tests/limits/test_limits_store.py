@@ -192,3 +192,15 @@ def test_twenty_instances_race_for_five_slots(limits_table: Any, moto_server: An
     assert stores[0].in_flight_for_account("acct-race") == 5
     holders = {item["holder"] for item in limits_table.scan()["Items"]}
     assert holders == {f"job-{i}" for i, outcome in outcomes.items() if outcome == "acquired"}
+
+
+def test_a_release_by_the_instance_that_acquired_costs_one_call(limits: LimitStore) -> None:
+    """The acquiring instance remembers its slot key: release is one conditional DeleteItem, no Query."""
+    calls: list[str] = []
+    client = limits.table.meta.client
+    client.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
+    limits.acquire_vm_slot("vm-remember", "run-1", limit=2, lease_seconds=30)
+    calls.clear()
+    limits.release_vm_slot("vm-remember", "run-1")
+    assert calls == ["DeleteItem"]
+    assert limits.in_flight_for_vm("vm-remember") == 0

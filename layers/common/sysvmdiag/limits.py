@@ -20,6 +20,7 @@ import json
 import math
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -56,6 +57,7 @@ RATE_WINDOW_SECONDS = 60
 RATE_ITEM_TTL_SECONDS = 5 * 60  # a few minutes after the window, the counter is garbage
 LEASE_TTL_SECONDS = 24 * 60 * 60  # expired leases linger a day for whoever debugs, then TTL drops them
 ACQUIRE_ATTEMPTS = 8  # re-Queries after lost races before giving up with a short Retry-After
+REMEMBERED_LEASES = 1024  # slot keys kept per instance so a release is one DeleteItem, not a Query too
 
 _OVERRIDE_FIELDS: dict[str, str] = {
     "concurrentJobs": "concurrent_jobs",
@@ -169,6 +171,10 @@ class LimitStore:
     def __init__(self, table: Any, clock: Callable[[], float] = time.time) -> None:
         self.table = table
         self.clock = clock
+        # (partition, holder) -> slot key of the leases this instance took: a release here is one
+        # conditional DeleteItem; a lease taken elsewhere (the API's, freed by the worker) is looked up.
+        # Bounded: a job's lease taken by the API is released by the worker, never here.
+        self._taken: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     @classmethod
     def from_env(cls, dynamodb_resource: Any = None) -> LimitStore:
@@ -275,6 +281,7 @@ class LimitStore:
             mine = next((slot for slot in slots if slot.holder == holder), None)
             still_mine = Attr("holder").eq(holder)
             if mine is not None and self._put_slot(pk, mine.sk, holder, lease_until, still_mine):
+                self._remember(pk, holder, mine.sk)
                 return  # already held: the same slot, its lease renewed
             live = [slot for slot in slots if slot.lease_until >= now and slot.holder != holder]
             if len(live) >= limit:
@@ -285,6 +292,7 @@ class LimitStore:
             is_free = Attr("pk").not_exists() | Attr("lease_until").lt(_number(now))
             for sk in free:
                 if self._put_slot(pk, sk, holder, lease_until, is_free):
+                    self._remember(pk, holder, sk)
                     return
             # every slot we saw free was taken meanwhile by another instance: look again
         raise LimitExceeded(code, f"{what}; retry in 1 s.", 1)
@@ -308,13 +316,18 @@ class LimitStore:
             raise
         return True
 
+    def _remember(self, pk: str, holder: str, sk: str) -> None:
+        self._taken[(pk, holder)] = sk
+        while len(self._taken) > REMEMBERED_LEASES:
+            self._taken.popitem(last=False)
+
     def _release(self, pk: str, holder: str) -> None:
-        for slot in self._slots(pk):
-            if slot.holder != holder:
-                continue
-            try:
+        known = self._taken.pop((pk, holder), None)
+        slot_keys = [known] if known else [slot.sk for slot in self._slots(pk) if slot.holder == holder]
+        for sk in slot_keys:
+            try:  # conditional on the holder: a lease that expired and was taken by another stays
                 self.table.delete_item(
-                    Key={"pk": pk, "sk": slot.sk}, ConditionExpression=Attr("holder").eq(holder)
+                    Key={"pk": pk, "sk": sk}, ConditionExpression=Attr("holder").eq(holder)
                 )
             except ClientError as exc:
                 if not _is_conditional_failure(exc):
