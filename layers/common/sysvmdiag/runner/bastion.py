@@ -11,12 +11,14 @@ ControlPersist would let them, so a rekeyed VM is seen at the next connect.
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import paramiko
 
@@ -141,6 +143,25 @@ class _VmSlot:
     # The last failed connect (when it ended, the error): runs that waited for it share its answer
     # instead of each trying again one after the other past their budgets.
     failure: tuple[float, RunnerError] | None = None
+
+
+class _TunnelSocket:
+    """The direct-tcpip channel as the socket of a VM Transport that outlives single runs.
+
+    When the bastion connection under a cached VM connection dies, paramiko's VM Transport thread
+    closes its socket on the way out, and closing a channel of a dead Transport raises EOFError in
+    that thread; there is nothing left to close then, so the error is dropped here.
+    """
+
+    def __init__(self, channel: paramiko.Channel):
+        self._channel = channel
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._channel, name)
+
+    def close(self) -> None:
+        with contextlib.suppress(EOFError, OSError, paramiko.SSHException):
+            self._channel.close()
 
 
 class _StaleConnection(Exception):
@@ -505,7 +526,7 @@ class BastionRunner:
         """Tunnel through the bastion, then key exchange against the pin and auth: a new VM connection."""
         channel = self._open_tunnel(vm, vm_name, deadline)
         via = channel.get_transport()
-        transport = paramiko.Transport(channel)
+        transport = paramiko.Transport(_TunnelSocket(channel))
         watchdog.guard(transport.close)  # nobody else uses it yet: the watchdog may close it
         try:
             self._handshake(transport, pinned, vm_name, deadline, RunnerErrorCode.VM_UNREACHABLE)
