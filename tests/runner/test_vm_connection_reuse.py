@@ -7,6 +7,7 @@ count connections independently of the runner's own bookkeeping.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -21,7 +22,7 @@ from simvms.sshd import SSH_KEYGEN, StatePaths, public_key_text
 from sysvmdiag.runner import BastionRunner, RunnerError, RunnerErrorCode, clear_runners, get_runner
 from sysvmdiag.runner import bastion as bastion_module
 from tests.runner import test_hostile_vm
-from tests.runner.test_hostile_vm import ECHO, SILENT, MiniZone
+from tests.runner.test_hostile_vm import ECHO, SILENT, MiniZone, _descendants
 
 # The loopback bastion + VM of test_hostile_vm.py, shared as a fixture of this module too.
 mini_zone = test_hostile_vm.mini_zone
@@ -205,37 +206,67 @@ def test_a_new_pinned_key_never_reuses_the_old_connection(mini_zone, tmp_path: P
         runner.close()
 
 
+def _rekey_loopback_vm(zone: MiniZone, tmp_path: Path) -> None:
+    """Give the loopback VM (our own sshd, never the shared lab's) a new host key: SIGHUP makes sshd
+    re-execute itself and load it; connections already made stay up, as with a real sshd restart."""
+    key_file = StatePaths(tmp_path / "state").hostkey("vm")
+    key_file.unlink()
+    Path(f"{key_file}.pub").unlink(missing_ok=True)
+    subprocess.run(
+        [SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-f", str(key_file)],
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
+    os.kill(zone.vm.process.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while zone.vm.log.read_text(errors="replace").count("Server listening on") < 2:
+        assert time.monotonic() < deadline, "the loopback VM sshd did not restart after SIGHUP"
+        time.sleep(0.05)
+    assert public_key_text(key_file) != zone.vm.endpoint.host_key
+
+
 def test_a_rekeyed_vm_is_a_mismatch_once_its_cached_connection_expires(
     mini_zone, monkeypatch, tmp_path: Path
 ) -> None:
     """The VM's real key changes behind a cached connection: the next connect sees it."""
-    monkeypatch.setattr(bastion_module, "VM_CONNECTION_IDLE_SECONDS", 0.5)
+    monkeypatch.setattr(bastion_module, "VM_CONNECTION_IDLE_SECONDS", 2.0)
     zone = mini_zone(ECHO)
     runner = BastionRunner(zone.bastion.endpoint, zone.key)
     try:
         runner.run(zone.vm.endpoint, COMMAND, timeout=10)
-        # Rekey the loopback VM (its own sshd, not the shared lab's): a new host key file, which
-        # sshd loads when SIGHUP makes it re-execute itself.
-        key_file = StatePaths(tmp_path / "state").hostkey("vm")
-        key_file.unlink()
-        Path(f"{key_file}.pub").unlink(missing_ok=True)
-        subprocess.run(
-            [SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-f", str(key_file)],
-            check=True,
-            stdin=subprocess.DEVNULL,
-        )
-        os.kill(zone.vm.process.pid, signal.SIGHUP)
-        deadline = time.monotonic() + 10
-        while zone.vm.log.read_text(errors="replace").count("Server listening on") < 2:
-            assert time.monotonic() < deadline, "the loopback VM sshd did not restart after SIGHUP"
-            time.sleep(0.05)
-        assert public_key_text(key_file) != zone.vm.endpoint.host_key
-        # Still cached and verified: the next run within the idle limit reuses it, as ControlMaster would.
+        _rekey_loopback_vm(zone, tmp_path)
+        # Still cached and verified: a run within the idle limit reuses it, as ControlMaster would.
         assert runner.run(zone.vm.endpoint, COMMAND, timeout=10).exit_code == 3
-        time.sleep(0.8)
+        time.sleep(2.5)
         with pytest.raises(RunnerError) as caught:
             runner.run(zone.vm.endpoint, COMMAND, timeout=10)
         assert caught.value.code is RunnerErrorCode.HOST_KEY_MISMATCH
+        assert _logins(zone) == 1
+    finally:
+        runner.close()
+
+
+def test_a_rekeyed_vm_that_dropped_its_connections_is_a_mismatch_at_once(mini_zone, tmp_path: Path) -> None:
+    """A VM rebuilt or rebooted with a new key drops its connections: the cached one is found dead,
+    the run retried on a fresh connection, and that connection meets the new key."""
+    zone = mini_zone(ECHO)
+    runner = BastionRunner(zone.bastion.endpoint, zone.key)
+    try:
+        runner.run(zone.vm.endpoint, COMMAND, timeout=10)
+        (cached,) = runner.connections_to(zone.vm.endpoint)
+        _rekey_loopback_vm(zone, tmp_path)
+        sessions = _descendants(zone.vm.process.pid)
+        assert sessions, "no per-connection sshd process found for the cached connection"
+        for pid in sessions:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while cached.is_active() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with pytest.raises(RunnerError) as caught:
+            runner.run(zone.vm.endpoint, COMMAND, timeout=10)
+        assert caught.value.code is RunnerErrorCode.HOST_KEY_MISMATCH
+        assert runner.connections_to(zone.vm.endpoint) == []
     finally:
         runner.close()
 
