@@ -204,17 +204,25 @@ class FaultZone:
         for pid in (int(word) for word in proc.stdout.split()):
             try:
                 raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except FileNotFoundError:
+            except (FileNotFoundError, ProcessLookupError):  # ended between the listing and the read
                 continue
             found[pid] = [part.decode(errors="replace") for part in raw.split(b"\0") if part]
         return found
 
     def wait_vm_idle(self, host: str = "vr", within: float = VM_IDLE_SECONDS) -> None:
-        """Only the VM's sshd listener is left: no tool, no VM-side program, no SSH session."""
+        """Only the VM's sshd listener is left, and at most idle kept-open connections (the runner's
+        ControlMaster-like reuse: an ``sshd: user@notty`` process with no session under it); no tool,
+        no VM-side program, no session."""
         listener = self.sshd_pid(host)
         deadline = time.monotonic() + within
         while True:
-            others = {pid: argv for pid, argv in self.processes(host).items() if pid != listener}
+            running = self.processes(host)
+            parents = {_parent_pid(pid) for pid in running}
+            others = {
+                pid: argv
+                for pid, argv in running.items()
+                if pid != listener and not (_is_idle_connection(argv) and pid not in parents)
+            }
             if not others:
                 return
             if time.monotonic() > deadline:
@@ -297,3 +305,15 @@ class DynamoDbThrottle:
         ).encode()
         headers = {"x-amzn-ErrorType": self.ERROR, "Content-Type": "application/x-amz-json-1.0"}
         return AWSResponse(request.url, 400, headers, _RawBody(body))
+
+
+def _parent_pid(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _is_idle_connection(argv: list[str]) -> bool:
+    """sshd's title for a logged-in connection without a terminal ("sshd: root@notty")."""
+    return len(argv) == 1 and argv[0].startswith("sshd: ") and argv[0].endswith("@notty")
