@@ -16,10 +16,18 @@ from simvms.lab import DEFAULT_STATE_DIR, Lab, LabError, check_prerequisites
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="simvms", description=__doc__)
-    parser.add_argument("--topology", type=Path, default=None,
-                        help="topology file (default: the packaged simvms/topology.yaml)")
-    parser.add_argument("--state", type=Path, default=None,
-                        help=f"state folder (default: $SIMVMS_STATE_DIR or {DEFAULT_STATE_DIR})")
+    parser.add_argument(
+        "--topology",
+        type=Path,
+        default=None,
+        help="topology file (default: the packaged simvms/topology.yaml)",
+    )
+    parser.add_argument(
+        "--state",
+        type=Path,
+        default=None,
+        help=f"state folder (default: $SIMVMS_STATE_DIR or {DEFAULT_STATE_DIR})",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="create the lab (idempotent)")
     down = sub.add_parser("down", help="remove the lab (keeps generated keys)")
@@ -35,8 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     rekey = sub.add_parser("rekey", help="give one host a new ssh host key and restart its sshd")
     rekey.add_argument("host")
     compose = sub.add_parser("compose", help="write the docker-compose file generated from the topology")
-    compose.add_argument("--output", type=Path, default=None,
-                         help="where to write (default: simvms/docker-compose.yml next to the topology)")
+    compose.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="where to write (default: simvms/docker-compose.yml next to the topology)",
+    )
     return parser
 
 
@@ -71,8 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "up":
             started = time.monotonic()
             status = lab.up()
-            print(f"simvms: lab {status['prefix']} up in {time.monotonic() - started:.1f}s; "
-                  f"ssh -F {status['ssh_config']} vr ping -c 1 198.51.100.80")
+            print(
+                f"simvms: lab {status['prefix']} up in {time.monotonic() - started:.1f}s; "
+                f"ssh -F {status['ssh_config']} vr ping -c 1 198.51.100.80"
+            )
             return 0
         if args.command == "down":
             lab.down(purge=args.purge)

@@ -56,16 +56,18 @@ def check_prerequisites() -> None:
         raise LabError("; ".join(problems))
 
 
-def _ip(args: list[str], namespace: str | None = None, batch: list[str] | None = None,
-        check: bool = True) -> subprocess.CompletedProcess[str]:
+def _ip(
+    args: list[str], namespace: str | None = None, batch: list[str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     argv = ["ip"]
     if namespace is not None:
         argv += ["-n", namespace]
     argv += args
     if batch is not None:
         argv += ["-batch", "-"]
-    proc = subprocess.run(argv, input="\n".join(batch) + "\n" if batch is not None else None,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        argv, input="\n".join(batch) + "\n" if batch is not None else None, capture_output=True, text=True
+    )
     if check and proc.returncode != 0:
         raise LabError(f"simvms: {' '.join(argv)} failed: {proc.stderr.strip()}")
     return proc
@@ -106,8 +108,9 @@ class Lab:
 
     def bastion_spec(self) -> SshdSpec:
         bastion = self.topology.bastion()
-        vm_opens = ",".join(f'permitopen="{vm.ssh.address}:{vm.ssh.port}"'
-                            for vm in self.system_vms() if vm.ssh)
+        vm_opens = ",".join(
+            f'permitopen="{vm.ssh.address}:{vm.ssh.port}"' for vm in self.system_vms() if vm.ssh
+        )
         permit = " ".join(f"{vm.ssh.address}:{vm.ssh.port}" for vm in self.system_vms() if vm.ssh)
         command = sshd.vmside_command("--bastion", "--log", str(self.paths.run_log(bastion.name)))
         return SshdSpec(
@@ -117,8 +120,12 @@ class Lab:
             port=bastion.ssh.port if bastion.ssh else 22,
             user=bastion.ssh.user if bastion.ssh else "root",
             key_options=f'restrict,port-forwarding,{vm_opens},command="{command}"',
-            extra_config=("AllowTcpForwarding local", f"PermitOpen {permit}", "PermitListen none",
-                          "GatewayPorts no"),
+            extra_config=(
+                "AllowTcpForwarding local",
+                f"PermitOpen {permit}",
+                "PermitListen none",
+                "GatewayPorts no",
+            ),
         )
 
     def vm_spec(self, vm: Host) -> SshdSpec:
@@ -189,28 +196,47 @@ class Lab:
         sysctl_jobs = [(plan.switch_namespace, lab_plan.SWITCH_SYSCTLS)] + [
             (h.namespace, h.sysctls) for h in plan.hosts.values()
         ]
-        self._run_parallel([
-            ["ip", "netns", "exec", ns, "sysctl", "-q", "-w", *(f"{k}={v}" for k, v in values)]
-            for ns, values in sysctl_jobs
-        ])
+        self._run_parallel(
+            [
+                ["ip", "netns", "exec", ns, "sysctl", "-q", "-w", *(f"{k}={v}" for k, v in values)]
+                for ns, values in sysctl_jobs
+            ]
+        )
         _ip([], namespace=plan.switch_namespace, batch=lab_plan.switch_batch(plan))
         bastion_ns = plan.hosts[plan.bastion].namespace
         root_if = plan.host_link_root_ifname
-        _ip(["link", "add", root_if, "type", "veth", "peer", "name", lab_plan.HOST_LINK_BASTION_IFNAME,
-             "netns", bastion_ns])
+        _ip(
+            [
+                "link",
+                "add",
+                root_if,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                lab_plan.HOST_LINK_BASTION_IFNAME,
+                "netns",
+                bastion_ns,
+            ]
+        )
         # The host link is IPv4 only: no link-local IPv6 path between the host and the lab.
         Path(f"/proc/sys/net/ipv6/conf/{root_if}/disable_ipv6").write_text("1\n")
         _ip(["addr", "add", plan.host_link_root_address.with_prefixlen, "dev", root_if])
         _ip(["link", "set", root_if, "up"])
-        self._run_parallel([
-            ["ip", "-n", h.namespace, "-batch", "-"] for h in plan.hosts.values()
-        ], inputs=["\n".join(lab_plan.host_batch(h)) + "\n" for h in plan.hosts.values()])
+        self._run_parallel(
+            [["ip", "-n", h.namespace, "-batch", "-"] for h in plan.hosts.values()],
+            inputs=["\n".join(lab_plan.host_batch(h)) + "\n" for h in plan.hosts.values()],
+        )
         uplink = lab_plan.HOST_LINK_BASTION_IFNAME
         _ip(["netns", "exec", bastion_ns, "sysctl", "-q", "-w", f"net.ipv6.conf.{uplink}.disable_ipv6=1"])
-        _ip([], namespace=bastion_ns, batch=[
-            f"addr add {plan.host_link_bastion_address.with_prefixlen} dev {uplink}",
-            f"link set {uplink} up",
-        ])
+        _ip(
+            [],
+            namespace=bastion_ns,
+            batch=[
+                f"addr add {plan.host_link_bastion_address.with_prefixlen} dev {uplink}",
+                f"link set {uplink} up",
+            ],
+        )
 
     @staticmethod
     def _run_parallel(commands: list[list[str]], inputs: list[str] | None = None) -> None:
@@ -229,8 +255,12 @@ class Lab:
     def _observe(self) -> dict[str, dict[str, Any]]:
         """Per namespace: its addresses/links and v4/v6 routes, read with `ip -j` in parallel."""
         present = existing_namespaces()
-        jobs = [(h.namespace, kind) for h in self.plan.hosts.values() if h.namespace in present
-                for kind in ("addr", "route4", "route6")]
+        jobs = [
+            (h.namespace, kind)
+            for h in self.plan.hosts.values()
+            if h.namespace in present
+            for kind in ("addr", "route4", "route6")
+        ]
         if self.plan.switch_namespace in present:
             jobs.append((self.plan.switch_namespace, "addr"))
         args = {
@@ -256,8 +286,9 @@ class Lab:
         for ns in self.plan.namespaces:
             if ns not in observed:
                 issues.append(f"namespace {ns} missing")
-        switch_links = {link["ifname"]: link for link in observed.get(self.plan.switch_namespace, {})
-                        .get("addr", [])}
+        switch_links = {
+            link["ifname"]: link for link in observed.get(self.plan.switch_namespace, {}).get("addr", [])
+        }
         for host in self.plan.hosts.values():
             if host.namespace not in observed:
                 continue
@@ -323,13 +354,15 @@ class Lab:
             interfaces = []
             for iface in host.interfaces:
                 link = links.get(iface.name)
-                interfaces.append({
-                    "name": iface.name,
-                    "network": iface.network,
-                    "ipv4": iface.ipv4.with_prefixlen if iface.ipv4 else None,
-                    "ipv6": iface.ipv6.with_prefixlen if iface.ipv6 else None,
-                    "mac": link.get("address") if link else None,
-                })
+                interfaces.append(
+                    {
+                        "name": iface.name,
+                        "network": iface.network,
+                        "ipv4": iface.ipv4.with_prefixlen if iface.ipv4 else None,
+                        "ipv6": iface.ipv6.with_prefixlen if iface.ipv6 else None,
+                        "mac": link.get("address") if link else None,
+                    }
+                )
             entry: dict[str, Any] = {
                 "kind": str(host.kind),
                 "namespace": planned.namespace,
@@ -376,7 +409,8 @@ class Lab:
             "address": spec.address,
             "port": spec.port,
             "user": spec.user,
-            "host_key": sshd.public_key_text(hostkey) if hostkey.with_name(hostkey.name + ".pub").exists()
+            "host_key": sshd.public_key_text(hostkey)
+            if hostkey.with_name(hostkey.name + ".pub").exists()
             else None,
             "pid": pid,
             "running": pid is not None,
@@ -467,4 +501,3 @@ class Lab:
 
 def _addresses(link: dict[str, Any]) -> set[str]:
     return {f"{a['local']}/{a['prefixlen']}" for a in link.get("addr_info", [])}
-

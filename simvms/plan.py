@@ -122,8 +122,11 @@ def build_plan(topology: Topology) -> LabPlan:
                 mac=iface.mac or "",
                 ipv4=iface.ipv4,
                 ipv6=iface.ipv6,
-                peer=_short_name(f"{host.name[: IFNAMSIZ - len(iface.name) - 1]}-{iface.name}",
-                                 f"{host.name}/{iface.name}", peer_names),
+                peer=_short_name(
+                    f"{host.name[: IFNAMSIZ - len(iface.name) - 1]}-{iface.name}",
+                    f"{host.name}/{iface.name}",
+                    peer_names,
+                ),
                 bridge=bridges[iface.network],
             )
             for iface in host.interfaces

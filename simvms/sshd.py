@@ -80,7 +80,8 @@ def generate_key(path: Path, comment: str) -> None:
         old.unlink(missing_ok=True)
     subprocess.run(
         [SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
-        check=True, stdin=subprocess.DEVNULL,
+        check=True,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -258,8 +259,11 @@ def start_sshd(spec: SshdSpec, paths: StatePaths) -> int:
     subprocess.run([SSHD, "-t", "-f", str(config)], check=True, capture_output=True)
     proc = subprocess.Popen(
         ["ip", "netns", "exec", spec.namespace, SSHD, "-D", "-f", str(config), "-E", str(log)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True, close_fds=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
     )
     paths.pidfile(spec.host).write_text(f"{proc.pid}\n")
     deadline = time.monotonic() + LISTEN_TIMEOUT

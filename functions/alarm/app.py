@@ -62,8 +62,9 @@ def _start_runs_once() -> Callable[..., dict[str, Any]]:
     """``_start_runs`` made idempotent on the event id; built on first use, since the persistence
     layer opens its DynamoDB client when created (after the environment names the table)."""
     persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
-    return idempotent_function(data_keyword_argument="alarm_event", persistence_store=persistence,
-                               config=IDEMPOTENCY)(_start_runs)
+    return idempotent_function(
+        data_keyword_argument="alarm_event", persistence_store=persistence, config=IDEMPOTENCY
+    )(_start_runs)
 
 
 def reset_clients() -> None:
@@ -79,7 +80,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if not alarm_event.starts_runs:
         logger.info("alarm state is not ALARM: nothing runs", extra={"state": alarm_event.detail.state.value})
         return RunSummary(
-            event_id=alarm_event.id, alarm_name=alarm_event.detail.alarm_name,
+            event_id=alarm_event.id,
+            alarm_name=alarm_event.detail.alarm_name,
             state=alarm_event.detail.state.value,
         ).to_dict()
     IDEMPOTENCY.register_lambda_context(context)

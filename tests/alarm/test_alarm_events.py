@@ -67,8 +67,13 @@ def test_propagated_tags_come_from_the_event_without_a_call() -> None:
 def test_tags_are_read_from_cloudwatch_on_the_alarm_arn(aws_env: str) -> None:
     cloudwatch = boto3.client("cloudwatch")
     cloudwatch.put_metric_alarm(
-        AlarmName="svd-vpn-latency-high", MetricName="TunnelRttMs", Namespace="SysVmLab/VPN",
-        Statistic="Average", Period=60, EvaluationPeriods=1, Threshold=250.0,
+        AlarmName="svd-vpn-latency-high",
+        MetricName="TunnelRttMs",
+        Namespace="SysVmLab/VPN",
+        Statistic="Average",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=250.0,
         ComparisonOperator="GreaterThanThreshold",
         Tags=[{"Key": "sysvmdiag:playbook", "Value": "vpn-check"}, {"Key": "env", "Value": "lab"}],
     )
@@ -79,8 +84,11 @@ def test_tags_are_read_from_cloudwatch_on_the_alarm_arn(aws_env: str) -> None:
 def test_a_failing_tag_lookup_means_name_only() -> None:
     """CloudWatch unreachable (a closed loopback port): None, so the starter matches by name only."""
     unreachable = boto3.client(
-        "cloudwatch", endpoint_url=f"http://127.0.0.1:{free_loopback_port()}", region_name="us-east-1",
-        aws_access_key_id="x", aws_secret_access_key="x",
+        "cloudwatch",
+        endpoint_url=f"http://127.0.0.1:{free_loopback_port()}",
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
         config=Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=1),
     )
     event = parse(event=load_event("vpn-latency-tagged-alarm.json"), model=AlarmStateChangeEvent)

@@ -86,8 +86,18 @@ def test_trigger_command_invokes_the_function_on_the_stack(
     from sysvmdiag.cli import main as cli_main
 
     event = load_event("datacenter-link-tags-propagated-alarm.json")
-    code = cli_main(["playbooks", "trigger", "--state", alarm_stack_env["stateDir"], "--wait", "90",
-                     "--event", str(EVENTS / "datacenter-link-tags-propagated-alarm.json")])
+    code = cli_main(
+        [
+            "playbooks",
+            "trigger",
+            "--state",
+            alarm_stack_env["stateDir"],
+            "--wait",
+            "90",
+            "--event",
+            str(EVENTS / "datacenter-link-tags-propagated-alarm.json"),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     assert '"playbook": "datacenter-link"' in out

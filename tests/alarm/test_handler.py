@@ -24,11 +24,16 @@ from tests.alarm.conftest import ResultsTopic, load_event
 
 
 @pytest.fixture
-def zone(tables: dict[str, Any], results_topic: ResultsTopic, monkeypatch: pytest.MonkeyPatch,
-         fresh_runs_client: Any) -> Iterator[dict[str, Any]]:
+def zone(
+    tables: dict[str, Any],
+    results_topic: ResultsTopic,
+    monkeypatch: pytest.MonkeyPatch,
+    fresh_runs_client: Any,
+) -> Iterator[dict[str, Any]]:
     """The lab's topology and playbooks loaded, a jobs queue, and a handler with fresh clients."""
-    load_topology_into_tables(load_topology(DEFAULT_TOPOLOGY_FILE),
-                              TopologyStore(tables["topology"], tables["accounts"]))
+    load_topology_into_tables(
+        load_topology(DEFAULT_TOPOLOGY_FILE), TopologyStore(tables["topology"], tables["accounts"])
+    )
     load_playbooks(DEFAULT_PLAYBOOKS_FILE, tables["topology"])
     sqs = boto3.client("sqs")
     queue_url = sqs.create_queue(QueueName=f"alarm-jobs-{uuid.uuid4().hex[:8]}")["QueueUrl"]
@@ -44,7 +49,8 @@ def invoke(event: dict[str, Any]) -> dict[str, Any]:
 
 def queued_messages(zone: dict[str, Any]) -> int:
     attributes = zone["sqs"].get_queue_attributes(
-        QueueUrl=zone["queue_url"], AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+        QueueUrl=zone["queue_url"], AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
     return int(attributes["ApproximateNumberOfMessages"])
 
 
@@ -59,7 +65,9 @@ def test_an_alarm_queues_its_playbook_as_jobs_of_the_system_identity(zone: dict[
     assert run["playbook"] == "web-reachability" and run["statuses"] == ["queued", "queued"]
     jobs = [zone["jobs"].get(job_id) for job_id in run["jobIds"]]
     assert [(j.type.value, j.target_id, j.ip_address) for j in jobs] == [
-        ("ping", "r-4-VM", "198.51.100.80"), ("traceroute", "r-4-VM", "198.51.100.80")]
+        ("ping", "r-4-VM", "198.51.100.80"),
+        ("traceroute", "r-4-VM", "198.51.100.80"),
+    ]
     for job in jobs:
         assert (job.account_id, job.role, job.domain, job.actor) == ("system:alarm", "admin", "ROOT", "alarm")
         assert job.playbook_run_id == run["playbookRunId"] and job.status is JobStatus.QUEUED
@@ -102,9 +110,15 @@ def test_ok_and_insufficient_data_run_nothing(zone: dict[str, Any], name: str) -
 
 def test_tag_matched_alarm_runs_the_tagged_playbook(zone: dict[str, Any]) -> None:
     boto3.client("cloudwatch").put_metric_alarm(
-        AlarmName="svd-vpn-latency-high", MetricName="TunnelRttMs", Namespace="SysVmLab/VPN",
-        Statistic="Average", Period=60, EvaluationPeriods=1, Threshold=250.0,
-        ComparisonOperator="GreaterThanThreshold", Tags=[{"Key": "sysvmdiag:playbook", "Value": "vpn-check"}],
+        AlarmName="svd-vpn-latency-high",
+        MetricName="TunnelRttMs",
+        Namespace="SysVmLab/VPN",
+        Statistic="Average",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=250.0,
+        ComparisonOperator="GreaterThanThreshold",
+        Tags=[{"Key": "sysvmdiag:playbook", "Value": "vpn-check"}],
     )
     summary = invoke(load_event("vpn-latency-tagged-alarm.json"))
     assert summary["tagsKnown"] is True
@@ -119,12 +133,22 @@ def test_propagated_tags_match_without_cloudwatch(zone: dict[str, Any]) -> None:
 
 
 def test_a_refused_diagnostic_is_a_denied_job_and_counts_as_finished(zone: dict[str, Any]) -> None:
-    PlaybookStore(zone["tables"]["topology"]).load(parse_playbooks({"playbooks": [{
-        "id": "mixed", "match": {"alarmNames": ["svd-web-unreachable"]},
-        "diagnostics": [
-            {"targetId": "r-99-VM", "type": "ping", "ipAddress": "198.51.100.80"},
-            {"targetId": "r-4-VM", "type": "ping", "ipAddress": "198.51.100.80"},
-        ]}]}))
+    PlaybookStore(zone["tables"]["topology"]).load(
+        parse_playbooks(
+            {
+                "playbooks": [
+                    {
+                        "id": "mixed",
+                        "match": {"alarmNames": ["svd-web-unreachable"]},
+                        "diagnostics": [
+                            {"targetId": "r-99-VM", "type": "ping", "ipAddress": "198.51.100.80"},
+                            {"targetId": "r-4-VM", "type": "ping", "ipAddress": "198.51.100.80"},
+                        ],
+                    }
+                ]
+            }
+        )
+    )
     summary = invoke(load_event("web-unreachable-alarm.json"))
     (run,) = summary["playbookRuns"]
     assert run["statuses"] == ["denied", "queued"]
@@ -137,8 +161,13 @@ def test_a_refused_diagnostic_is_a_denied_job_and_counts_as_finished(zone: dict[
 
 def test_no_matching_playbook_runs_nothing(zone: dict[str, Any]) -> None:
     event = load_event("web-unreachable-alarm.json")
-    summary = invoke({**event, "id": str(uuid.uuid4()),
-                      "resources": ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:unrelated"],
-                      "detail": {**event["detail"], "alarmName": "unrelated"}})
+    summary = invoke(
+        {
+            **event,
+            "id": str(uuid.uuid4()),
+            "resources": ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:unrelated"],
+            "detail": {**event["detail"], "alarmName": "unrelated"},
+        }
+    )
     assert summary["playbookRuns"] == []
     assert queued_messages(zone) == 0

@@ -46,13 +46,21 @@ def test_every_lab_diagnostic_targets_a_lab_vm_and_the_policy_allows_it_for_the_
     for playbook in load_playbook_file(DEFAULT_PLAYBOOKS_FILE).playbooks:
         for request in playbook.diagnostics:
             assert request.ip_address in lab_addresses, (playbook.id, request.ip_address)
-            decision = decide(SYSTEM_ALARM_CALLER, request.target_id, request.type.value,
-                              request.ip_address, request.params, topology)
+            decision = decide(
+                SYSTEM_ALARM_CALLER,
+                request.target_id,
+                request.type.value,
+                request.ip_address,
+                request.params,
+                topology,
+            )
             assert decision.allowed, (playbook.id, request, decision.message)
 
 
 def test_errors_name_the_file_the_playbook_and_the_field(tmp_path: Path) -> None:
-    path = _write(tmp_path, """
+    path = _write(
+        tmp_path,
+        """
 playbooks:
   - id: fine
     match: {alarmNames: [a]}
@@ -62,7 +70,8 @@ playbooks:
     diagnostics:
       - {targetId: r-4-VM, type: pong, ipAddress: 198.51.100.80}
       - {targetId: r-4-VM, type: ping, ipAddress: 198.51.100.80, hostname: web}
-""")
+""",
+    )
     with pytest.raises(PlaybookFileError) as caught:
         load_playbook_file(path)
     text = str(caught.value)
@@ -80,10 +89,14 @@ playbooks:
         ({"id": "bad#id", "match": {"alarmNames": ["a"]}, "diagnostics": [PING]}, "String should match"),
         ({"id": "x", "match": {"alarmNames": [""]}, "diagnostics": [PING]}, "at least 1 character"),
         ({"id": "x", "match": {"tags": {"": "v"}}, "diagnostics": [PING]}, "at least 1 character"),
-        ({"id": "x", "match": {"alarmNames": ["a"]}, "diagnostics": [{**PING, "params": "x" * 300}]},
-         "at most 256 characters"),
-        ({"id": "x", "match": {"alarmNames": ["a"], "names": ["b"]}, "diagnostics": [PING]},
-         "match.names: Extra inputs"),
+        (
+            {"id": "x", "match": {"alarmNames": ["a"]}, "diagnostics": [{**PING, "params": "x" * 300}]},
+            "at most 256 characters",
+        ),
+        (
+            {"id": "x", "match": {"alarmNames": ["a"], "names": ["b"]}, "diagnostics": [PING]},
+            "match.names: Extra inputs",
+        ),
     ],
 )
 def test_invalid_playbooks_are_refused(playbook: dict, message: str) -> None:
@@ -106,18 +119,43 @@ def test_unreadable_and_non_yaml_files_name_the_path(tmp_path: Path) -> None:
 
 
 def test_seed_and_cloudstack_field_names_are_accepted_like_the_api() -> None:
-    parsed = parse_playbooks({"playbooks": [{"id": "x", "match": {"alarmNames": ["a"]}, "diagnostics": [
-        {"uuid": "4b1d5c2e-7a0f-4c1e-9d3b-000000000004", "diagnosisTest": "arping", "ipaddress": "10.1.1.11"}
-    ]}]})
+    parsed = parse_playbooks(
+        {
+            "playbooks": [
+                {
+                    "id": "x",
+                    "match": {"alarmNames": ["a"]},
+                    "diagnostics": [
+                        {
+                            "uuid": "4b1d5c2e-7a0f-4c1e-9d3b-000000000004",
+                            "diagnosisTest": "arping",
+                            "ipaddress": "10.1.1.11",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
     request = parsed.playbooks[0].diagnostics[0]
     assert (request.target_id, request.type.value, request.ip_address) == (
-        "4b1d5c2e-7a0f-4c1e-9d3b-000000000004", "arping", "10.1.1.11")
+        "4b1d5c2e-7a0f-4c1e-9d3b-000000000004",
+        "arping",
+        "10.1.1.11",
+    )
 
 
 def test_tag_match_needs_every_tag_and_a_name_match_is_enough() -> None:
-    playbook = parse_playbooks({"playbooks": [{
-        "id": "x", "match": {"alarmNames": ["named"], "tags": {"team": "net", "severity": "page"}},
-        "diagnostics": [PING]}]}).playbooks[0]
+    playbook = parse_playbooks(
+        {
+            "playbooks": [
+                {
+                    "id": "x",
+                    "match": {"alarmNames": ["named"], "tags": {"team": "net", "severity": "page"}},
+                    "diagnostics": [PING],
+                }
+            ]
+        }
+    ).playbooks[0]
     assert playbook.match.matches("named", {})
     assert playbook.match.matches("other", {"team": "net", "severity": "page", "extra": "1"})
     assert not playbook.match.matches("other", {"team": "net"})

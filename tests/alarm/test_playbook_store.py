@@ -46,20 +46,28 @@ def test_load_is_idempotent_and_lists_every_playbook(tables: dict[str, Any]) -> 
     assert second.removed_items == 0
     assert _all_items(table) == items
     assert [p.id for p in PlaybookStore(table).list_playbooks()] == sorted(
-        ["web-reachability", "vpn-check", "datacenter-link", "secondary-storage"])
+        ["web-reachability", "vpn-check", "datacenter-link", "secondary-storage"]
+    )
     assert all("zone_id" not in item and "list_pk" not in item for item in items.values())
 
 
 def test_reload_prunes_playbooks_and_matches_no_longer_in_the_file(tables: dict[str, Any]) -> None:
     store = PlaybookStore(tables["topology"])
-    store.load(_file(
-        {"id": "keep", "match": {"alarmNames": ["old-name", "stays"], "tags": {"a": "1"}},
-         "diagnostics": [PING]},
-        {"id": "gone", "match": {"alarmNames": ["gone-alarm"]}, "diagnostics": [PING]},
-    ))
-    report = store.load(_file(
-        {"id": "keep", "match": {"alarmNames": ["stays", "new-name"]}, "diagnostics": [PING]},
-    ))
+    store.load(
+        _file(
+            {
+                "id": "keep",
+                "match": {"alarmNames": ["old-name", "stays"], "tags": {"a": "1"}},
+                "diagnostics": [PING],
+            },
+            {"id": "gone", "match": {"alarmNames": ["gone-alarm"]}, "diagnostics": [PING]},
+        )
+    )
+    report = store.load(
+        _file(
+            {"id": "keep", "match": {"alarmNames": ["stays", "new-name"]}, "diagnostics": [PING]},
+        )
+    )
     # gone's definition and match, keep's old-name match and its tag match
     assert report.removed_items == 4
     assert [p.id for p in store.list_playbooks()] == ["keep"]
@@ -68,8 +76,11 @@ def test_reload_prunes_playbooks_and_matches_no_longer_in_the_file(tables: dict[
     assert store.playbooks_for_alarm("other", {"a": "1"}) == []
     assert [p.id for p in store.playbooks_for_alarm("new-name")] == ["keep"]
     keys = set(_all_items(tables["topology"]))
-    assert keys == {("PLAYBOOKS", "keep"), ("PLAYBOOK_ALARM#stays", "PLAYBOOK#keep"),
-                    ("PLAYBOOK_ALARM#new-name", "PLAYBOOK#keep")}
+    assert keys == {
+        ("PLAYBOOKS", "keep"),
+        ("PLAYBOOK_ALARM#stays", "PLAYBOOK#keep"),
+        ("PLAYBOOK_ALARM#new-name", "PLAYBOOK#keep"),
+    }
 
 
 def test_an_empty_file_removes_every_playbook(tables: dict[str, Any], tmp_path: Path) -> None:
@@ -100,7 +111,8 @@ def test_lookup_needs_all_tags_and_finds_a_playbook_once_by_name_and_tag(tables:
     store = PlaybookStore(table)
     assert store.playbooks_for_alarm("anything", {"team": "storage"}) == []
     assert [p.id for p in store.playbooks_for_alarm("anything", {"team": "storage", "severity": "page"})] == [
-        "secondary-storage"]
+        "secondary-storage"
+    ]
     both = store.playbooks_for_alarm("svd-vpn-tunnel-down", {"sysvmdiag:playbook": "vpn-check"})
     assert [p.id for p in both] == ["vpn-check"]
     assert store.playbooks_for_alarm("svd-web-unreachable-not", {"sysvmdiag:playbook": "nope"}) == []
@@ -108,10 +120,12 @@ def test_lookup_needs_all_tags_and_finds_a_playbook_once_by_name_and_tag(tables:
 
 def test_tag_keys_and_values_with_separators_do_not_collide(tables: dict[str, Any]) -> None:
     store = PlaybookStore(tables["topology"])
-    store.load(_file(
-        {"id": "one", "match": {"tags": {"a=b": "c"}}, "diagnostics": [PING]},
-        {"id": "two", "match": {"tags": {"a": "b=c"}}, "diagnostics": [PING]},
-    ))
+    store.load(
+        _file(
+            {"id": "one", "match": {"tags": {"a=b": "c"}}, "diagnostics": [PING]},
+            {"id": "two", "match": {"tags": {"a": "b=c"}}, "diagnostics": [PING]},
+        )
+    )
     assert [p.id for p in store.playbooks_for_alarm("x", {"a=b": "c"})] == ["one"]
     assert [p.id for p in store.playbooks_for_alarm("x", {"a": "b=c"})] == ["two"]
 
@@ -136,8 +150,9 @@ def test_cli_load_and_list(tables: dict[str, Any], capsys: pytest.CaptureFixture
     assert "vpn-check: alarm svd-vpn-tunnel-down; tags sysvmdiag:playbook=vpn-check" in out
 
 
-def test_cli_load_of_a_bad_file_writes_nothing(tables: dict[str, Any], tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_load_of_a_bad_file_writes_nothing(
+    tables: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("playbooks: [{id: x, match: {}, diagnostics: []}]\n")
     assert cli_main(["playbooks", "load", str(bad)]) == 2

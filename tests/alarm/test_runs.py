@@ -27,21 +27,37 @@ def captured_result(name: str, target: str = "r-4-VM") -> DiagnosticResult:
     capture = json.loads((OUTPUTS / f"{name}.json").read_text())
     now = datetime.now(UTC)
     return DiagnosticResult(
-        id=str(uuid.uuid4()), target_id=target, type=DiagnosticType(capture["tool"]),
-        ip_address=capture["argv"][-1], status="succeeded" if capture["exit_code"] == 0 else "failed",
-        success=capture["exit_code"] == 0, exit_code=capture["exit_code"], stdout=capture["stdout"],
+        id=str(uuid.uuid4()),
+        target_id=target,
+        type=DiagnosticType(capture["tool"]),
+        ip_address=capture["argv"][-1],
+        status="succeeded" if capture["exit_code"] == 0 else "failed",
+        success=capture["exit_code"] == 0,
+        exit_code=capture["exit_code"],
+        stdout=capture["stdout"],
         stderr=capture["stderr"],
         result=parse_output(capture["tool"], capture["stdout"], capture["stderr"], capture["exit_code"]),
-        started_at=now, finished_at=now, duration_ms=5,
+        started_at=now,
+        finished_at=now,
+        duration_ms=5,
     )
 
 
 def new_job(run_id: str | None, kind: str = "ping", ip: str = "198.51.100.80") -> Job:
     now = datetime.now(UTC)
     return Job(
-        id=str(uuid.uuid4()), status=JobStatus.QUEUED, target_id="r-4-VM", type=DiagnosticType(kind),
-        ip_address=ip, account_id="system:alarm", role="admin", domain="ROOT", actor="alarm",
-        worst_case_seconds=10.0, created_at=now, deadline_at=now + timedelta(minutes=10),
+        id=str(uuid.uuid4()),
+        status=JobStatus.QUEUED,
+        target_id="r-4-VM",
+        type=DiagnosticType(kind),
+        ip_address=ip,
+        account_id="system:alarm",
+        role="admin",
+        domain="ROOT",
+        actor="alarm",
+        worst_case_seconds=10.0,
+        created_at=now,
+        deadline_at=now + timedelta(minutes=10),
         playbook_run_id=run_id,
     )
 
@@ -50,8 +66,14 @@ def finish(jobs: JobStore, job: Job, capture: str) -> Job:
     """What the worker does when a job ends: a conditional transition to its final status."""
     result = captured_result(capture)
     status = JobStatus.SUCCEEDED if result.success else JobStatus.FAILED
-    done = jobs.transition(job, (JobStatus.QUEUED, JobStatus.RUNNING), status=status, result=result,
-                           started_at=result.started_at, finished_at=result.finished_at)
+    done = jobs.transition(
+        job,
+        (JobStatus.QUEUED, JobStatus.RUNNING),
+        status=status,
+        result=result,
+        started_at=result.started_at,
+        finished_at=result.finished_at,
+    )
     assert done is not None
     return done
 
@@ -63,8 +85,14 @@ def runs(tables: dict[str, Any], results_topic: ResultsTopic, fresh_runs_client:
 
 def open_run(runs: PlaybookRuns, diagnostics: int) -> str:
     run_id = new_run_id()
-    runs.open(run_id=run_id, alarm_name="svd-web-unreachable", alarm_state="ALARM",
-              playbook_id="web-reachability", event_id="evt-1", diagnostics=diagnostics)
+    runs.open(
+        run_id=run_id,
+        alarm_name="svd-web-unreachable",
+        alarm_state="ALARM",
+        playbook_id="web-reachability",
+        event_id="evt-1",
+        diagnostics=diagnostics,
+    )
     return run_id
 
 
@@ -92,11 +120,20 @@ def test_last_job_publishes_exactly_once_even_when_reported_twice(
     message = json.loads(envelopes[0]["Message"])
     assert message["playbookRunId"] == run_id
     assert (message["alarmName"], message["playbook"], message["alarmState"]) == (
-        "svd-web-unreachable", "web-reachability", "ALARM")
+        "svd-web-unreachable",
+        "web-reachability",
+        "ALARM",
+    )
     assert [entry["id"] for entry in message["jobs"]] == [ping.id, trace.id]
     assert message["jobs"][0] == {
-        "id": ping.id, "targetId": "r-4-VM", "type": "ping", "ipAddress": "198.51.100.80",
-        "status": "succeeded", "success": True, "exitCode": 0, "summary": job_summary(ping),
+        "id": ping.id,
+        "targetId": "r-4-VM",
+        "type": "ping",
+        "ipAddress": "198.51.100.80",
+        "status": "succeeded",
+        "success": True,
+        "exitCode": 0,
+        "summary": job_summary(ping),
     }
     assert message["jobs"][0]["summary"].startswith("3/3 replies, 0% loss, avg ")
     assert message["jobs"][1]["summary"] == "10.1.1.99 not reached after 3 hop(s)"
@@ -132,21 +169,33 @@ def test_denied_and_unsubmitted_diagnostics_count_as_finished(
     runs: PlaybookRuns, results_topic: ResultsTopic
 ) -> None:
     run_id = open_run(runs, 2)
-    denied = new_job(run_id).model_copy(update={
-        "status": JobStatus.DENIED, "finished_at": datetime.now(UTC),
-        "error": ErrorBody(code="TARGET_NOT_FOUND", message="No system VM 'r-99-VM' exists."),
-    })
+    denied = new_job(run_id).model_copy(
+        update={
+            "status": JobStatus.DENIED,
+            "finished_at": datetime.now(UTC),
+            "error": ErrorBody(code="TARGET_NOT_FOUND", message="No system VM 'r-99-VM' exists."),
+        }
+    )
     runs.jobs.create(denied)
     runs.finished(run_id, denied.id)
-    failure = {"targetId": "r-4-VM", "type": "ping", "ipAddress": "198.51.100.80",
-               "summary": "not submitted: RuntimeError: queue down"}
+    failure = {
+        "targetId": "r-4-VM",
+        "type": "ping",
+        "ipAddress": "198.51.100.80",
+        "summary": "not submitted: RuntimeError: queue down",
+    }
     assert runs.submitted(run_id, [denied.id], [failure]) is True
     (envelope,) = results_topic.receive(expected=1)
     message = json.loads(envelope["Message"])
     assert message["counts"] == {"succeeded": 0, "failed": 1, "denied": 1}
     assert message["jobs"][0]["summary"] == "denied: TARGET_NOT_FOUND: No system VM 'r-99-VM' exists."
     assert message["jobs"][1] == {
-        **failure, "id": None, "status": "failed", "success": False, "exitCode": None}
+        **failure,
+        "id": None,
+        "status": "failed",
+        "success": False,
+        "exitCode": None,
+    }
     assert envelope["Subject"] == "sysvmdiag: svd-web-unreachable: 0 succeeded, 1 failed, 1 denied"
 
 
@@ -177,7 +226,8 @@ def test_job_finished_never_raises_into_the_worker(
 def test_summary_lines_from_captured_runs(capture: str, expected: str) -> None:
     result = captured_result(capture)
     job = new_job("r").model_copy(
-        update={"type": result.type, "status": JobStatus.SUCCEEDED, "result": result})
+        update={"type": result.type, "status": JobStatus.SUCCEEDED, "result": result}
+    )
     assert len(job_summary(job)) <= 200
     assert re.search(expected, job_summary(job)), job_summary(job)
 
@@ -188,4 +238,5 @@ def test_subjects_stay_within_sns_limits() -> None:
     assert len(subject) == 100 and subject.isascii()
     assert subject.endswith(": 12 succeeded, 3 failed, 1 denied")
     assert notification_subject("short", Counter({"succeeded": 1, "failed": 0})) == (
-        "sysvmdiag: short: 1 succeeded, 0 failed")
+        "sysvmdiag: short: 1 succeeded, 0 failed"
+    )

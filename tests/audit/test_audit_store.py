@@ -17,8 +17,9 @@ from sysvmdiag.observability import logger
 T0 = datetime(2024, 5, 10, 12, 0, 0, 123456, tzinfo=UTC)
 
 
-def make_record(n: int, *, at: datetime | None = None, account: str = "acct-alice", vm: str | None = "vm-1",
-                **fields: Any) -> AuditRecord:
+def make_record(
+    n: int, *, at: datetime | None = None, account: str = "acct-alice", vm: str | None = "vm-1", **fields: Any
+) -> AuditRecord:
     values: dict[str, Any] = {
         "id": f"req-{n:03d}",
         "at": at or T0 + timedelta(minutes=n),
@@ -66,8 +67,14 @@ def test_record_stores_one_item_with_keys_indexes_and_ttl(audit: AuditStore) -> 
 
 def test_record_without_vm_has_no_vm_key_and_round_trips(audit: AuditStore) -> None:
     record = make_record(
-        2, vm=None, decision="rejected", status="rejected", reason_code="INVALID_REQUEST",
-        reason="targetId is required.", exit_code=None, duration_ms=None,
+        2,
+        vm=None,
+        decision="rejected",
+        status="rejected",
+        reason_code="INVALID_REQUEST",
+        reason="targetId is required.",
+        exit_code=None,
+        duration_ms=None,
     )
     audit.record(record)
     (item,) = audit.table.scan()["Items"]
@@ -122,7 +129,8 @@ def test_query_by_time_window_is_inclusive(audit: AuditStore) -> None:
     assert ids(audit.query(vm_id="vm-1", **window)[0]) == ["req-004", "req-003", "req-002"]
     assert ids(audit.query(**window)[0]) == ["req-004", "req-003", "req-002"]
     assert ids(audit.query(account_id="acct-alice", since=T0 + timedelta(minutes=5))[0]) == [
-        "req-006", "req-005"
+        "req-006",
+        "req-005",
     ]
     assert ids(audit.query(account_id="acct-alice", until=T0 + timedelta(minutes=1))[0]) == ["req-001"]
 
@@ -199,11 +207,18 @@ def test_complete_updates_the_same_item(audit: AuditStore) -> None:
     queued = make_record(1, mode="async", job_id="job-1", status="queued", exit_code=None, duration_ms=None)
     audit.record(queued)
     completed = audit.complete(
-        queued, status="failed", exit_code=2, duration_ms=5300, error_code="SSH_TIMEOUT",
+        queued,
+        status="failed",
+        exit_code=2,
+        duration_ms=5300,
+        error_code="SSH_TIMEOUT",
         reason="The VM did not answer within 30 s.",
     )
     assert (completed.status, completed.exit_code, completed.duration_ms, completed.error_code) == (
-        "failed", 2, 5300, "SSH_TIMEOUT"
+        "failed",
+        2,
+        5300,
+        "SSH_TIMEOUT",
     )
     assert completed.reason == "The VM did not answer within 30 s."
     assert completed.job_id == "job-1"  # everything else kept
@@ -231,8 +246,14 @@ def test_record_and_complete_log_structured_json(
     # powertools' handler holds the sys.stdout of import time; point it at the one capsys installed
     # for this test's call phase (during fixture setup sys.stdout is still another one)
     monkeypatch.setattr(logger.registered_handler, "stream", sys.stdout)
-    record = make_record(7, decision="denied", status="denied", reason_code="NOT_OWNER",
-                         reason="Account alice does not own r-7-VM.", exit_code=None)
+    record = make_record(
+        7,
+        decision="denied",
+        status="denied",
+        reason_code="NOT_OWNER",
+        reason="Account alice does not own r-7-VM.",
+        exit_code=None,
+    )
     audit.record(record)
     audit.complete(record, status="denied", error_code="NOT_OWNER")
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
@@ -251,9 +272,19 @@ def test_record_and_complete_log_structured_json(
 
 def test_camel_case_wire_names(audit: AuditStore) -> None:
     record = AuditRecord.model_validate(
-        {"id": "r", "at": "2024-05-10T12:00:00Z", "accountId": "a", "role": "admin", "decision": "allowed",
-         "vmUuid": "u", "ipAddress": "10.0.0.1", "alarmName": "vr-down", "playbook": "vr-health",
-         "actor": "alarm", "system": True}
+        {
+            "id": "r",
+            "at": "2024-05-10T12:00:00Z",
+            "accountId": "a",
+            "role": "admin",
+            "decision": "allowed",
+            "vmUuid": "u",
+            "ipAddress": "10.0.0.1",
+            "alarmName": "vr-down",
+            "playbook": "vr-health",
+            "actor": "alarm",
+            "system": True,
+        }
     )
     dumped = record.as_log()
     assert dumped["vmUuid"] == "u"
@@ -296,8 +327,9 @@ def test_a_token_of_another_kind_of_query_is_refused(audit: AuditStore) -> None:
         ({"limit": 201}, "between 1 and 200"),
     ],
 )
-def test_bad_ranges_and_limits_are_value_errors(audit: AuditStore, arguments: dict[str, Any],
-                                                complaint: str) -> None:
+def test_bad_ranges_and_limits_are_value_errors(
+    audit: AuditStore, arguments: dict[str, Any], complaint: str
+) -> None:
     with pytest.raises(ValueError, match=complaint):
         audit.query(**arguments)
 

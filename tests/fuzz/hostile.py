@@ -181,9 +181,38 @@ def hostile_destination(draw: st.DrawFn) -> str:
 
 # In-bounds and out-of-bounds values, numbers in every notation a parser might be lenient about.
 NUMBERS = [
-    "1", "2", "3", "5", "0", "-1", "20", "21", "60", "61", "0.2", "0.1", "1.5", "05", "0005", "1e9", "1E1",
-    "0x10", "010", "1_000", "+5", "5.", ".5", "5,0", "NaN", "inf", "-0", "999999999", "9999999999", "\uff11",
-    "\u0665", "5\u200b",
+    "1",
+    "2",
+    "3",
+    "5",
+    "0",
+    "-1",
+    "20",
+    "21",
+    "60",
+    "61",
+    "0.2",
+    "0.1",
+    "1.5",
+    "05",
+    "0005",
+    "1e9",
+    "1E1",
+    "0x10",
+    "010",
+    "1_000",
+    "+5",
+    "5.",
+    ".5",
+    "5,0",
+    "NaN",
+    "inf",
+    "-0",
+    "999999999",
+    "9999999999",
+    "\uff11",
+    "\u0665",
+    "5\u200b",
 ]
 HOSTILE_PARAMS = [
     "-c5;id",
@@ -329,5 +358,18 @@ def hostile_target(draw: st.DrawFn) -> str:
 
 
 TYPES = ["ping", "traceroute", "arping"]
-HOSTILE_TYPES = ["PING", "Ping", "ping ", "ping;id", "bash", "sh", "nc", "ping\x00",
-                 "\uff50\uff49\uff4e\uff47", "", "traceroute6", "tracepath", "arping -I eth1"]
+HOSTILE_TYPES = [
+    "PING",
+    "Ping",
+    "ping ",
+    "ping;id",
+    "bash",
+    "sh",
+    "nc",
+    "ping\x00",
+    "\uff50\uff49\uff4e\uff47",
+    "",
+    "traceroute6",
+    "tracepath",
+    "arping -I eth1",
+]

@@ -94,8 +94,15 @@ def test_api_answers_user_as_documented(
 # hand: their 200 answers (a parsed result from a lab VM) are validated against the document as well.
 REAL_RUNS = [
     ("admin", {"targetId": "r-4-VM", "type": "ping", "ipAddress": "10.1.1.11", "params": "-c 1 -w 2"}),
-    ("alice", {"targetId": "4b1d5c2e-7a0f-4c1e-9d3b-000000000007", "type": "traceroute",
-               "ipAddress": "2001:db8:2:2::11", "params": "-m 3 -q 1 -w 1"}),
+    (
+        "alice",
+        {
+            "targetId": "4b1d5c2e-7a0f-4c1e-9d3b-000000000007",
+            "type": "traceroute",
+            "ipAddress": "2001:db8:2:2::11",
+            "params": "-m 3 -q 1 -w 1",
+        },
+    ),
     ("alice", {"targetId": "r-4-VM", "type": "arping", "ipAddress": "10.1.1.12", "params": "-c 1"}),
     ("admin", {"targetId": "s-1-VM", "type": "ping", "ipAddress": "::ffff:172.31.200.10", "params": "-c 1"}),
 ]

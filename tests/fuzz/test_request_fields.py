@@ -197,8 +197,24 @@ ALIASES = {
 }
 
 
-VALID_PARAMS = [None, "", "-c 1", "-c1", "-c 2 -i 0.2", "-n -w 2", "-I eth0", "-i eth0", "-4", "-6", "-w 2",
-                "-m 5 -q 1", "-T -p 22", "-c 1 -W 1", "-s 56", "-t 64"]
+VALID_PARAMS = [
+    None,
+    "",
+    "-c 1",
+    "-c1",
+    "-c 2 -i 0.2",
+    "-n -w 2",
+    "-I eth0",
+    "-i eth0",
+    "-4",
+    "-6",
+    "-w 2",
+    "-m 5 -q 1",
+    "-T -p 22",
+    "-c 1 -W 1",
+    "-s 56",
+    "-t 64",
+]
 
 
 def _allowed_bases() -> list[tuple[str, str, str, str]]:

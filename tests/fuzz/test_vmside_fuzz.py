@@ -74,9 +74,24 @@ def run_vmside(command: bytes, tools: tuple[Path, Path], log: Path) -> tuple[int
     log.unlink(missing_ok=True)
     env = {b"PATH": os.environ["PATH"].encode(), b"SSH_ORIGINAL_COMMAND": command}
     proc = subprocess.run(
-        [sys.executable, "-I", "-m", "sysvmdiag.vmside", "--host", "vr", "--log", str(log),
-         "--tool-dir", str(directory), "--max-seconds", "10"],
-        env=env, capture_output=True, timeout=30, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-I",
+            "-m",
+            "sysvmdiag.vmside",
+            "--host",
+            "vr",
+            "--log",
+            str(log),
+            "--tool-dir",
+            str(directory),
+            "--max-seconds",
+            "10",
+        ],
+        env=env,
+        capture_output=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
     )
     stderr = proc.stderr.decode("utf-8", errors="replace")
     started = [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
@@ -214,9 +229,7 @@ NASTIEST_BYTES = [b"ping \xff\xfe 203.0.113.1", b"ping 203.0.113.1\xc0\xaf", b"\
 @pytest.mark.parametrize(
     "command", [c.encode() for c in NASTIEST] + NASTIEST_BYTES, ids=lambda c: repr(c)[:50]
 )
-def test_nastiest_command_lines_are_refused(
-    command: bytes, tools: tuple[Path, Path], tmp_path: Path
-) -> None:
+def test_nastiest_command_lines_are_refused(command: bytes, tools: tuple[Path, Path], tmp_path: Path) -> None:
     status, stderr, started = run_vmside(command, tools, tmp_path / "runs.jsonl")
     assert status == EXIT_REFUSED, (stderr, started)
     check(command, tools, tmp_path / "runs.jsonl")

@@ -17,8 +17,9 @@ pytestmark = pytest.mark.lab
 
 
 def simvms(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "simvms.cli", *args], capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "simvms.cli", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_status_json_describes_every_host(lab: Lab, lab_status: dict[str, Any]) -> None:
@@ -63,8 +64,14 @@ def test_status_table_and_exit_code() -> None:
 
 
 def test_exec_passes_stdout_stderr_and_exit_code(lab_status: dict[str, Any]) -> None:
-    proc = simvms("exec", "r1", "--", sys.executable, "-c",
-                  "import sys; print('out'); print('err', file=sys.stderr); sys.exit(42)")
+    proc = simvms(
+        "exec",
+        "r1",
+        "--",
+        sys.executable,
+        "-c",
+        "import sys; print('out'); print('err', file=sys.stderr); sys.exit(42)",
+    )
     assert (proc.returncode, proc.stdout, proc.stderr) == (42, "out\n", "err\n")
     proc = simvms("exec", "vr", "--", "ping", "-c", "1", "-W", "1", "10.1.1.11")
     assert proc.returncode == 0 and "1 received" in proc.stdout

@@ -79,16 +79,21 @@ def test_only_the_bastion_touches_the_host_link(lab: Lab, lab_status: dict[str, 
                 assert local not in host_link, f"{ns}/{link['ifname']} is on the host link"
                 assert inside(addr["local"], lab_networks), f"{ns}/{link['ifname']} has {local}"
     switch_links = ip_json("-n", lab.plan.switch_namespace, "addr", "show")
-    switch_addresses = [a for link in switch_links for a in link.get("addr_info", [])
-                        if not ipaddress.ip_address(a["local"]).is_loopback]
+    switch_addresses = [
+        a
+        for link in switch_links
+        for a in link.get("addr_info", [])
+        if not ipaddress.ip_address(a["local"]).is_loopback
+    ]
     assert switch_addresses == [], "the switch namespace must not have addresses"
 
 
 def test_bastion_does_not_forward(lab_status: dict[str, Any]) -> None:
     ns = lab_status["bastion"]["namespace"]
     for key in ("net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"):
-        value = subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-n", key],
-                               capture_output=True, text=True, check=True).stdout.strip()
+        value = subprocess.run(
+            ["ip", "netns", "exec", ns, "sysctl", "-n", key], capture_output=True, text=True, check=True
+        ).stdout.strip()
         assert value == "0", f"{key}={value} on the bastion"
 
 
@@ -96,9 +101,21 @@ def test_routers_forward_and_do_not_rate_limit_icmp(lab: Lab) -> None:
     for host in ("r1", "r2", "vr", "vpcvr"):
         ns = lab.namespace(host)
         values = subprocess.run(
-            ["ip", "netns", "exec", ns, "sysctl", "-n", "net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding",
-             "net.ipv4.icmp_ratelimit", "net.ipv6.icmp.ratelimit"],
-            capture_output=True, text=True, check=True,
+            [
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "sysctl",
+                "-n",
+                "net.ipv4.ip_forward",
+                "net.ipv6.conf.all.forwarding",
+                "net.ipv4.icmp_ratelimit",
+                "net.ipv6.icmp.ratelimit",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.split()
         assert values == ["1", "1", "0", "0"], f"{host}: {values}"
 

@@ -51,7 +51,6 @@ def namespaces_with_prefix() -> list[str]:
     )
 
 
-
 @pytest.fixture(scope="module")
 def lab_files(
     lab_prerequisites: None,

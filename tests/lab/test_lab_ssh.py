@@ -23,8 +23,9 @@ SYSTEM_VMS = ["vr", "vpcvr", "sharedvr", "ssvm", "cpvm"]
 
 
 def ssh(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([SSH, *args], capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [SSH, *args], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+    )
 
 
 def default_gateway(lab: Lab, vm: str) -> str:
@@ -35,14 +36,22 @@ def default_gateway(lab: Lab, vm: str) -> str:
 def explicit_options(status: dict[str, Any], known_hosts: str | None = None) -> list[str]:
     """Everything ssh needs without the generated ssh_config."""
     return [
-        "-F", "/dev/null",
-        "-i", status["private_key"],
-        "-o", "IdentitiesOnly=yes",
-        "-o", f"UserKnownHostsFile={known_hosts or status['known_hosts']}",
-        "-o", "GlobalKnownHostsFile=/dev/null",
-        "-o", "StrictHostKeyChecking=yes",
-        "-o", "BatchMode=yes",
-        "-o", "ConnectTimeout=10",
+        "-F",
+        "/dev/null",
+        "-i",
+        status["private_key"],
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        f"UserKnownHostsFile={known_hosts or status['known_hosts']}",
+        "-o",
+        "GlobalKnownHostsFile=/dev/null",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ConnectTimeout=10",
     ]
 
 
@@ -61,12 +70,23 @@ def test_explicit_proxycommand_runs_ping_on_every_system_vm(
 ) -> None:
     options = explicit_options(lab_status)
     bastion = lab_status["bastion"]
-    jump = " ".join([SSH, *options, "-p", str(bastion["port"]), "-W", "%h:%p",
-                     f"{bastion['user']}@{bastion['address']}"])
+    jump = " ".join(
+        [SSH, *options, "-p", str(bastion["port"]), "-W", "%h:%p", f"{bastion['user']}@{bastion['address']}"]
+    )
     target = lab_status["hosts"][vm]["ssh"]
     gateway = default_gateway(lab, vm)
-    proc = ssh(*options, "-o", f"ProxyCommand={jump}", "-p", str(target["port"]),
-               f"{target['user']}@{target['address']}", "ping", "-c", "1", gateway)
+    proc = ssh(
+        *options,
+        "-o",
+        f"ProxyCommand={jump}",
+        "-p",
+        str(target["port"]),
+        f"{target['user']}@{target['address']}",
+        "ping",
+        "-c",
+        "1",
+        gateway,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "1 packets transmitted, 1 received" in proc.stdout
 
@@ -74,16 +94,33 @@ def test_explicit_proxycommand_runs_ping_on_every_system_vm(
 def test_dash_j_jump_with_the_generated_config(lab_status: dict[str, Any]) -> None:
     bastion = lab_status["bastion"]
     target = lab_status["hosts"]["ssvm"]["ssh"]
-    proc = ssh("-F", lab_status["ssh_config"], "-J", f"{bastion['user']}@{bastion['address']}",
-               "-p", str(target["port"]), f"root@{target['address']}", "ping", "-c", "1", "172.31.201.10")
+    proc = ssh(
+        "-F",
+        lab_status["ssh_config"],
+        "-J",
+        f"{bastion['user']}@{bastion['address']}",
+        "-p",
+        str(target["port"]),
+        f"root@{target['address']}",
+        "ping",
+        "-c",
+        "1",
+        "172.31.201.10",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "1 received" in proc.stdout
 
 
-@pytest.mark.parametrize("command", [
-    ["id"], ["ping -c 1 x; id"], ["ping", "-c", "1", "203.0.113.1", "&&", "id"], ["sh", "-c", "id"],
-    ["cat", "/etc/shadow"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["id"],
+        ["ping -c 1 x; id"],
+        ["ping", "-c", "1", "203.0.113.1", "&&", "id"],
+        ["sh", "-c", "id"],
+        ["cat", "/etc/shadow"],
+    ],
+)
 def test_vm_refuses_anything_but_a_diagnostic(lab_status: dict[str, Any], command: list[str]) -> None:
     proc = ssh("-F", lab_status["ssh_config"], "vr", *command)
     assert proc.returncode == 126, (proc.stdout, proc.stderr)
@@ -94,8 +131,10 @@ def test_vm_refuses_anything_but_a_diagnostic(lab_status: dict[str, Any], comman
 def test_vm_refuses_an_interactive_shell(lab_status: dict[str, Any]) -> None:
     proc = ssh("-F", lab_status["ssh_config"], "vr")
     assert proc.returncode == 126, (proc.stdout, proc.stderr)
-    assert "sysvmdiag-vm: refused: this key runs diagnostics only (ping, traceroute, arping); no shell" \
+    assert (
+        "sysvmdiag-vm: refused: this key runs diagnostics only (ping, traceroute, arping); no shell"
         in proc.stderr
+    )
 
 
 def test_vm_refuses_a_terminal(lab_status: dict[str, Any]) -> None:
@@ -112,7 +151,7 @@ def test_vm_run_log_records_accepted_and_refused_runs(lab_status: dict[str, Any]
     assert ssh("-F", lab_status["ssh_config"], "cpvm", "uname").returncode == 126
     import json
 
-    new = [json.loads(line) for line in log.read_text().splitlines()[len(before):]]
+    new = [json.loads(line) for line in log.read_text().splitlines()[len(before) :]]
     mine = [r for r in new if r["command"] in ("ping -c 1 203.0.113.1", "uname")]
     assert [(r["command"], r["accepted"], r["exit_status"]) for r in mine] == [
         ("ping -c 1 203.0.113.1", True, 0),
@@ -128,8 +167,17 @@ def test_bastion_refuses_a_shell(lab_status: dict[str, Any], command: list[str])
     assert REFUSED_BASTION in proc.stderr
 
 
-@pytest.mark.parametrize("forward", ["198.51.100.80:22", "169.254.1.10:22", "127.0.0.1:22",
-                                     "127.0.0.1:3922", "100.64.254.1:22", "169.254.0.1:22"])
+@pytest.mark.parametrize(
+    "forward",
+    [
+        "198.51.100.80:22",
+        "169.254.1.10:22",
+        "127.0.0.1:22",
+        "127.0.0.1:3922",
+        "100.64.254.1:22",
+        "169.254.0.1:22",
+    ],
+)
 def test_bastion_refuses_forwards_outside_its_permit_list(lab_status: dict[str, Any], forward: str) -> None:
     proc = ssh("-F", lab_status["ssh_config"], "-W", forward, "bastion")
     assert proc.returncode == 255, (proc.stdout, proc.stderr)
@@ -139,9 +187,13 @@ def test_bastion_refuses_forwards_outside_its_permit_list(lab_status: dict[str, 
 
 def test_bastion_forwards_to_a_vm_control_address(lab_status: dict[str, Any]) -> None:
     target = lab_status["hosts"]["vr"]["ssh"]
-    with subprocess.Popen([SSH, "-F", lab_status["ssh_config"], "-W", f"{target['address']}:{target['port']}",
-                           "bastion"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True) as proc:
+    with subprocess.Popen(
+        [SSH, "-F", lab_status["ssh_config"], "-W", f"{target['address']}:{target['port']}", "bastion"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
         try:
             banner = proc.stdout.readline() if proc.stdout else ""
         finally:
@@ -159,15 +211,25 @@ def test_host_keys_are_pinned(lab_status: dict[str, Any], tmp_path: Path) -> Non
 
     empty = tmp_path / "empty_known_hosts"
     empty.write_text("")
-    proc = ssh(*explicit_options(lab_status, str(empty)), "-p", str(bastion["port"]),
-               f"root@{bastion['address']}", "id")
+    proc = ssh(
+        *explicit_options(lab_status, str(empty)),
+        "-p",
+        str(bastion["port"]),
+        f"root@{bastion['address']}",
+        "id",
+    )
     assert proc.returncode == 255
     assert "Host key verification failed" in proc.stderr
 
     wrong = tmp_path / "wrong_known_hosts"
     wrong.write_text(f"{bastion['address']} {target['host_key']}\n")  # a real key, but not the bastion's
-    proc = ssh(*explicit_options(lab_status, str(wrong)), "-p", str(bastion["port"]),
-               f"root@{bastion['address']}", "id")
+    proc = ssh(
+        *explicit_options(lab_status, str(wrong)),
+        "-p",
+        str(bastion["port"]),
+        f"root@{bastion['address']}",
+        "id",
+    )
     assert proc.returncode == 255
     assert "REMOTE HOST IDENTIFICATION HAS CHANGED" in proc.stderr or "verification failed" in proc.stderr
 
@@ -219,11 +281,13 @@ def attacker(lab_status: dict[str, Any]) -> Any:
     status = _current_status(lab_status)
     key = parse_private_key(Path(status["private_key"]).read_text())
     bastion = status["bastion"]
-    to_bastion = _transport_to(socket.create_connection((bastion["address"], bastion["port"]), timeout=10),
-                               bastion, key)
+    to_bastion = _transport_to(
+        socket.create_connection((bastion["address"], bastion["port"]), timeout=10), bastion, key
+    )
     vr = status["hosts"]["vr"]["ssh"]
-    tunnel = to_bastion.open_channel("direct-tcpip", (vr["address"], vr["port"]), ("127.0.0.1", 0),
-                                     timeout=10)
+    tunnel = to_bastion.open_channel(
+        "direct-tcpip", (vr["address"], vr["port"]), ("127.0.0.1", 0), timeout=10
+    )
     to_vr = _transport_to(tunnel, vr, key)
     yield to_bastion, to_vr
     to_vr.close()
@@ -240,9 +304,17 @@ def test_remote_forwarding_is_refused(attacker: Any, side: str) -> None:
             transport.request_port_forward(address, 0)
 
 
-@pytest.mark.parametrize("destination", [("169.254.001.010", 3922), ("0251.254.1.10", 3922),
-                                         ("169.254.1.10 ", 3922), ("localhost", 3922),
-                                         ("169.254.1.10", 3923), ("169.254.1.10", 0)])
+@pytest.mark.parametrize(
+    "destination",
+    [
+        ("169.254.001.010", 3922),
+        ("0251.254.1.10", 3922),
+        ("169.254.1.10 ", 3922),
+        ("localhost", 3922),
+        ("169.254.1.10", 3923),
+        ("169.254.1.10", 0),
+    ],
+)
 def test_bastion_permitopen_matches_only_the_exact_vm_address_and_port(
     attacker: Any, destination: tuple[str, int]
 ) -> None:
@@ -268,8 +340,11 @@ def test_sessions_get_no_terminal_x11_or_subsystem(attacker: Any, side: str, req
 
     transport = attacker[0] if side == "bastion" else attacker[1]
     session = transport.open_session(timeout=10)
-    requests = {"pty": session.get_pty, "x11": lambda: session.request_x11(single_connection=True),
-                "subsystem sftp": lambda: session.invoke_subsystem("sftp")}
+    requests = {
+        "pty": session.get_pty,
+        "x11": lambda: session.request_x11(single_connection=True),
+        "subsystem sftp": lambda: session.invoke_subsystem("sftp"),
+    }
     try:
         with pytest.raises(paramiko.SSHException):
             requests[request_name]()
@@ -285,8 +360,11 @@ def test_hostile_command_lines_are_refused_and_logged_bounded(
     import uuid
 
     marker = uuid.uuid4().hex
-    hostile = [f"ping -c 1 203.0.113.1\nid {marker}", f"ping -c 1 203.0.113.1\r\x1b[2J{marker}",
-               f"ping -c 1 {marker} " + "A" * 100_000]
+    hostile = [
+        f"ping -c 1 203.0.113.1\nid {marker}",
+        f"ping -c 1 203.0.113.1\r\x1b[2J{marker}",
+        f"ping -c 1 {marker} " + "A" * 100_000,
+    ]
     for command in hostile:
         session = attacker[1].open_session(timeout=10)
         session.exec_command(command)
@@ -306,13 +384,24 @@ def test_generated_sshd_config_accepts_no_client_environment_and_no_extra_channe
 ) -> None:
     """sshd's effective settings (sshd -T) for each generated config, and the key's restrictions."""
     state = Path(lab_status["state_dir"])
-    effective = subprocess.run(["/usr/sbin/sshd", "-T", "-f", str(state / "sshd" / f"{host}.conf")],
-                               capture_output=True, text=True, check=True).stdout.splitlines()
+    effective = subprocess.run(
+        ["/usr/sbin/sshd", "-T", "-f", str(state / "sshd" / f"{host}.conf")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
     settings = dict(line.split(" ", 1) for line in effective if " " in line)
     assert "acceptenv" not in settings  # no SendEnv/SetEnv variable (LD_PRELOAD, LC_*) is accepted
-    for name, value in {"permituserenvironment": "no", "allowagentforwarding": "no", "x11forwarding": "no",
-                        "permittty": "no", "permittunnel": "no", "allowstreamlocalforwarding": "no",
-                        "passwordauthentication": "no", "gatewayports": "no"}.items():
+    for name, value in {
+        "permituserenvironment": "no",
+        "allowagentforwarding": "no",
+        "x11forwarding": "no",
+        "permittty": "no",
+        "permittunnel": "no",
+        "allowstreamlocalforwarding": "no",
+        "passwordauthentication": "no",
+        "gatewayports": "no",
+    }.items():
         assert settings[name] == value, name
     if host == "bastion":
         assert settings["allowtcpforwarding"] == "local" and settings["permitlisten"] == "none"

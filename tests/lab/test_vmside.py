@@ -35,9 +35,13 @@ def vmside(command: str | None, *args: str, timeout: float = 30) -> subprocess.C
     env = {k: v for k, v in os.environ.items() if k != "SSH_ORIGINAL_COMMAND"}
     if command is not None:
         env["SSH_ORIGINAL_COMMAND"] = command
-    return subprocess.run([sys.executable, "-m", "sysvmdiag.vmside", *args], env=env,
-                          capture_output=True, text=True, timeout=timeout)
-
+    return subprocess.run(
+        [sys.executable, "-m", "sysvmdiag.vmside", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def read_log(log: Path) -> list[dict[str, object]]:
@@ -49,12 +53,23 @@ def test_missing_command_is_refused_as_no_shell(tmp_path: Path) -> None:
     proc = vmside(None, "--host", "vr", "--log", str(log))
     assert proc.returncode == 126
     assert proc.stderr.strip() == (
-        "sysvmdiag-vm: refused: this key runs diagnostics only (ping, traceroute, arping); no shell")
+        "sysvmdiag-vm: refused: this key runs diagnostics only (ping, traceroute, arping); no shell"
+    )
     assert read_log(log)[0]["accepted"] is False
 
 
-@pytest.mark.parametrize("command", ["id", "ping -c 1 203.0.113.1; id", "ping -c 1 $(id)", "bash -i",
-                                     "ping -c 999 203.0.113.1", "ping -c 1 example.com", "   "])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "id",
+        "ping -c 1 203.0.113.1; id",
+        "ping -c 1 $(id)",
+        "bash -i",
+        "ping -c 999 203.0.113.1",
+        "ping -c 1 example.com",
+        "   ",
+    ],
+)
 def test_bad_commands_are_refused_without_running_anything(tmp_path: Path, command: str) -> None:
     marker = tmp_path / "ran"
     tools = tmp_path / "tools"
@@ -87,8 +102,14 @@ def test_stdin_is_not_passed_to_the_tool(tmp_path: Path) -> None:
     tools = tmp_path / "tools"
     fake_tool(tools, "ping", "print(repr(sys.stdin.read()))")
     env = {**os.environ, "SSH_ORIGINAL_COMMAND": VALID_PING}
-    proc = subprocess.run([sys.executable, "-m", "sysvmdiag.vmside", "--tool-dir", str(tools)], env=env,
-                          input="secret input", capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sysvmdiag.vmside", "--tool-dir", str(tools)],
+        env=env,
+        input="secret input",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.stdout.strip() == "''"
 
 
@@ -101,11 +122,15 @@ def test_signalled_tool_gives_128_plus_signal(tmp_path: Path) -> None:
 def test_time_limit_kills_the_tool_and_its_children(tmp_path: Path) -> None:
     tools = tmp_path / "tools"
     pids = tmp_path / "pids"
-    fake_tool(tools, "ping", (
-        "child = subprocess.Popen(['sleep', '300'])\n"
-        f"open({str(pids)!r}, 'w').write(f'{{os.getpid()}} {{child.pid}}')\n"
-        "time.sleep(300)"
-    ))
+    fake_tool(
+        tools,
+        "ping",
+        (
+            "child = subprocess.Popen(['sleep', '300'])\n"
+            f"open({str(pids)!r}, 'w').write(f'{{os.getpid()}} {{child.pid}}')\n"
+            "time.sleep(300)"
+        ),
+    )
     log = tmp_path / "runs.jsonl"
     started = time.monotonic()
     proc = vmside(VALID_PING, "--tool-dir", str(tools), "--max-seconds", "1", "--log", str(log))
@@ -151,8 +176,9 @@ def test_concurrent_runs_write_whole_log_lines(tmp_path: Path) -> None:
     fake_tool(tools, "ping", "print('pong')")
     log = tmp_path / "runs.jsonl"
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(lambda _: vmside(VALID_PING, "--tool-dir", str(tools), "--log", str(log)),
-                                range(16)))
+        results = list(
+            pool.map(lambda _: vmside(VALID_PING, "--tool-dir", str(tools), "--log", str(log)), range(16))
+        )
     assert all(r.returncode == 0 for r in results)
     records = read_log(log)
     assert len(records) == 16
@@ -164,7 +190,8 @@ def test_bastion_mode_refuses_everything(tmp_path: Path) -> None:
         proc = vmside(command, "--bastion")
         assert proc.returncode == 1
         assert proc.stderr.strip() == (
-            "sysvmdiag-bastion: this key only opens forwarded connections to system VMs; no shell")
+            "sysvmdiag-bastion: this key only opens forwarded connections to system VMs; no shell"
+        )
 
 
 def test_vmside_imports_only_the_standard_library_and_toolargs() -> None:
@@ -187,8 +214,12 @@ def test_quiet_tool_is_killed_when_the_client_goes_away(tmp_path: Path) -> None:
     log = tmp_path / "runs.jsonl"
     env = {**os.environ, "SSH_ORIGINAL_COMMAND": "traceroute -n 198.51.100.80"}
     read_end, write_end = os.pipe()
-    proc = subprocess.Popen([sys.executable, "-m", "sysvmdiag.vmside", "--tool-dir", str(tools), "--log",
-                             str(log)], env=env, stdout=write_end, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sysvmdiag.vmside", "--tool-dir", str(tools), "--log", str(log)],
+        env=env,
+        stdout=write_end,
+        stderr=subprocess.DEVNULL,
+    )
     os.close(write_end)
     deadline = time.monotonic() + 10
     while not pid_file.exists() and time.monotonic() < deadline:
@@ -207,20 +238,32 @@ def test_tool_runs_with_a_fixed_environment_not_the_sessions(tmp_path: Path) -> 
     pass LD_PRELOAD or PATH) must not reach the tool: a locale changes the output the API parses."""
     tools = tmp_path / "tools"
     fake_tool(tools, "ping", "import json\nprint(json.dumps(dict(os.environ)))")
-    hostile = {"LD_PRELOAD": str(tmp_path / "missing-evil.so"), "LD_LIBRARY_PATH": str(tmp_path),
-               "LC_ALL": "de_DE.UTF-8", "LANG": "de_DE.UTF-8", "PATH": f"{tmp_path}:/usr/bin",
-               "PYTHONPATH": str(tmp_path), "SSH_CLIENT": "127.0.0.1 5555 3922"}
+    hostile = {
+        "LD_PRELOAD": str(tmp_path / "missing-evil.so"),
+        "LD_LIBRARY_PATH": str(tmp_path),
+        "LC_ALL": "de_DE.UTF-8",
+        "LANG": "de_DE.UTF-8",
+        "PATH": f"{tmp_path}:/usr/bin",
+        "PYTHONPATH": str(tmp_path),
+        "SSH_CLIENT": "127.0.0.1 5555 3922",
+    }
     env = {**os.environ, **hostile, "SSH_ORIGINAL_COMMAND": VALID_PING}
-    proc = subprocess.run([sys.executable, "-I", "-m", "sysvmdiag.vmside", "--tool-dir", str(tools)], env=env,
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-I", "-m", "sysvmdiag.vmside", "--tool-dir", str(tools)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode == 0, proc.stderr
     tool_env = json.loads(proc.stdout)
     assert tool_env == {"PATH": "/usr/bin:/usr/sbin:/bin:/sbin", "LC_ALL": "C"}
 
 
 # 100 000 characters: close to the kernel's 128 KiB limit for one environment string.
-@pytest.mark.parametrize("command", ["ping -c 1 203.0.113.1 " + "A" * 100_000,
-                                     "ping -c 1 203.0.113.1\nid\n" + "B" * 50_000])
+@pytest.mark.parametrize(
+    "command", ["ping -c 1 203.0.113.1 " + "A" * 100_000, "ping -c 1 203.0.113.1\nid\n" + "B" * 50_000]
+)
 def test_run_log_keeps_a_bounded_copy_of_a_hostile_command(tmp_path: Path, command: str) -> None:
     log = tmp_path / "runs.jsonl"
     proc = vmside(command, "--log", str(log))
@@ -270,8 +313,9 @@ def test_a_stuck_run_log_lock_and_a_late_hangup_still_end_the_run_cleanly(tmp_pa
     argv = [sys.executable, "-m", "sysvmdiag.vmside", "--tool-dir", str(tools), "--log", str(log)]
     with open(log, "a") as holder:
         fcntl.flock(holder, fcntl.LOCK_EX)
-        with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) as proc:
+        with subprocess.Popen(
+            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        ) as proc:
             deadline = time.monotonic() + 10
             while not done.exists() and time.monotonic() < deadline:
                 time.sleep(0.02)

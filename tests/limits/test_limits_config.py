@@ -71,18 +71,30 @@ def test_limits_for_refuses_bad_overrides(overrides: dict[str, Any], complaint: 
         ({}, AccountLimits(4, 30), AccountLimits(8, 60), AccountLimits(32, 600), 8),
         ({"LIMITS_JSON": "  "}, AccountLimits(4, 30), AccountLimits(8, 60), AccountLimits(32, 600), 8),
         (
-            {"LIMITS_JSON": json.dumps({"user": {"concurrentJobs": 2, "requestsPerMinute": 100},
-                                        "vmConcurrentRuns": 4})},
-            AccountLimits(2, 100), AccountLimits(8, 60), AccountLimits(32, 600), 4,
+            {
+                "LIMITS_JSON": json.dumps(
+                    {"user": {"concurrentJobs": 2, "requestsPerMinute": 100}, "vmConcurrentRuns": 4}
+                )
+            },
+            AccountLimits(2, 100),
+            AccountLimits(8, 60),
+            AccountLimits(32, 600),
+            4,
         ),
         (
             {"LIMITS_JSON": json.dumps({"admin": {"requestsPerMinute": 1000}, "domain_admin": {}})},
-            AccountLimits(4, 30), AccountLimits(8, 60), AccountLimits(32, 1000), 8,
+            AccountLimits(4, 30),
+            AccountLimits(8, 60),
+            AccountLimits(32, 1000),
+            8,
         ),
     ],
 )
 def test_limits_from_env_merges_over_defaults(
-    environ: dict[str, str], user: AccountLimits, domain_admin: AccountLimits, admin: AccountLimits,
+    environ: dict[str, str],
+    user: AccountLimits,
+    domain_admin: AccountLimits,
+    admin: AccountLimits,
     vm_runs: int,
 ) -> None:
     by_role, vm_concurrent_runs = limits_from_env(environ)
@@ -117,5 +129,8 @@ def test_limits_from_env_refuses_bad_json(raw: str, complaint: str) -> None:
 def test_limit_exceeded_carries_code_message_and_whole_retry_after() -> None:
     error = LimitExceeded("VM_BUSY", "busy; retry in 1 s.", 0)
     assert (error.code, error.message, error.retry_after, str(error)) == (
-        "VM_BUSY", "busy; retry in 1 s.", 1, "busy; retry in 1 s."
+        "VM_BUSY",
+        "busy; retry in 1 s.",
+        1,
+        "busy; retry in 1 s.",
     )

@@ -42,11 +42,21 @@ def lab_status_without_lab(topology: Topology) -> dict[str, Any]:
         assert vm.ssh is not None
         hosts[vm.name] = {
             "kind": vm.kind.value,
-            "ssh": {"address": str(vm.ssh.address), "port": vm.ssh.port, "user": vm.ssh.user,
-                    "host_key": openssh_ed25519_public_key(), "running": True},
+            "ssh": {
+                "address": str(vm.ssh.address),
+                "port": vm.ssh.port,
+                "user": vm.ssh.user,
+                "host_key": openssh_ed25519_public_key(),
+                "running": True,
+            },
         }
-    bastion = {"namespace": "svd-bastion", "address": "100.64.254.2", "port": 22, "user": "root",
-               "host_key": openssh_ed25519_public_key()}
+    bastion = {
+        "namespace": "svd-bastion",
+        "address": "100.64.254.2",
+        "port": 22,
+        "user": "root",
+        "host_key": openssh_ed25519_public_key(),
+    }
     return {"up": True, "bastion": bastion, "hosts": hosts}
 
 

@@ -56,7 +56,10 @@ def test_vpc_router_context_carries_its_vpc_and_owner(store: TopologyStore, topo
     assert context is not None
     assert [v.id for v in context.vpcs] == ["vpc-alice-1"]
     assert {n.id for n in context.networks if n.vpc == "vpc-alice-1"} == {
-        "net-tier-web", "net-tier-db", "net-privgw", "net-vpngw"
+        "net-tier-web",
+        "net-tier-db",
+        "net-privgw",
+        "net-vpngw",
     }
     assert context.account("acct-alice").domain == "ROOT/acme/engineering"
     # Destinations are checked zone-wide (other tenants' networks, every subnet's broadcast), so
@@ -186,17 +189,33 @@ def test_create_tables_again_is_harmless(dynamodb: Any, store: TopologyStore) ->
     assert description["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert description["SSEDescription"]["Status"] == "ENABLED"
     backups = dynamodb.meta.client.describe_continuous_backups(TableName=name)
-    assert backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"][
-        "PointInTimeRecoveryStatus"
-    ] == "ENABLED"
+    assert (
+        backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"]
+        == "ENABLED"
+    )
 
 
 # -- a policy decision on the stored slice: one call, and the same answer as on the whole zone -----------
 
 DESTINATIONS = (
-    "198.51.100.80", "2001:db8:52::80", "203.0.113.1", "10.1.1.11", "10.2.1.11", "10.2.2.11",
-    "10.100.0.10", "10.50.0.10", "10.3.0.21", "10.3.0.22", "172.31.200.10", "172.31.201.10",
-    "169.254.1.10", "169.254.0.1", "127.0.0.1", "224.0.0.1", "::ffff:172.31.200.10", "10.9.9.9",
+    "198.51.100.80",
+    "2001:db8:52::80",
+    "203.0.113.1",
+    "10.1.1.11",
+    "10.2.1.11",
+    "10.2.2.11",
+    "10.100.0.10",
+    "10.50.0.10",
+    "10.3.0.21",
+    "10.3.0.22",
+    "172.31.200.10",
+    "172.31.201.10",
+    "169.254.1.10",
+    "169.254.0.1",
+    "127.0.0.1",
+    "224.0.0.1",
+    "::ffff:172.31.200.10",
+    "10.9.9.9",
 )
 TESTS = ("ping", "traceroute", "arping")
 

@@ -33,7 +33,10 @@ def test_the_right_key_finds_its_account_in_one_get_item(store: TopologyStore, t
     assert counter.operations == ["GetItem"]
     assert account is not None
     assert (account.id, account.name, account.role, account.domain) == (
-        "acct-acme-admin", "acme-admin", Role.DOMAIN_ADMIN, "ROOT/acme"
+        "acct-acme-admin",
+        "acme-admin",
+        Role.DOMAIN_ADMIN,
+        "ROOT/acme",
     )
     assert account.api_key_hashes == (hash_api_key(key),)
 

@@ -30,5 +30,7 @@ def test_load_pins_the_running_labs_host_keys(store: TopologyStore, lab_status: 
     assert bastion is not None
     assert bastion.address == ipaddress.ip_address(lab_bastion["address"])
     assert (bastion.port, bastion.user, bastion.host_key) == (
-        lab_bastion["port"], lab_bastion["user"], lab_bastion["host_key"]
+        lab_bastion["port"],
+        lab_bastion["user"],
+        lab_bastion["host_key"],
     )

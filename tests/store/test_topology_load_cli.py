@@ -25,7 +25,11 @@ def run_load(
         pytest.fail(f"{SYSVMDIAG} is missing: install the repo into the venv (make deps)")
     return subprocess.run(
         [str(SYSVMDIAG), "topology", "load", *args],
-        input=stdin, capture_output=True, text=True, timeout=120, env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
 
 
@@ -50,8 +54,15 @@ def test_load_with_lab_status_file_and_endpoint_flag(
     env = table_env(moto_server)
     status_file = tmp_path / "status.json"
     status_file.write_text(json.dumps(lab_status_without_lab))
-    args = ["--topology", str(DEFAULT_TOPOLOGY_FILE), "--lab-status", str(status_file),
-            "--endpoint-url", moto_server.endpoint_url, "--create-tables"]
+    args = [
+        "--topology",
+        str(DEFAULT_TOPOLOGY_FILE),
+        "--lab-status",
+        str(status_file),
+        "--endpoint-url",
+        moto_server.endpoint_url,
+        "--create-tables",
+    ]
     result = run_load(args, env)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -67,8 +78,11 @@ def test_load_with_lab_status_file_and_endpoint_flag(
     assert jobs["TableStatus"] == "ACTIVE"
 
     # again, with the lab status on stdin and the endpoint from boto3's own AWS_ENDPOINT_URL
-    again = run_load(["--lab-status", "-"], {**env, "AWS_ENDPOINT_URL": moto_server.endpoint_url},
-                     stdin=json.dumps(lab_status_without_lab))
+    again = run_load(
+        ["--lab-status", "-"],
+        {**env, "AWS_ENDPOINT_URL": moto_server.endpoint_url},
+        stdin=json.dumps(lab_status_without_lab),
+    )
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout) == report
 

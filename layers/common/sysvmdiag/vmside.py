@@ -99,8 +99,9 @@ def _lock_within(fd: int, seconds: float) -> bool:
             time.sleep(_LOG_LOCK_POLL_SECONDS)
 
 
-def append_log(log_path: str | None, record: dict[str, object],
-               max_bytes: int = DEFAULT_LOG_MAX_BYTES) -> None:
+def append_log(
+    log_path: str | None, record: dict[str, object], max_bytes: int = DEFAULT_LOG_MAX_BYTES
+) -> None:
     """One JSON line per invocation, under an exclusive lock so concurrent runs never interleave.
 
     The log is rotated once it passes ``max_bytes`` (one previous file kept), and a lock held too long
@@ -173,17 +174,24 @@ def _raise_client_gone(signum: int, _frame: FrameType | None) -> None:
     raise ClientGone(signum)
 
 
-def refuse(reason: str, record: dict[str, object], log_path: str | None,
-           log_max_bytes: int = DEFAULT_LOG_MAX_BYTES) -> int:
+def refuse(
+    reason: str, record: dict[str, object], log_path: str | None, log_max_bytes: int = DEFAULT_LOG_MAX_BYTES
+) -> int:
     _warn(f"sysvmdiag-vm: refused: {reason}")
-    append_log(log_path, {**record, "accepted": False, "reason": reason, "exit_status": EXIT_REFUSED},
-               log_max_bytes)
+    append_log(
+        log_path, {**record, "accepted": False, "reason": reason, "exit_status": EXIT_REFUSED}, log_max_bytes
+    )
     return EXIT_REFUSED
 
 
-def run_command(command: str | None, host: str | None, log_path: str | None,
-                max_seconds: float, tool_dirs: tuple[str, ...],
-                log_max_bytes: int = DEFAULT_LOG_MAX_BYTES) -> int:
+def run_command(
+    command: str | None,
+    host: str | None,
+    log_path: str | None,
+    max_seconds: float,
+    tool_dirs: tuple[str, ...],
+    log_max_bytes: int = DEFAULT_LOG_MAX_BYTES,
+) -> int:
     """Validate and run one command line; returns the exit status to pass back to the client."""
     started = time.monotonic()
     record: dict[str, object] = {
@@ -209,8 +217,9 @@ def run_command(command: str | None, host: str | None, log_path: str | None,
             signal.signal(sig, _raise_client_gone)
         # Own process group, so expiry or a vanished client kills the tool and all it spawned; a fixed
         # environment, so nothing the SSH session carried (locale, LD_*, PATH) changes the tool.
-        proc = subprocess.Popen([executable, *argv[1:]], stdin=subprocess.DEVNULL, start_new_session=True,
-                                env=TOOL_ENVIRONMENT)
+        proc = subprocess.Popen(
+            [executable, *argv[1:]], stdin=subprocess.DEVNULL, start_new_session=True, env=TOOL_ENVIRONMENT
+        )
         try:
             returncode = _wait_watching_client(proc, max_seconds)
             status = 128 - returncode if returncode < 0 else returncode
@@ -227,14 +236,18 @@ def run_command(command: str | None, host: str | None, log_path: str | None,
         status = 128 + gone.signum
     # The tool is done: a hang-up now must not interrupt the log write with a traceback.
     _ignore_client_gone_signals()
-    append_log(log_path, {
-        **record,
-        "accepted": True,
-        "argv": argv,
-        "outcome": outcome,
-        "exit_status": status,
-        "duration_ms": int((time.monotonic() - started) * 1000),
-    }, log_max_bytes)
+    append_log(
+        log_path,
+        {
+            **record,
+            "accepted": True,
+            "argv": argv,
+            "outcome": outcome,
+            "exit_status": status,
+            "duration_ms": int((time.monotonic() - started) * 1000),
+        },
+        log_max_bytes,
+    )
     return status
 
 
@@ -244,18 +257,36 @@ def _ignore_client_gone_signals() -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sysvmdiag.vmside", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m sysvmdiag.vmside",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--host", help="this VM's name, recorded in the run log")
     parser.add_argument("--log", help="append one JSON line per run to this file")
-    parser.add_argument("--log-max-bytes", type=int, default=DEFAULT_LOG_MAX_BYTES,
-                        help="rotate the run log to <log>.1 once it would pass this size")
-    parser.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS,
-                        help="hard wall-clock limit for one tool run (exit 124 on expiry)")
-    parser.add_argument("--tool-dir", action="append", default=None,
-                        help="resolve tools here instead of the system directories (test seam)")
-    parser.add_argument("--bastion", action="store_true",
-                        help="bastion mode: refuse every command (the key only opens forwards)")
+    parser.add_argument(
+        "--log-max-bytes",
+        type=int,
+        default=DEFAULT_LOG_MAX_BYTES,
+        help="rotate the run log to <log>.1 once it would pass this size",
+    )
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=DEFAULT_MAX_SECONDS,
+        help="hard wall-clock limit for one tool run (exit 124 on expiry)",
+    )
+    parser.add_argument(
+        "--tool-dir",
+        action="append",
+        default=None,
+        help="resolve tools here instead of the system directories (test seam)",
+    )
+    parser.add_argument(
+        "--bastion",
+        action="store_true",
+        help="bastion mode: refuse every command (the key only opens forwards)",
+    )
     return parser
 
 
@@ -264,14 +295,18 @@ def main(argv: list[str] | None = None) -> int:
     command = os.environ.get("SSH_ORIGINAL_COMMAND")
     if args.bastion:
         _warn(BASTION_REFUSAL)
-        append_log(args.log, {
-            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "host": args.host or "bastion",
-            **logged_command(command),
-            "accepted": False,
-            "reason": "bastion",
-            "exit_status": 1,
-        }, args.log_max_bytes)
+        append_log(
+            args.log,
+            {
+                "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "host": args.host or "bastion",
+                **logged_command(command),
+                "accepted": False,
+                "reason": "bastion",
+                "exit_status": 1,
+            },
+            args.log_max_bytes,
+        )
         return 1
     tool_dirs = tuple(args.tool_dir) if args.tool_dir else SYSTEM_TOOL_DIRS
     return run_command(command, args.host, args.log, args.max_seconds, tool_dirs, args.log_max_bytes)

@@ -49,8 +49,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
         return 2
     playbooks = store.list_playbooks()
     if args.json:
-        print(json.dumps([p.model_dump(mode="json", by_alias=True, exclude_defaults=True) for p in playbooks],
-                         indent=2))
+        print(
+            json.dumps(
+                [p.model_dump(mode="json", by_alias=True, exclude_defaults=True) for p in playbooks], indent=2
+            )
+        )
         return 0
     for playbook in playbooks:
         match = playbook.match
@@ -124,8 +127,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     playbooks = subparsers.add_parser("playbooks", help="alarm playbooks: load, list, trigger locally")
     verbs = playbooks.add_subparsers(dest="playbooks_command", required=True)
     load = verbs.add_parser("load", help="load a playbook file into the topology table (prunes the rest)")
-    load.add_argument("file", nargs="?", type=Path, default=DEFAULT_PLAYBOOKS_FILE,
-                      help=f"playbook file (default {DEFAULT_PLAYBOOKS_FILE})")
+    load.add_argument(
+        "file",
+        nargs="?",
+        type=Path,
+        default=DEFAULT_PLAYBOOKS_FILE,
+        help=f"playbook file (default {DEFAULT_PLAYBOOKS_FILE})",
+    )
     load.add_argument("--endpoint-url", help=ENDPOINT_HELP)
     load.set_defaults(func=_cmd_load)
     listing = verbs.add_parser("list", help="the loaded playbooks")
@@ -135,10 +143,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     trigger = verbs.add_parser(
         "trigger", help="invoke the alarm function in process on the local stack with an event file"
     )
-    trigger.add_argument("--event", required=True, type=Path,
-                         help="a CloudWatch Alarm State Change event (see events/alarm/)")
-    trigger.add_argument("--state", type=Path, default=None,
-                         help="local stack state folder (default /run/sysvmdiag-local)")
-    trigger.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                         help="wait up to SECONDS for the runs to end and print their notifications")
+    trigger.add_argument(
+        "--event", required=True, type=Path, help="a CloudWatch Alarm State Change event (see events/alarm/)"
+    )
+    trigger.add_argument(
+        "--state", type=Path, default=None, help="local stack state folder (default /run/sysvmdiag-local)"
+    )
+    trigger.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait up to SECONDS for the runs to end and print their notifications",
+    )
     trigger.set_defaults(func=_cmd_trigger)

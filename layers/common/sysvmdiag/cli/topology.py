@@ -46,12 +46,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     topology = subparsers.add_parser("topology", help="the zone topology in DynamoDB")
     verbs = topology.add_subparsers(dest="topology_command", required=True)
     load = verbs.add_parser("load", help="load a topology file into the topology and accounts tables")
-    load.add_argument("--topology", type=Path, default=DEFAULT_TOPOLOGY_FILE,
-                      help=f"topology file (default {DEFAULT_TOPOLOGY_FILE})")
-    load.add_argument("--lab-status", metavar="FILE",
-                      help="`simvms status --json` output (or - for stdin): pinned host keys, bastion")
+    load.add_argument(
+        "--topology",
+        type=Path,
+        default=DEFAULT_TOPOLOGY_FILE,
+        help=f"topology file (default {DEFAULT_TOPOLOGY_FILE})",
+    )
+    load.add_argument(
+        "--lab-status",
+        metavar="FILE",
+        help="`simvms status --json` output (or - for stdin): pinned host keys, bastion",
+    )
     load.add_argument("--endpoint-url", help="DynamoDB endpoint (default: boto3's, e.g. $AWS_ENDPOINT_URL)")
-    load.add_argument("--create-tables", action="store_true",
-                      help="create missing tables first, as template.yaml declares them (local stacks)")
+    load.add_argument(
+        "--create-tables",
+        action="store_true",
+        help="create missing tables first, as template.yaml declares them (local stacks)",
+    )
     load.set_defaults(func=_cmd_load)
-

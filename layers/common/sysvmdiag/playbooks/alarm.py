@@ -125,8 +125,10 @@ def start_playbook_runs(
     detail = event.detail
     summary = RunSummary(event_id=event.id, alarm_name=detail.alarm_name, state=detail.state.value)
     if not event.starts_runs:
-        logger.info("alarm state is not ALARM: nothing runs", extra={"alarm": detail.alarm_name,
-                                                                    "state": detail.state.value})
+        logger.info(
+            "alarm state is not ALARM: nothing runs",
+            extra={"alarm": detail.alarm_name, "state": detail.state.value},
+        )
         return summary
     tags = alarm_tags(event, cloudwatch_client)
     summary.tags_known = tags is not None
@@ -160,12 +162,16 @@ def start_playbook_runs(
                     SYSTEM_ALARM_CALLER, request, origin, playbook_run_id=run_id, deny_as_job=True
                 )
             except Exception as err:
-                logger.exception("playbook diagnostic could not be submitted",
-                                 extra={"run_id": run_id, "playbook": playbook.id})
-                failures.append({
-                    **request.model_dump(mode="json", by_alias=True, exclude={"run_async"}),
-                    "summary": f"not submitted: {type(err).__name__}: {err}"[:200],
-                })
+                logger.exception(
+                    "playbook diagnostic could not be submitted",
+                    extra={"run_id": run_id, "playbook": playbook.id},
+                )
+                failures.append(
+                    {
+                        **request.model_dump(mode="json", by_alias=True, exclude={"run_async"}),
+                        "summary": f"not submitted: {type(err).__name__}: {err}"[:200],
+                    }
+                )
                 statuses.append("failed")
                 continue
             job_ids.append(job.id)
@@ -176,6 +182,8 @@ def start_playbook_runs(
         summary.playbooks.append(
             {"playbookRunId": run_id, "playbook": playbook.id, "jobIds": job_ids, "statuses": statuses}
         )
-        logger.info("playbook run started", extra={"run_id": run_id, "playbook": playbook.id,
-                                                   "job_ids": job_ids, "alarm": detail.alarm_name})
+        logger.info(
+            "playbook run started",
+            extra={"run_id": run_id, "playbook": playbook.id, "job_ids": job_ids, "alarm": detail.alarm_name},
+        )
     return summary

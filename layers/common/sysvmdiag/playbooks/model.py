@@ -27,9 +27,7 @@ TagValue = Annotated[str, StringConstraints(max_length=256)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
 
 
 class PlaybookMatch(_Model):

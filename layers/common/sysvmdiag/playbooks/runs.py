@@ -130,8 +130,15 @@ class PlaybookRuns:
         return cls(JobStore.from_env(), boto3.client("sns"), os.environ.get("RESULTS_TOPIC_ARN"))
 
     def open(
-        self, *, run_id: str, alarm_name: str, alarm_state: str, playbook_id: str, event_id: str,
-        diagnostics: int, now: datetime | None = None,
+        self,
+        *,
+        run_id: str,
+        alarm_name: str,
+        alarm_state: str,
+        playbook_id: str,
+        event_id: str,
+        diagnostics: int,
+        now: datetime | None = None,
     ) -> None:
         """Create the record: ``remaining`` is every diagnostic plus the starter."""
         now = now or datetime.now(UTC)
@@ -226,8 +233,15 @@ class PlaybookRuns:
         for job_id in run.get("job_ids", []):
             job = self.jobs.get(job_id)
             if job is None:
-                entries.append({"id": job_id, "status": "unknown", "success": False, "exitCode": None,
-                                "summary": "the job record is gone"})
+                entries.append(
+                    {
+                        "id": job_id,
+                        "status": "unknown",
+                        "success": False,
+                        "exitCode": None,
+                        "summary": "the job record is gone",
+                    }
+                )
                 continue
             entries.append(job_entry(job))
             if job.finished_at is not None:
