@@ -212,16 +212,6 @@ class DiagnosticsService:
             self._record(record, decision=outcome, status=outcome, error=err)
             raise
 
-    def run(
-        self, caller: Caller, request: DiagnosticRequest, origin: RequestOrigin | None = None
-    ) -> DiagnosticResult:
-        """Synchronous only (tools and tests): a request that would become a job is refused."""
-        origin = origin or RequestOrigin(request_id=str(uuid.uuid4()))
-        outcome = self.submit(caller, request.model_copy(update={"run_async": False}), origin)
-        if isinstance(outcome, Job):  # only when the worst case exceeds the budget and queues exist
-            raise self._no_async(request, outcome.worst_case_seconds)
-        return outcome
-
     def _no_async(self, request: DiagnosticRequest, worst_case: float) -> ServiceError:
         return ServiceError(
             "SYNC_BUDGET_EXCEEDED",
