@@ -1,8 +1,9 @@
 """N concurrent requests through one bastion: the running local API, as admin, spread over the VMs.
 
-One API process holds one cached bastion connection, so every request's tunnel is a channel on it
-(and one VM connection each: at most ``per_vm`` unauthenticated connections per VM sshd at once,
-below the lab's MaxStartups 50:30:100). Requests start together (a barrier); each is bounded by
+The local API runs its handler in instance processes, one event at a time each (up to its
+concurrency, 10 for the API), like Lambda environments: each instance keeps its own bastion
+connection and one VM connection per VM, so requests queue for a free instance and warm ones reuse
+its connections. Requests start together (a barrier); each is bounded by
 its own HTTP timeout, so the whole run is bounded too. 429s (our limits) are counted apart from
 failures (anything else that is not a successful run).
 """
@@ -50,7 +51,7 @@ def measure(stack: dict, targets: list[Target], per_vm: int, progress=print) -> 
     wall = (time.perf_counter() - started) * 1000
 
     result = _summarise(outcomes, wall, plan, per_vm, targets)
-    result["mode"] = "HTTP to the running local API (one process, one bastion connection)"
+    result["mode"] = "HTTP to the running local API (instance processes, one event at a time each)"
     return result
 
 

@@ -2,11 +2,12 @@
 
 Ours, cold: a new process (``benchmarks.lambda_process``) imports the API function and handles one
 HTTP API v2 event: new boto3 clients, new secret fetch, new bastion and VM SSH connections.
-Ours, warm: the same process's later events (its bastion connection is cached; each run still makes
-its own VM connection through it). Also the running local API over HTTP (authorizer included).
+Ours, warm: the same process's later events (its bastion connection and its VM connection are
+cached: one session channel per run). Also the running local API over HTTP (authorizer included,
+each function in a warm instance process of its own).
 OpenSSH, cold: ``ssh -J bastion <vm> <command line>`` (two connections, as ours).
-OpenSSH, warm: the same with a ControlMaster on the bastion (our design: bastion reused, VM per run),
-and with a ControlMaster on the VM itself (everything reused: one session channel per run).
+OpenSSH, warm: with a ControlMaster on the VM itself (our design: everything reused, one session
+channel per run), and with a ControlMaster on the bastion only (a new VM connection per run).
 Floors: the tool alone in the VM's namespace, and the VM-side forced command alone.
 The samples are interleaved (ours, theirs, ours, ...) so a busy neighbour hurts both sides alike.
 """
@@ -272,7 +273,7 @@ def measure(
             openssh.start_master(vm_config, target.ssh_alias)
             with lambda_process() as process:
                 process.invoke(diagnostic_event(topology, "admin", body))  # the cold one, not counted
-                http_request_ms(stack["apiUrl"], admin_key, body)  # warms the server's own connection
+                http_request_ms(stack["apiUrl"], admin_key, body)  # warms an API instance and its connections
                 for _ in range(warm_runs):
                     answer = process.invoke(diagnostic_event(topology, "admin", body))
                     samples["ours_warm_invoke"].append(answer["invokeMs"])

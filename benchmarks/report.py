@@ -8,6 +8,10 @@ from benchmarks.common import ratio
 
 COLD_GOAL = 1.0
 WARM_GOAL = 1.25
+HTTP_LOAD_LABEL = (
+    "HTTP to the local API (API instance processes, one event at a time each, with their own bastion "
+    "and VM connections)"
+)
 
 
 def _ms(value: float | None) -> str:
@@ -38,8 +42,9 @@ def goals(results: dict) -> dict:
     return {
         "ratios": out,
         "coldMet": out["coldVsOpenSsh"] is not None and out["coldVsOpenSsh"] <= COLD_GOAL,
-        "warmMet": out["warmVsControlMasterBastion"] is not None
-        and out["warmVsControlMasterBastion"] <= WARM_GOAL,
+        # Our warm request reuses the bastion and the VM connections (a session per run), as OpenSSH
+        # does with a ControlMaster on the VM: that is the like-for-like comparison of the goal.
+        "warmMet": out["warmVsControlMasterVm"] is not None and out["warmVsControlMasterVm"] <= WARM_GOAL,
         "importsMet": all(f["meetsGoal"] for f in imports.values()),
         "concurrencyMet": results["concurrency"]["failed"] == 0,
     }
@@ -69,16 +74,16 @@ def markdown(results: dict) -> str:
         f"| - of which interpreter start | | {_ms(s['ours_cold_interpreter'])} | | | |",
         f"| - of which Init (import of the function) | | {_ms(s['ours_cold_init'])} | | | |",
         f"| - of which first invoke (Duration) | | {_ms(s['ours_cold_invoke'])} | | | |",
-        f"| Warm: invoke in the same process vs ControlMaster on the bastion (same design: bastion "
-        f"reused, VM connection per run) | {n['ours_warm_invoke']} | {_ms(s['ours_warm_invoke'])} | "
-        f"{_ms(s['openssh_mux_bastion'])} | {_ratio(r['warmVsControlMasterBastion'])} | "
-        f"{_verdict(r['warmVsControlMasterBastion'], WARM_GOAL)} |",
-        f"| Warm: invoke in the same process vs ControlMaster on the VM (VM connection reused too) | "
-        f"{n['ours_warm_invoke']} | {_ms(s['ours_warm_invoke'])} | {_ms(s['openssh_mux_vm'])} | "
-        f"{_ratio(r['warmVsControlMasterVm'])} | {_verdict(r['warmVsControlMasterVm'], WARM_GOAL)} |",
-        f"| Warm: HTTP to the local API (authorizer + handler, warm server) vs ControlMaster on the VM | "
-        f"{n['ours_warm_http']} | {_ms(s['ours_warm_http'])} | {_ms(s['openssh_mux_vm'])} | "
-        f"{_ratio(r['warmHttpVsControlMasterVm'])} | |",
+        f"| Warm: invoke in the same process (bastion and VM connections reused, a session per run) vs "
+        f"ControlMaster on the VM (same design) | {n['ours_warm_invoke']} | {_ms(s['ours_warm_invoke'])} | "
+        f"{_ms(s['openssh_mux_vm'])} | {_ratio(r['warmVsControlMasterVm'])} | "
+        f"{_verdict(r['warmVsControlMasterVm'], WARM_GOAL)} |",
+        f"| Warm: the same invoke vs ControlMaster on the bastion only (OpenSSH makes a new VM connection "
+        f"per run, we do not) | {n['ours_warm_invoke']} | {_ms(s['ours_warm_invoke'])} | "
+        f"{_ms(s['openssh_mux_bastion'])} | {_ratio(r['warmVsControlMasterBastion'])} | |",
+        f"| Warm: HTTP to the local API (authorizer + API handler, each in a warm instance process of "
+        f"its own) vs ControlMaster on the VM | {n['ours_warm_http']} | {_ms(s['ours_warm_http'])} | "
+        f"{_ms(s['openssh_mux_vm'])} | {_ratio(r['warmHttpVsControlMasterVm'])} | |",
         f"| Floor: the tool alone in the VM's namespace (`ip netns exec`) | {n['floor_tool']} | "
         f"{_ms(s['floor_tool'])} | | | |",
         f"| Floor: the VM-side forced command alone (python -I -m sysvmdiag.vmside) | "
@@ -139,7 +144,7 @@ def markdown(results: dict) -> str:
         "| wall ms |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    loads = [("HTTP to the local API (one process, one bastion connection)", conc)]
+    loads = [(HTTP_LOAD_LABEL, conc)]
     if "concurrencyEnvironments" in results:
         loads.append(
             (
@@ -218,7 +223,7 @@ def plot(results: dict, path: Path) -> None:
     left.set_ylabel("ms (median, whisker to p95)")
     left.set_title(f"One ping on {results['latency']['target']['vm']}: sysvmdiag vs OpenSSH")
 
-    loads = [("HTTP, local API", results["concurrency"], "tab:blue")]
+    loads = [("HTTP, local API (instance processes)", results["concurrency"], "tab:blue")]
     if "concurrencyEnvironments" in results:
         loads.append(("cold Lambda-like processes", results["concurrencyEnvironments"], "tab:purple"))
     for label, load, color in loads:
