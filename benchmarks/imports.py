@@ -1,7 +1,9 @@
 """Cold-start import cost of each Lambda function (``functions/*/app.py``), as ``-X importtime`` sees it.
 
-For each function: the median wall time of ``python -c "import functions.<name>.app"`` minus the bare
-interpreter's, the total of ``-X importtime``'s self times, the heaviest top-level packages, and
+For each function: the median time of ``import functions.<name>.app`` measured inside a new process
+(what Lambda's Init spends on the handler module; the goal applies to it), the median wall time of the
+whole ``python -c`` minus the bare interpreter's (it also counts the interpreter's teardown, which no
+Lambda Init pays), the total of ``-X importtime``'s self times, the heaviest top-level packages, and
 whether paramiko (only the runner needs it) or boto3 are loaded at import.
 """
 
@@ -34,7 +36,8 @@ def function_modules(root: Path = REPO_ROOT) -> list[str]:
     return sorted(f"functions.{path.parent.name}.app" for path in (root / "functions").glob("*/app.py"))
 
 
-def _python(code: str, *flags: str, env: dict[str, str]) -> tuple[float, str]:
+def _python(code: str, *flags: str, env: dict[str, str]) -> tuple[float, str, str]:
+    """Wall ms, stdout and stderr of ``python [flags] -c code``."""
     started = time.perf_counter()
     completed = subprocess.run(
         [sys.executable, *flags, "-c", code],
@@ -48,7 +51,7 @@ def _python(code: str, *flags: str, env: dict[str, str]) -> tuple[float, str]:
     elapsed = (time.perf_counter() - started) * 1000
     if completed.returncode != 0:
         raise BenchmarkError(f"python -c {code!r} failed: {completed.stderr[-600:]}")
-    return elapsed, completed.stderr
+    return elapsed, completed.stdout, completed.stderr
 
 
 def parse_importtime(stderr: str) -> list[tuple[str, int, int]]:
@@ -79,17 +82,20 @@ def measure(runs: int = 5, progress=print) -> dict:
     for module in function_modules():
         progress(f"imports: {module} x{runs} ...")
         walls = [_python(f"import {module}", env=env)[0] for _ in range(runs)]
-        _, stderr = _python(f"import {module}", "-X", "importtime", env=env)
+        timed = f"import time; s = time.perf_counter(); import {module}; print(time.perf_counter() - s)"
+        in_process = [float(_python(timed, env=env)[1]) * 1000 for _ in range(runs)]
+        _, _, stderr = _python(f"import {module}", "-X", "importtime", env=env)
         rows = parse_importtime(stderr)
         loaded = {name.split(".")[0] for name, _, _ in rows}
         packages = by_top_package(rows)
         results[module] = {
             "wallMedianMs": statistics.median(walls),
-            "importMedianMs": statistics.median(walls) - baseline,
+            "wallMinusInterpreterMs": statistics.median(walls) - baseline,
+            "importMedianMs": statistics.median(in_process),
             "importtimeTotalMs": sum(self_us for _, self_us, _ in rows) / 1000,
             "heaviestPackagesMs": dict(list(packages.items())[:8]),
             "loads": {package: package in loaded for package in WATCHED_PACKAGES},
             "goalMs": GOAL_MS,
-            "meetsGoal": statistics.median(walls) - baseline < GOAL_MS,
+            "meetsGoal": statistics.median(in_process) < GOAL_MS,
         }
     return {"interpreterBaselineMs": baseline, "runs": runs, "functions": results}

@@ -123,14 +123,16 @@ def markdown(results: dict) -> str:
         f"## Handler cold start: imports (median of {imports['runs']}; interpreter alone "
         f"{imports['interpreterBaselineMs']:.0f} ms; goal < 400 ms)",
         "",
-        "| Function | import ms (wall - interpreter) | `-X importtime` total ms "
-        "| heaviest packages (self ms) | loads paramiko | loads boto3 | goal |",
-        "|---|---:|---:|---|---|---|---|",
+        "| Function | import ms (in the new process: Lambda's Init) | wall - interpreter ms (incl. "
+        "teardown) | `-X importtime` total ms | heaviest packages (self ms) | loads paramiko | loads boto3 "
+        "| goal |",
+        "|---|---:|---:|---:|---|---|---|---|",
     ]
     for module, info in imports["functions"].items():
         heavy = ", ".join(f"{name} {ms:.0f}" for name, ms in list(info["heaviestPackagesMs"].items())[:5])
         lines.append(
-            f"| {module} | {info['importMedianMs']:.0f} | {info['importtimeTotalMs']:.0f} | {heavy} | "
+            f"| {module} | {info['importMedianMs']:.0f} | {info.get('wallMinusInterpreterMs', 0):.0f} | "
+            f"{info['importtimeTotalMs']:.0f} | {heavy} | "
             f"{info['loads']['paramiko']} | {info['loads']['boto3']} | "
             f"{'met' if info['meetsGoal'] else 'NOT met'} |"
         )
