@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sysvmdiag.local.processes import cmdline_words, pid_alive
+from sysvmdiag.local.processes import children_of, cmdline_words, pid_alive
 
 SSHD = "/usr/sbin/sshd"
 SSH_KEYGEN = "/usr/bin/ssh-keygen"
@@ -301,25 +301,12 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def _children(pid: int) -> list[int]:
-    """Live processes whose parent is ``pid`` (an sshd listener's per-connection processes)."""
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if len(fields) > 1 and int(fields[1]) == pid and fields[0] != "Z":
-            children.append(int(stat.parent.name))
-    return children
-
-
 def stop_sshd(paths: StatePaths, host: str) -> None:
     """Stop the listener and end its open connections, as a VM that is rebuilt or rebooted does (a
     client holding a connection, like a ControlMaster, must not go on as if nothing happened)."""
     pid = read_pid(paths, host)
     if pid is not None and is_our_sshd(pid, paths.sshd_config(host)):
-        for child in _children(pid):  # children of our verified listener: its connections
+        for child in children_of(pid):  # children of our verified listener: its connections
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signal.SIGTERM)
         stop_pid(pid, paths.sshd_config(host))

@@ -102,20 +102,25 @@ def handler_env(local_stack: dict) -> Iterator[None]:
     os.environ.update(saved)
 
 
-@pytest.fixture(scope="session")
-def local_store(local_stack: dict):
-    """The local stack's topology store, as an operator with DynamoDB access would reach it."""
+def stack_dynamodb(stack: dict) -> Any:
+    """A DynamoDB resource on a local stack's moto server (its server.json), as an operator gets one."""
     import boto3
 
-    from sysvmdiag.topology.store import TopologyStore
-
-    dynamodb = boto3.resource(
+    return boto3.resource(
         "dynamodb",
-        endpoint_url=local_stack["awsEndpointUrl"],
+        endpoint_url=stack["awsEndpointUrl"],
         region_name="us-east-1",
         aws_access_key_id="local",
         aws_secret_access_key="local",
     )
+
+
+@pytest.fixture(scope="session")
+def local_store(local_stack: dict):
+    """The local stack's topology store, as an operator with DynamoDB access would reach it."""
+    from sysvmdiag.topology.store import TopologyStore
+
+    dynamodb = stack_dynamodb(local_stack)
     return TopologyStore(
         dynamodb.Table(local_stack["tables"]["TOPOLOGY_TABLE"]),
         dynamodb.Table(local_stack["tables"]["ACCOUNTS_TABLE"]),

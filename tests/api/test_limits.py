@@ -11,7 +11,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import boto3
 import pytest
 import requests
 
@@ -47,14 +46,9 @@ def tight_stack(lab_status: dict, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def limit_store(tight_stack: dict):
     from sysvmdiag.limits import LimitStore
+    from tests.conftest import stack_dynamodb
 
-    dynamodb = boto3.resource(
-        "dynamodb",
-        endpoint_url=tight_stack["awsEndpointUrl"],
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    dynamodb = stack_dynamodb(tight_stack)
     return LimitStore(dynamodb.Table(tight_stack["tables"]["LIMITS_TABLE"]))
 
 

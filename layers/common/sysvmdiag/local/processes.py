@@ -27,14 +27,24 @@ def cmdline_words(pid: int) -> list[str]:
     return raw.replace(b"\0", b" ").decode(errors="replace").split()
 
 
-def process_group_members(pgid: int) -> list[int]:
-    """Live pids whose process group is ``pgid`` (a session leader's helpers: they share its group)."""
-    members = []
+def _live_stat_fields() -> dict[int, list[str]]:
+    """/proc/<pid>/stat of every live process, the fields after the command name (state first)."""
+    found = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(int(stat.parent.name))
-    return sorted(members)
+        if len(fields) > 2 and fields[0] != "Z":
+            found[int(stat.parent.name)] = fields
+    return found
+
+
+def children_of(pid: int) -> list[int]:
+    """Live processes whose parent is ``pid`` (e.g. an sshd listener's per-connection processes)."""
+    return sorted(child for child, fields in _live_stat_fields().items() if int(fields[1]) == pid)
+
+
+def process_group_members(pgid: int) -> list[int]:
+    """Live pids whose process group is ``pgid`` (a session leader's helpers: they share its group)."""
+    return sorted(member for member, fields in _live_stat_fields().items() if int(fields[2]) == pgid)
