@@ -522,14 +522,13 @@ class DiagnosticsService:
     ) -> Job | None:
         """Final status (conditional), then free the account's slot, complete the audit, run the hook."""
         assert self._jobs is not None
-        stored = self._jobs.get_with_audit(job.id)
-        audit_json = stored[1] if stored else None
         changes: dict = {"status": status, "finished_at": _now(), "result": result}
         if error is not None:
             changes["error"] = ErrorBody(code=error.code, message=error.message)
-        finished = self._jobs.transition(job, expected, **changes)
-        if finished is None:  # someone else ended it first; their outcome stands
+        moved = self._jobs.transition_with_audit(job, expected, **changes)
+        if moved is None:  # someone else ended it first; their outcome stands
             return self._jobs.get(job.id)
+        finished, audit_json = moved
         self._release_account_slot(finished.account_id, finished.id)
         if audit_json:
             self._complete_audit(
