@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import statistics
@@ -24,6 +25,16 @@ DEFAULT_PARAMS = "-c 1 -W 1"
 
 class BenchmarkError(RuntimeError):
     """A prerequisite is missing or a measured run did not do what it should have."""
+
+
+def add_state_argument(parser: argparse.ArgumentParser) -> None:
+    """``--state DIR``: the local stack to measure (every benchmark entry point takes it)."""
+    parser.add_argument(
+        "--state",
+        type=Path,
+        default=None,
+        help="the local stack's state folder (default: `sysvmdiag local`'s)",
+    )
 
 
 def running_stack(state_dir: Path | None = None) -> dict:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from benchmarks.common import (
     BenchmarkError,
+    add_state_argument,
     configure_functions_environment,
     lab_topology,
     running_stack,
@@ -28,12 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vm", default="r-4-VM")
     parser.add_argument("--warm", type=int, default=3, help="warm invokes profiled together")
     parser.add_argument("--html", type=Path, help="also write HTML profiles into this folder")
-    parser.add_argument(
-        "--state",
-        type=Path,
-        default=None,
-        help="the local stack's state folder (default: `sysvmdiag local`'s)",
-    )
+    add_state_argument(parser)
     args = parser.parse_args(argv)
     try:
         from pyinstrument import Profiler

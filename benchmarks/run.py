@@ -17,6 +17,7 @@ from pathlib import Path
 from benchmarks import authorizer_calls, concurrency, imports, latency, machine, policy_rate, report
 from benchmarks.common import (
     BenchmarkError,
+    add_state_argument,
     configure_functions_environment,
     lab_topology,
     running_stack,
@@ -46,12 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--vm", default="r-4-VM", help="the VM of the latency benchmarks")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
-    parser.add_argument(
-        "--state",
-        type=Path,
-        default=None,
-        help="the local stack's state folder (default: `sysvmdiag local`'s)",
-    )
+    add_state_argument(parser)
     args = parser.parse_args(argv)
     if min(args.cold, args.warm, args.import_runs, args.per_vm) < 1 or args.per_vm > 20:
         parser.error("counts must be at least 1, and --per-vm at most 20 (the load stays bounded)")

@@ -11,9 +11,8 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from benchmarks.common import REPO_ROOT, configure_functions_environment, running_stack
+from benchmarks.common import REPO_ROOT, add_state_argument, configure_functions_environment, running_stack
 
 VARIANTS = {
     "interpreter": "pass",
@@ -40,7 +39,7 @@ def _wall_ms(code: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.experiments.import_variants")
     parser.add_argument("--runs", type=int, default=9)
-    parser.add_argument("--state", type=Path, default=None)
+    add_state_argument(parser)
     args = parser.parse_args(argv)
     configure_functions_environment(running_stack(args.state))  # powertools reads it at import
     samples: dict[str, list[float]] = {name: [] for name in VARIANTS}

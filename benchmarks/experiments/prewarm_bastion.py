@@ -18,7 +18,8 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
+
+from benchmarks.common import add_state_argument
 
 
 def _prewarm() -> None:
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         return _child(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m benchmarks.experiments.prewarm_bastion")
     parser.add_argument("--runs", type=int, default=6)
-    parser.add_argument("--state", type=Path, default=None)
+    add_state_argument(parser)
     args = parser.parse_args(argv)
 
     from benchmarks.common import REPO_ROOT, configure_functions_environment, lab_topology, running_stack
