@@ -61,14 +61,23 @@ def assert_failed_with(zone: FaultZone, answer, status: int, code: str) -> None:
 # -- the bastion ---------------------------------------------------------------------------------------
 
 
-def test_bastion_down(zone: FaultZone) -> None:
-    zone.lab.stop_sshd("bastion")
+@pytest.mark.parametrize(
+    ("host", "code", "message"),
+    [
+        ("bastion", "BASTION_UNREACHABLE", "Could not connect to the bastion"),
+        ("vr", "VM_UNREACHABLE", "The bastion could not reach the system VM"),
+    ],
+    ids=["bastion_down", "vm_sshd_down"],
+)
+def test_sshd_down(zone: FaultZone, host: str, code: str, message: str) -> None:
+    """The bastion's or the VM's sshd stopped: 502 with the hop that failed."""
+    zone.lab.stop_sshd(host)
     try:
         answer = zone.ping()
     finally:
-        zone.lab.start_sshd("bastion")
-    assert_failed_with(zone, answer, 502, "BASTION_UNREACHABLE")
-    assert "Could not connect to the bastion" in answer.body["message"]
+        zone.lab.start_sshd(host)
+    assert_failed_with(zone, answer, 502, code)
+    assert message in answer.body["message"]
     zone.wait_vm_idle()
     assert_succeeds(zone)
 
@@ -103,18 +112,6 @@ def test_bastion_slow_to_accept_is_still_served(zone: FaultZone) -> None:
 
 
 # -- the VM's sshd ---------------------------------------------------------------------------------------
-
-
-def test_vm_sshd_down(zone: FaultZone) -> None:
-    zone.lab.stop_sshd("vr")
-    try:
-        answer = zone.ping()
-    finally:
-        zone.lab.start_sshd("vr")
-    assert_failed_with(zone, answer, 502, "VM_UNREACHABLE")
-    assert "The bastion could not reach the system VM" in answer.body["message"]
-    zone.wait_vm_idle()
-    assert_succeeds(zone)
 
 
 def test_vm_sshd_hangs_after_connect(zone: FaultZone) -> None:
