@@ -466,7 +466,12 @@ def _valid_params(draw: st.DrawFn) -> tuple[str, str, str]:
 @given(_valid_params())
 def test_round_trip_parse_params_to_parse_command_line(case: tuple[str, str, str]) -> None:
     tool, params, destination = case
-    invocation = parse_params(tool, params, destination)
+    try:
+        invocation = parse_params(tool, params, destination)
+    except OptionError as err:  # valid options together may still not fit the run cap: refused, never cut
+        assert err.code == OPTION_OUT_OF_BOUNDS and "60 s a run may take" in err.message
+        assert tool == "ping" and "-w" not in params
+        return
     assert parse_command_line(invocation.command_line()) == invocation.argv()
     assert 0 < invocation.worst_case_seconds <= 60
     assert "-w" in invocation.argv()
