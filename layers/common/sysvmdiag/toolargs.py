@@ -418,25 +418,34 @@ def _build(tool: str, tokens: list[str], address: ipaddress._BaseAddress) -> Too
 
 
 def _ping_defaults(given: dict[str, str | None], address: ipaddress._BaseAddress) -> float:
-    """Pin -n, -c and -w; the deadline bounds the run whatever else was asked."""
+    """Pin -n, -c and -w; the deadline bounds the run whatever else was asked. A count that cannot be
+    sent within the run cap is refused, never cut short (a shorter -w of the caller's is what it asked)."""
     if address.version == 6 and "-s" in given and int(given["-s"] or 0) > PING_MAX_SIZE_IPV6:
         raise _out_of_bounds(_SPECS["ping"].by_flag["-s"], given["-s"] or "", 0, PING_MAX_SIZE_IPV6)
+    counted = "-c" in given
     given.setdefault("-n", None)
     given.setdefault("-c", str(PING_DEFAULT_COUNT))
-    if "-w" not in given:
-        count = int(given["-c"] or PING_DEFAULT_COUNT)
-        interval = float(given.get("-i") or 1)
-        allowance = float(given.get("-W") or PING_DEFAULT_REPLY_ALLOWANCE)
-        needed = math.ceil((count - 1) * interval + allowance)
-        if needed > RUN_CAP_SECONDS:  # never cut a run short and call it a failure: refuse it
-            raise OptionError(
-                OPTION_OUT_OF_BOUNDS,
-                "-c",
-                f"-c {count} with -i {given.get('-i') or 1} needs about {needed} s, more than the "
-                f"{RUN_CAP_SECONDS} s a run may take; lower the count or the interval.",
-            )
-        given["-w"] = str(needed)
-    return float(given["-w"] or 0)
+    count = int(given["-c"] or PING_DEFAULT_COUNT)
+    interval = float(given.get("-i") or 1)
+    sending = (count - 1) * interval  # when the last echo request leaves
+    if "-w" in given:
+        if counted and sending >= RUN_CAP_SECONDS:
+            raise _cannot_finish(count, given, math.ceil(sending))
+        return float(given["-w"] or 0)
+    needed = math.ceil(sending + float(given.get("-W") or PING_DEFAULT_REPLY_ALLOWANCE))
+    if needed > RUN_CAP_SECONDS:
+        raise _cannot_finish(count, given, needed)
+    given["-w"] = str(needed)
+    return float(needed)
+
+
+def _cannot_finish(count: int, given: dict[str, str | None], needed: int) -> OptionError:
+    return OptionError(
+        OPTION_OUT_OF_BOUNDS,
+        "-c",
+        f"-c {count} with -i {given.get('-i') or 1} needs about {needed} s, more than the "
+        f"{RUN_CAP_SECONDS} s a run may take; lower the count or the interval.",
+    )
 
 
 def _traceroute_defaults(given: dict[str, str | None]) -> float:
