@@ -34,6 +34,7 @@ IMAGE = "sysvmdiag/simvm:lab"
 PUBLIC_BASE_IMAGE = "debian:12-slim"
 PLACEHOLDER_POOL = ipaddress.IPv4Network("198.18.0.0/15")
 PLACEHOLDER_PREFIX = 24
+PLACEHOLDER_BLOCKS = 8  # of 64 /24s each
 UPLINK_PREFIX = 29
 UPLINK_IFNAME = "uplink"
 BASTION_CONTAINER_PORT = 22
@@ -112,18 +113,27 @@ def _bridge_name(project: str, key: str, taken: set[str]) -> str:
     return name
 
 
-def placeholder_subnets(topology: Topology, count: int) -> list[ipaddress.IPv4Network]:
-    """`count` /24s of the placeholder pool that overlap nothing the topology names (the last: uplink)."""
+def placeholder_subnets(topology: Topology, count: int, project: str) -> list[ipaddress.IPv4Network]:
+    """`count` /24s of the placeholder pool that overlap nothing the topology names (the last: uplink).
+
+    Each project starts in its own block of the pool (by a hash of its name), so two labs of
+    different prefixes can run on one engine, whose IPAM refuses overlapping subnets."""
     used = [c for net in topology.networks for c in (*net.cidrs, *net.routes4, *net.remote_cidrs)]
-    used += [v.cidr4 for v in topology.vpcs if getattr(v, "cidr4", None) is not None]
+    used += [v.cidr4 for v in topology.vpcs if v.cidr4 is not None]
+    pool = list(PLACEHOLDER_POOL.subnets(new_prefix=PLACEHOLDER_PREFIX))
+    start = placeholder_block(project) * (len(pool) // PLACEHOLDER_BLOCKS)
     free = [
         subnet
-        for subnet in PLACEHOLDER_POOL.subnets(new_prefix=PLACEHOLDER_PREFIX)
+        for subnet in pool[start:] + pool[:start]
         if not any(subnet.version == c.version and subnet.overlaps(c) for c in used)
     ]
     if len(free) < count:
         raise ValueError(f"the topology leaves fewer than {count} free /24s in {PLACEHOLDER_POOL}")
     return free[:count]
+
+
+def placeholder_block(project: str) -> int:
+    return int(hashlib.sha256(project.encode()).hexdigest(), 16) % PLACEHOLDER_BLOCKS
 
 
 def _routes(host: Host) -> tuple[dict[str, str], ...]:
@@ -151,7 +161,7 @@ def build_compose_plan(topology: Topology) -> ComposePlan:
         for net in topology.networks
         if any(i.network == net.id for h in topology.hosts for i in h.interfaces)
     ]
-    subnets = placeholder_subnets(topology, len(used_ids) + 1)
+    subnets = placeholder_subnets(topology, len(used_ids) + 1, project)
     bridges: set[str] = set()
     networks: dict[str, ComposeNetwork] = {}
     for net_id, subnet in zip(used_ids, subnets, strict=False):
