@@ -294,7 +294,8 @@ def _sysctls(forwarding: bool) -> dict[str, str]:
 
 
 def _attachment(attachment: Attachment) -> dict[str, Any]:
-    """The uplink is joined first: the engine publishes ports on the first network's address."""
+    """The engine publishes ports on the container's gateway network, the first by name of those that
+    offer one (hence `<project>-host-uplink`); compose versions that join by priority join it first too."""
     if attachment.network == UPLINK_IFNAME:
         return {"ipv4_address": str(attachment.placeholder), "priority": 1000}
     return {"ipv4_address": str(attachment.placeholder)}
