@@ -19,9 +19,12 @@ from simvms.compose import IMAGE
 from simvms.composelab import ComposeLab
 from sysvmdiag.local.motoserver import free_loopback_port
 from sysvmdiag.local.stack import LocalStack
-from tests.conftest import SUITE_LIMITS_JSON
 
 HERE = Path(__file__).resolve().parent
+# The API cases send many requests as the same demo accounts: limits raised as in the main suite.
+SUITE_LIMITS_JSON = json.dumps(
+    {role: {"concurrentJobs": 64, "requestsPerMinute": 100_000} for role in ("user", "domain_admin", "admin")}
+)
 OVERLAP_TOPOLOGY = HERE / "overlap.yaml"
 
 
