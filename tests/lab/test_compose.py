@@ -101,3 +101,20 @@ def test_bastion_permits_forwarding_only_to_the_vms_ssh_ports() -> None:
     assert sshd["permit_open"] == [
         f"{vm.ssh.address}:{vm.ssh.port}" for vm in topology.system_vms() if vm.ssh
     ]
+
+
+def test_local_up_lab_compose_takes_its_own_port_and_state_folder() -> None:
+    """`sysvmdiag local up --lab compose` must not collide with the namespace lab's stack (port 3000)."""
+    from sysvmdiag.cli import build_parser
+    from sysvmdiag.cli.local import _stack
+    from sysvmdiag.local.stack import COMPOSE_PORT, COMPOSE_STATE_DIR, DEFAULT_PORT, DEFAULT_STATE_DIR
+
+    compose = _stack(build_parser("local").parse_args(["local", "up", "--lab", "compose"]))
+    namespace = _stack(build_parser("local").parse_args(["local", "up"]))
+    assert (compose.lab_kind, compose.port, compose.state_dir) == ("compose", COMPOSE_PORT, COMPOSE_STATE_DIR)
+    assert (namespace.lab_kind, namespace.port, namespace.state_dir) == (
+        "namespace",
+        DEFAULT_PORT,
+        DEFAULT_STATE_DIR,
+    )
+    assert COMPOSE_PORT != DEFAULT_PORT and COMPOSE_STATE_DIR != DEFAULT_STATE_DIR
