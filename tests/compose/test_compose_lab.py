@@ -109,3 +109,13 @@ def test_placeholder_subnets_stay_out_of_the_lab_addresses(compose_lab, compose_
         for net in topology.networks:
             for cidr in net.cidrs:
                 assert not (cidr.version == 4 and network.subnet.overlaps(ipaddress.IPv4Network(cidr)))
+
+
+def test_up_on_a_healthy_lab_changes_nothing(compose_lab):
+    def container_ids() -> list[str]:
+        names = [h.container for h in compose_lab.plan.hosts.values()]
+        return engine.docker("inspect", "--format", "{{.Id}}", *names).stdout.split()
+
+    before = container_ids()
+    status = compose_lab.up(progress=lambda _line: None)
+    assert status["up"] and container_ids() == before
