@@ -31,6 +31,7 @@ from simvms.compose import (
     build_compose_plan,
     render_compose,
 )
+from simvms.sshd import SshdSpec, StatePaths
 from sysvmdiag.local.motoserver import free_loopback_port
 from sysvmdiag.topology.model import DEFAULT_TOPOLOGY_FILE, Topology, load_topology
 
@@ -91,6 +92,7 @@ class ComposeLab:
         self._quiet_bridges()
         self._compose("start")
         self._wait_ready()
+        self._write_client_files()
         status = self.status()
         if not status["up"]:
             raise ComposeLabError(f"compose lab degraded after up: {'; '.join(status['problems'])}")
@@ -196,6 +198,34 @@ class ComposeLab:
                 )
             time.sleep(0.2)
 
+    def _write_client_files(self) -> None:
+        """known_hosts (the host keys the entrypoints made or kept) and an ssh_config, as the namespace
+        lab writes them: `ssh -F <state>/ssh_config vr ping -c 1 198.51.100.80`."""
+        paths = StatePaths(self.state_dir)
+        specs = {}
+        for name, host in self.plan.hosts.items():
+            if host.sshd is None:
+                continue
+            bastion = name == self.plan.bastion
+            specs[name] = SshdSpec(
+                host=name,
+                namespace=host.container,
+                address="127.0.0.1" if bastion else host.sshd["address"],
+                port=self.bastion_port if bastion else host.sshd["port"],
+                user=host.sshd["user"],
+                key_options="",
+            )
+        lab_sshd.write_known_hosts(
+            [(s.address, s.port, lab_sshd.public_key_text(self.host_key(s.host))) for s in specs.values()],
+            paths,
+        )
+        vms = [
+            (specs[vm.name], [a for a in (vm.vm_name, vm.uuid) if a])
+            for vm in self.topology.system_vms()
+            if vm.name in specs
+        ]
+        lab_sshd.write_ssh_config(specs[self.plan.bastion], vms, paths)
+
     # -- status ------------------------------------------------------------------------------
 
     def _container_states(self) -> dict[str, dict[str, Any]]:
@@ -280,6 +310,8 @@ class ComposeLab:
             },
             "private_key": str(self.private_key),
             "public_key": str(self.private_key.with_name("id_ed25519.pub")),
+            "known_hosts": str(self.state_dir / "known_hosts"),
+            "ssh_config": str(self.state_dir / "ssh_config"),
             "hosts": hosts,
         }
 

@@ -119,3 +119,18 @@ def test_up_on_a_healthy_lab_changes_nothing(compose_lab):
     before = container_ids()
     status = compose_lab.up(progress=lambda _line: None)
     assert status["up"] and container_ids() == before
+
+
+def test_openssh_reaches_a_vm_through_the_bastion_with_pinned_keys(compose_status):
+    """The real OpenSSH client, with the lab's ssh_config (StrictHostKeyChecking yes): the VM runs an
+    allowed tool through its forced command and refuses anything else."""
+    config = compose_status["ssh_config"]
+    ok = subprocess.run(
+        ["ssh", "-F", config, "vr", "ping", "-c", "1", "203.0.113.1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    refused = subprocess.run(["ssh", "-F", config, "vr", "id"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0 and "uid=" not in refused.stdout
