@@ -104,7 +104,7 @@ def test_a_denied_request_makes_no_job(local_stack, api_keys):
         api_keys["bob"],
         {"targetId": "r-4-VM", "type": "ping", "ipAddress": WEB, "async": True},
     )
-    assert response.status_code == 403, response.text
+    assert response.status_code == 404 and response.json()["code"] == "TARGET_NOT_FOUND", response.text
     assert "Location" not in response.headers
 
 

@@ -116,10 +116,9 @@ def test_seed_and_cloudstack_field_names_are_accepted(local_stack, api_keys):
     ("account", "host", "destination", "code"),
     [
         ("alice", "vr", "172.31.200.10", "DESTINATION_IN_MANAGEMENT_RANGE"),
-        ("bob", "vr", WEB, "TARGET_NOT_OWNED"),
-        ("alice", "ssvm", WEB, "SYSTEM_VM_KIND_ADMIN_ONLY"),
-        ("bob", "sharedvr", "10.3.0.22", "SHARED_NETWORK_NOT_EXCLUSIVE"),
+        ("dave", "davevr", "10.4.0.22", "SHARED_NETWORK_NOT_EXCLUSIVE"),
         ("alice", "vr", "169.254.1.10", "VR_CONTROL_OR_MANAGEMENT_ADDRESS"),
+        ("alice", "vr", "10.3.0.22", "DESTINATION_NOT_ALLOWED"),
     ],
 )
 def test_policy_denials_are_403_with_their_code(local_stack, api_keys, account, host, destination, code):
@@ -204,9 +203,20 @@ def test_systemvms_lists_what_the_caller_may_target(local_stack, api_keys):
         assert response.status_code == 200, response.text
         return {vm["name"] for vm in response.json()["systemvms"]}
 
-    assert names("admin") == {"r-4-VM", "r-7-VM", "r-9-VM", "s-1-VM", "v-2-VM"}
-    assert names("alice") == {"r-4-VM", "r-7-VM"}
-    assert names("bob") == {"r-9-VM"}
+    assert names("admin") == {
+        "r-4-VM",
+        "r-7-VM",
+        "r-9-VM",
+        "r-11-VM",
+        "r-13-VM",
+        "r-15-VM",
+        "s-1-VM",
+        "v-2-VM",
+    }
+    assert names("alice") == {"r-4-VM", "r-7-VM", "r-15-VM"}
+    assert names("bob") == set()  # only on the multi-tenant shared network: no VR is his
+    assert names("dave") == {"r-11-VM"}
+    assert names("erin") == {"r-13-VM"}
 
 
 def test_openapi_document_and_swagger_page_are_served(local_stack):

@@ -143,7 +143,7 @@ def test_requests_per_minute_over_the_limit_get_429_with_retry_after(tight_stack
             assert response.json()["code"] == "RATE_LIMITED"
             assert 1 <= int(response.headers["Retry-After"]) <= 60
             break
-    assert codes[-1] == 429 and set(codes[:-1]) == {403}, codes
+    assert codes[-1] == 429 and set(codes[:-1]) == {404}, codes
     assert len(codes) <= TIGHT_LIMITS["user"]["requestsPerMinute"] * 2 + 1
 
 

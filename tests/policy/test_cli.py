@@ -39,20 +39,23 @@ def test_allowed_prints_the_decision_and_exits_0() -> None:
 
 
 @pytest.mark.parametrize(
-    ("caller", "vm", "dest", "code"),
+    ("caller", "vm", "dest", "code", "detail_code"),
     [
-        ("acct-alice", "vr", "172.31.200.10", "DESTINATION_IN_MANAGEMENT_RANGE"),
-        ("bob", "ssvm", "198.51.100.80", "SYSTEM_VM_KIND_ADMIN_ONLY"),
-        ("admin", "r-404-VM", "198.51.100.80", "TARGET_NOT_FOUND"),
+        ("acct-alice", "vr", "172.31.200.10", "DESTINATION_IN_MANAGEMENT_RANGE", None),
+        ("bob", "ssvm", "198.51.100.80", "TARGET_NOT_FOUND", "SYSTEM_VM_KIND_ADMIN_ONLY"),
+        ("admin", "r-404-VM", "198.51.100.80", "TARGET_NOT_FOUND", None),
     ],
 )
-def test_denied_prints_the_reason_and_exits_3(caller: str, vm: str, dest: str, code: str) -> None:
+def test_denied_prints_the_reason_and_exits_3(
+    caller: str, vm: str, dest: str, code: str, detail_code: str | None
+) -> None:
     result = run_check(
         "--topology", TOPOLOGY, "--caller", caller, "--vm", vm, "--test", "ping", "--dest", dest
     )
     assert result.returncode == 3, result.stderr
     decision = json.loads(result.stdout)
     assert decision["allowed"] is False and decision["code"] == code
+    assert decision["detail_code"] == (detail_code or code)
     assert decision["message"]
 
 

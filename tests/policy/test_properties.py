@@ -9,11 +9,22 @@ from hypothesis import strategies as st
 
 from sysvmdiag.policy import decide
 from sysvmdiag.topology.model import NetworkKind
-from tests.policy.topologies import TENANTS, VARIANTS, caller
+from tests.policy.topologies import VARIANTS, caller
 
 USER_EGRESS_KINDS = ("public", "isolated", "vpc_tier", "private_gateway", "vpn_gateway", "shared")
-NON_ADMINS = ["alice", "acme-admin", "globex-admin", "bob", "carol"]
-VMS = ["vr", "vpcvr", "sharedvr", "ssvm", "cpvm", "r-4-VM", "4b1d5c2e-7a0f-4c1e-9d3b-000000000007"]
+NON_ADMINS = ["alice", "acme-admin", "globex-admin", "initech-admin", "bob", "carol", "dave", "erin"]
+VMS = [
+    "vr",
+    "vpcvr",
+    "sharedvr",
+    "davevr",
+    "dedvr",
+    "stoppedvr",
+    "ssvm",
+    "cpvm",
+    "r-4-VM",
+    "4b1d5c2e-7a0f-4c1e-9d3b-000000000007",
+]
 PARAMS = [
     None,
     "",
@@ -161,21 +172,4 @@ def test_non_admins_never_reach_a_subnet_broadcast_or_network_address(
     who: str, vm: str, test: str, params: str | None, variant: str, destination: str
 ) -> None:
     decision = decide(caller(who), vm, test, destination, params, VARIANTS[variant])
-    assert not decision.allowed, decision.to_dict()
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    vm=st.sampled_from(["vr", "vpcvr"]),
-    test=st.sampled_from(["ping", "traceroute", "arping"]),
-    params=st.sampled_from(PARAMS),
-    destination=st.one_of(
-        st.integers(0, 255).map(lambda host: f"10.9.0.{host}"),
-        st.integers(0, 2**64 - 1).map(lambda host: str(ipaddress.IPv6Address((0x20010DB80009 << 80) | host))),
-    ),
-)
-def test_alice_never_reaches_another_tenants_network(
-    vm: str, test: str, params: str | None, destination: str
-) -> None:
-    decision = decide(caller("alice"), vm, test, destination, params, TENANTS)
     assert not decision.allowed, decision.to_dict()

@@ -61,57 +61,6 @@ VARIANTS: dict[str, Topology] = {
 }
 
 
-def _another_tenant(data: dict) -> None:
-    """Dave (another domain) owns an isolated network of his own and one overlapping alice's."""
-    data["accounts"].append({"id": "acct-dave", "name": "dave", "role": "user", "domain": "ROOT/initech"})
-    data["networks"] += [
-        {
-            "id": "net-guest-dave",
-            "name": "dave-isolated",
-            "kind": "isolated",
-            "owner": "acct-dave",
-            "cidr4": "10.9.0.0/24",
-            "cidr6": "2001:db8:9::/64",
-        },
-        {
-            "id": "net-guest-dave-2",
-            "name": "dave-isolated-2",
-            "kind": "isolated",
-            "owner": "acct-dave",
-            "cidr4": "10.1.1.0/24",
-        },
-        {
-            "id": "net-vpngw-dave",
-            "name": "dave-s2s-vpn",
-            "kind": "vpn_gateway",
-            "owner": "acct-dave",
-            "cidr4": "10.254.9.0/30",
-            "remote_cidrs": ["198.51.100.64/26"],
-        },
-    ]
-    data["hosts"].append(
-        {
-            "name": "davevr",
-            "kind": "vr",
-            "uuid": "4b1d5c2e-7a0f-4c1e-9d3b-000000000011",
-            "vm_name": "r-11-VM",
-            "state": "Running",
-            "interfaces": [
-                {
-                    "name": "eth0",
-                    "network": "net-guest-dave",
-                    "ipv4": "10.9.0.1/24",
-                    "ipv6": "2001:db8:9::1/64",
-                },
-                {"name": "eth1", "network": "net-control", "ipv4": "169.254.1.60/16"},
-                {"name": "eth2", "network": "net-public", "ipv4": "203.0.113.60/24"},
-            ],
-            "routes": [{"to": "default", "via": "203.0.113.1"}],
-            "ssh": {"interface": "eth1", "port": 3922, "user": "root"},
-        }
-    )
-
-
 def _bastion_on_the_host_link(data: dict) -> None:
     """The bastion's SSH address as the running lab reports it (on the host link)."""
     for host in data["hosts"]:
@@ -119,5 +68,4 @@ def _bastion_on_the_host_link(data: dict) -> None:
             host["ssh"] = {**host["ssh"], "address": "100.64.254.2"}
 
 
-TENANTS = _variant(_another_tenant)
 LAB_STATE = _variant(_bastion_on_the_host_link)

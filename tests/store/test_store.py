@@ -67,7 +67,14 @@ def test_vpc_router_context_carries_its_vpc_and_owner(store: TopologyStore, topo
     ssvm = store.decision_context(topology.system_vm("ssvm").uuid or "")
     assert ssvm is not None
     assert {n.id for n in ssvm.networks} == {n.id for n in topology.networks}
-    assert {a.id for a in ssvm.accounts} == {"acct-admin", "acct-alice", "acct-bob", "acct-carol"}
+    assert {a.id for a in ssvm.accounts} == {
+        "acct-admin",
+        "acct-alice",
+        "acct-bob",
+        "acct-carol",
+        "acct-dave",
+        "acct-erin",
+    }
     assert [h.name for h in ssvm.hosts] == ["bastion", "ssvm"]
 
 
@@ -105,8 +112,8 @@ def test_loading_twice_leaves_the_same_items(
     assert first == second
     assert second.removed_items == 0 and second.removed_accounts == 0
     kinds = sorted(item.get("item_type") for item in topology_items)
-    assert kinds.count("SYSTEMVM") == len(topology.system_vms()) == 5
-    assert kinds.count("SYSTEMVM_NAME") == 5
+    assert kinds.count("SYSTEMVM") == len(topology.system_vms()) == 8
+    assert kinds.count("SYSTEMVM_NAME") == 8
     assert kinds.count("NETWORK") == len(topology.networks)
     assert kinds.count("ZONE") == 1
 
@@ -256,7 +263,7 @@ def test_decisions_on_the_stored_slice_match_the_whole_zone(
         compared += 1
         allowed += on_slice.allowed
     # the matrix exercises both answers
-    assert compared == 5 * 5 * 3 * len(DESTINATIONS)
+    assert compared == len(topology.accounts) * len(topology.system_vms()) * 3 * len(DESTINATIONS)
     assert 0 < allowed < compared
 
 

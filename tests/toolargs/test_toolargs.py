@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sysvmdiag.toolargs import (
+    INVALID_DESTINATION,
+    OPTION_OUT_OF_BOUNDS,
     TOOLS,
     TRACEROUTE_SIM_QUERIES,
     OptionError,
@@ -40,7 +42,8 @@ def _error(tool: str, params: str | None, destination: str = V4) -> OptionError:
         ("ping", "-c5", V4, ["ping", "-n", "-c", "5", "-w", "9", V4]),
         ("ping", "-c 05", V4, ["ping", "-n", "-c", "5", "-w", "9", V4]),
         ("ping", "-i 0.2 -c 3", V4, ["ping", "-n", "-c", "3", "-i", "0.2", "-w", "6", V4]),
-        ("ping", "-i 10 -c 20", V4, ["ping", "-n", "-c", "20", "-i", "10", "-w", "60", V4]),
+        ("ping", "-i 10 -c 6", V4, ["ping", "-n", "-c", "6", "-i", "10", "-w", "55", V4]),
+        ("ping", "-i 10 -c 20 -w 60", V4, ["ping", "-n", "-c", "20", "-i", "10", "-w", "60", V4]),
         ("ping", "-i0.50", V4, ["ping", "-n", "-c", "4", "-i", "0.5", "-w", "7", V4]),
         ("ping", "-s 0", V4, ["ping", "-n", "-c", "4", "-s", "0", "-w", "8", V4]),
         ("ping", "-s 1472", V4, ["ping", "-n", "-c", "4", "-s", "1472", "-w", "8", V4]),
@@ -133,7 +136,8 @@ def test_defaults_stay_under_the_synchronous_budget() -> None:
     ("params", "expected"),
     [
         ("-w 17", 17.0),
-        ("-c 20 -i 10", 60.0),  # capped at the 60 s deadline bound
+        ("-c 6 -i 10", 55.0),  # five intervals and the reply allowance
+        ("-c 20 -i 10 -w 60", 60.0),  # the caller's own deadline is what was asked
         ("-c 3 -i 0.2 -W 1", 2.0),
     ],
 )
@@ -142,6 +146,41 @@ def test_ping_worst_case_is_its_deadline(params: str, expected: float) -> None:
     assert invocation.worst_case_seconds == expected
     argv = invocation.argv()
     assert float(argv[argv.index("-w") + 1]) == expected
+
+
+@pytest.mark.parametrize(
+    ("params", "needed"),
+    [("-c 8 -i 9", 68), ("-c 20 -i 10", 195), ("-c 8 -i 8", 61), ("-c 20 -i 3 -W 10", 67)],
+)
+def test_a_ping_that_cannot_finish_within_the_run_cap_is_refused_not_cut_short(
+    params: str, needed: int
+) -> None:
+    with pytest.raises(OptionError) as raised:
+        parse_params("ping", params, V4)
+    assert raised.value.code == OPTION_OUT_OF_BOUNDS
+    assert f"{needed} s" in raised.value.message and "60 s" in raised.value.message
+
+
+@pytest.mark.parametrize(
+    "destination",
+    [
+        "0.0.0.0",
+        "::",
+        "255.255.255.255",
+        "224.0.0.1",
+        "ff02::1",
+        "::ffff:0.0.0.0",
+        "::ffff:239.1.2.3",
+        "::FFFF:255.255.255.255",
+    ],
+)
+@pytest.mark.parametrize("tool", ["ping", "traceroute"])
+def test_no_one_probes_the_unspecified_broadcast_or_multicast_addresses(tool: str, destination: str) -> None:
+    with pytest.raises(OptionError) as raised:
+        parse_params(tool, None, destination)
+    assert raised.value.code == INVALID_DESTINATION and "no destination" in raised.value.message
+    with pytest.raises(OptionError):
+        parse_command_line(f"{tool} {destination}")
 
 
 @pytest.mark.parametrize(
@@ -427,7 +466,12 @@ def _valid_params(draw: st.DrawFn) -> tuple[str, str, str]:
 @given(_valid_params())
 def test_round_trip_parse_params_to_parse_command_line(case: tuple[str, str, str]) -> None:
     tool, params, destination = case
-    invocation = parse_params(tool, params, destination)
+    try:
+        invocation = parse_params(tool, params, destination)
+    except OptionError as err:  # valid options together may still not fit the run cap: refused, never cut
+        assert err.code == OPTION_OUT_OF_BOUNDS and "60 s a run may take" in err.message
+        assert tool == "ping" and "-w" not in params
+        return
     assert parse_command_line(invocation.command_line()) == invocation.argv()
     assert 0 < invocation.worst_case_seconds <= 60
     assert "-w" in invocation.argv()

@@ -66,6 +66,8 @@ class AuditRecord(BaseModel):
     decision: str  # "allowed" | "denied" (policy) | "rejected" (invalid request, over a limit)
     reason_code: str | None = None
     reason: str | None = None
+    detail_code: str | None = None  # the precise reason when the caller was told less (admins only)
+    detail: str | None = None
     mode: str | None = None  # "sync" | "async"
     job_id: str | None = None
     status: str | None = None  # queued | running | succeeded | failed | denied | rejected

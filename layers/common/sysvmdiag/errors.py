@@ -26,13 +26,19 @@ class ServiceError(Exception):
         status: int = HTTPStatus.BAD_REQUEST,
         field: str | None = None,
         retry_after: int | None = None,
+        detail_code: str | None = None,
+        detail: str | None = None,
     ):
+        """``detail_code``/``detail``: the precise reason when the caller is told less (the audit keeps
+        them; they never reach the response body)."""
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = int(status)
         self.field = field
         self.retry_after = retry_after
+        self.detail_code = detail_code if detail_code is not None and detail_code != code else None
+        self.detail = detail if detail is not None and detail != message else None
 
     def headers(self) -> dict[str, str]:
         """``Retry-After`` for 429 and 503 answers, so clients back off as long as needed."""

@@ -43,11 +43,13 @@ from sysvmdiag.models import (
 )
 from sysvmdiag.observability import count_by, logger, metrics, tracer
 from sysvmdiag.parsers import parse_output
-from sysvmdiag.policy import Caller, Decision, allowed_egress_kinds, decide, may_target
-from sysvmdiag.topology.model import Host, Role, SshEndpoint, Topology, domain_contains
+from sysvmdiag.policy import Caller, Decision, ReasonCode, allowed_egress_kinds, decide
+from sysvmdiag.policy.tenancy import Reach, vm_networks
+from sysvmdiag.topology.model import Host, NetworkKind, Role, SshEndpoint, Topology, Zone, domain_contains
 
 # API Gateway gives up at 30 s; keep room for the SSH handshake and the answer.
 SYNC_BUDGET_SECONDS = 25.0
+_NO_ZONE = Zone(id="-", name="-")  # what the policy sees when the store has no such VM
 SSH_OVERHEAD_SECONDS = 3.0
 # A lease outlives its run by this much, so a slow release never frees a slot under a live run.
 LEASE_MARGIN_SECONDS = 5.0
@@ -153,15 +155,12 @@ class DiagnosticsService:
 
     @tracer.capture_method
     def authorize(self, caller: Caller, request: DiagnosticRequest) -> tuple[Decision, Topology]:
-        """Policy only: the decision and the topology slice it was made on, or a ServiceError."""
-        context = self._store.decision_context(request.target_id)
-        if context is None:
-            raise ServiceError(
-                "TARGET_NOT_FOUND",
-                f"No system VM {request.target_id!r} exists.",
-                HTTPStatus.NOT_FOUND,
-                field="targetId",
-            )
+        """Policy only: the decision and the topology slice it was made on, or a ServiceError.
+
+        A VM missing from the store is refused by the policy itself (on an empty zone), so it is answered
+        exactly like a VM the caller may not use: same code, sentence and field.
+        """
+        context = self._store.decision_context(request.target_id) or Topology(zone=_NO_ZONE)
         decision = decide(
             caller, request.target_id, request.type.value, request.ip_address, request.params, context
         )
@@ -169,7 +168,14 @@ class DiagnosticsService:
             code = str(decision.code)
             count_by("Denials", "reason", code)
             logger.info("diagnostic denied", extra={"decision": decision.to_dict()})
-            raise ServiceError(code, decision.message, decision.code.http_status)
+            raise ServiceError(
+                code,
+                decision.message,
+                decision.code.http_status,
+                field="targetId" if decision.code is ReasonCode.TARGET_NOT_FOUND else None,
+                detail_code=str(decision.detail_code),
+                detail=decision.detail,
+            )
         return decision, context
 
     # -- requests ----------------------------------------------------------------------------------------
@@ -629,6 +635,8 @@ class DiagnosticsService:
                 "status": status,
                 "reason_code": error.code if error else None,
                 "reason": error.message if error else None,
+                "detail_code": error.detail_code if error else None,
+                "detail": error.detail if error else None,
                 "error_code": error.code if error and decision == "allowed" else None,
                 "exit_code": exit_code,
                 "duration_ms": duration_ms,
@@ -704,11 +712,25 @@ class DiagnosticsService:
 
     @tracer.capture_method
     def list_targets(self, caller: Caller) -> SystemVmList:
+        """The VMs the caller may target; a non-admin sees only interfaces on the public network and on
+        networks it has (no control or management address, nothing of another tenant)."""
         topology = self._store.list_system_vms(caller.account_id)
+        reach = Reach(caller, topology)
         views = []
         for vm in topology.system_vms():
-            if not may_target(caller, vm, topology):
+            if not reach.may_target(vm):
                 continue
+            networks = vm_networks(vm, topology)
+            shown = [
+                iface
+                for iface in vm.interfaces
+                if iface.name in networks
+                and (
+                    caller.is_admin
+                    or networks[iface.name].kind is NetworkKind.PUBLIC
+                    or reach.has_network(networks[iface.name])
+                )
+            ]
             views.append(
                 SystemVmView(
                     id=vm.uuid or vm.name,
@@ -719,11 +741,11 @@ class DiagnosticsService:
                         SystemVmInterface(
                             name=iface.name,
                             network=iface.network,
-                            network_kind=topology.network(iface.network).kind.value,
+                            network_kind=networks[iface.name].kind.value,
                             ipv4=str(iface.ipv4) if iface.ipv4 else None,
                             ipv6=str(iface.ipv6) if iface.ipv6 else None,
                         )
-                        for iface in vm.interfaces
+                        for iface in shown
                     ],
                     allowed_egress_kinds=list(allowed_egress_kinds(caller, vm, topology)),
                 )

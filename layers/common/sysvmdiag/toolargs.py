@@ -33,6 +33,8 @@ _SAFE_TOKEN = re.compile(r"[A-Za-z0-9._:-]+")
 _NUMBER = re.compile(r"-?[0-9]{1,9}(\.[0-9]{1,6})?")
 _INTERFACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}")
 
+RUN_CAP_SECONDS = 60  # the longest a tool may run on a VM (ping's and arping's -w bound)
+
 # Simultaneous traceroute probes; pinned in argv because the worst-case formula depends on it.
 TRACEROUTE_SIM_QUERIES = 16
 
@@ -87,7 +89,7 @@ _SPECS: dict[str, _ToolSpec] = {
             _Option("-s", "packet size", "int", 0, 1472),
             _Option("-t", "ttl", "int", 1, 255),
             _Option("-W", "per-reply timeout", "float", 1, 10),
-            _Option("-w", "deadline", "int", 1, 60),
+            _Option("-w", "deadline", "int", 1, RUN_CAP_SECONDS),
             _Option("-I", "interface", "interface"),
         ),
         interface_flag="-I",
@@ -113,7 +115,7 @@ _SPECS: dict[str, _ToolSpec] = {
     "arping": _ToolSpec(
         options=(
             _Option("-c", "count", "int", 1, 20),
-            _Option("-w", "deadline", "int", 1, 60),
+            _Option("-w", "deadline", "int", 1, RUN_CAP_SECONDS),
             _Option("-i", "interface", "interface"),
         ),
         interface_flag="-i",
@@ -185,8 +187,26 @@ def canonical_destination(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Ad
             f"{text} is not an IP address literal in canonical form (no hostnames, no leading zeros).",
         ) from None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
+        address = address.ipv4_mapped
+    nowhere = _no_destination(address)
+    if nowhere is not None:
+        raise OptionError(INVALID_DESTINATION, text, f"{text} is {nowhere}, which is no destination.")
     return address
+
+
+_LIMITED_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
+
+
+def _no_destination(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """What no probe may target, whoever asks: the unspecified addresses, the limited broadcast and
+    multicast (one packet would reach a whole link or group, not a host)."""
+    if address.is_unspecified:
+        return "the unspecified address"
+    if address == _LIMITED_BROADCAST:
+        return "the limited broadcast address"
+    if address.is_multicast:
+        return "a multicast address"
+    return None
 
 
 def parse_params(tool: str, params: str | None, destination: str) -> ToolInvocation:
@@ -407,7 +427,15 @@ def _ping_defaults(given: dict[str, str | None], address: ipaddress._BaseAddress
         count = int(given["-c"] or PING_DEFAULT_COUNT)
         interval = float(given.get("-i") or 1)
         allowance = float(given.get("-W") or PING_DEFAULT_REPLY_ALLOWANCE)
-        given["-w"] = str(min(60, math.ceil((count - 1) * interval + allowance)))
+        needed = math.ceil((count - 1) * interval + allowance)
+        if needed > RUN_CAP_SECONDS:  # never cut a run short and call it a failure: refuse it
+            raise OptionError(
+                OPTION_OUT_OF_BOUNDS,
+                "-c",
+                f"-c {count} with -i {given.get('-i') or 1} needs about {needed} s, more than the "
+                f"{RUN_CAP_SECONDS} s a run may take; lower the count or the interval.",
+            )
+        given["-w"] = str(needed)
     return float(given["-w"] or 0)
 
 
@@ -430,6 +458,6 @@ def _traceroute_defaults(given: dict[str, str | None]) -> float:
 def _arping_defaults(given: dict[str, str | None]) -> float:
     """Pin -c and -w; arping's -w deadline ends the run regardless of replies."""
     given.setdefault("-c", str(ARPING_DEFAULT_COUNT))
-    if "-w" not in given:
-        given["-w"] = str(min(60, int(given["-c"] or ARPING_DEFAULT_COUNT) + ARPING_DEFAULT_SLACK))
+    if "-w" not in given:  # at most 20 + 2 s: always within the run cap
+        given["-w"] = str(int(given["-c"] or ARPING_DEFAULT_COUNT) + ARPING_DEFAULT_SLACK)
     return float(given["-w"] or 0)

@@ -174,7 +174,8 @@ def summarize_job(job: dict) -> str:
 
 def _refused(err: ApiError, as_json: bool) -> int:
     print(json.dumps(err.body) if as_json else err.describe(), file=sys.stdout if as_json else sys.stderr)
-    return 3 if err.status in (401, 403) else 1
+    refused = err.status in (401, 403) or err.body.get("code") == "TARGET_NOT_FOUND"
+    return 3 if refused else 1
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -36,9 +36,11 @@ API_CONCURRENCY = 10
 AUTHORIZER_CONCURRENCY = 4
 WORKER_CONCURRENCY = 3
 PLAYBOOKS_FILE = REPO_ROOT / "simvms" / "playbooks.yaml"
-# Demo callers: an admin, a domain admin, and two users of different accounts (bob shares the
-# shared network with carol, so his view of it is not exclusive).
-DEMO_ACCOUNTS = ("admin", "acme-admin", "alice", "bob", "carol")
+# Demo callers, one for each shape of tenancy in the lab: an admin; acme-admin (domain admin above
+# alice and erin); alice (isolated network, VPC, a Stopped VR); bob and carol (the multi-tenant shared
+# network, carol also on dave's); dave (alice's CIDR on a VR of his own, and a shared network he owns
+# but shares); initech-admin (domain admin above dave); erin (a shared network dedicated to her).
+DEMO_ACCOUNTS = ("admin", "acme-admin", "alice", "bob", "carol", "dave", "initech-admin", "erin")
 
 
 def configure_environment(endpoint_url: str) -> None:

@@ -42,53 +42,62 @@ class ReasonCode(StrEnum):
 _SENTENCES: dict[ReasonCode, str] = {
     ReasonCode.INVALID_TEST: "The test must be one of ping, traceroute or arping.",
     ReasonCode.INVALID_DESTINATION: (
-        "The destination must be a single IPv4 or IPv6 address literal in canonical form "
-        "(no hostnames, leading zeros or zone ids)."
+        "The destination must be a single IPv4 or IPv6 address literal in canonical form (no hostnames, "
+        "leading zeros or zone ids), and never 0.0.0.0, ::, 255.255.255.255 or multicast (for anyone); "
+        "an IPv4-mapped IPv6 address is judged as the IPv4 address."
     ),
     ReasonCode.INVALID_OPTION: (
         "An option is not on the tool's allow-list (or is malformed, repeated, contains shell "
         "characters, or is an extra argument); the message names it."
     ),
     ReasonCode.OPTION_OUT_OF_BOUNDS: (
-        "An allowed option has a value outside its bounds; the message names both."
+        "An allowed option has a value outside its bounds, or the options together could not finish "
+        "within the 60 s a run may take; the message names the bound."
     ),
     ReasonCode.ARPING_IPV4_ONLY: "arping works with IPv4 destinations only.",
-    ReasonCode.TARGET_NOT_FOUND: "No system VM with that id or name exists in the zone.",
+    ReasonCode.TARGET_NOT_FOUND: (
+        "No system VM with that id or name exists that you may use: a VM you may not use is answered "
+        "exactly like one that does not exist."
+    ),
     ReasonCode.SYSTEM_VM_KIND_ADMIN_ONLY: (
-        "Secondary storage and console proxy VMs can be diagnosed by root admins only."
+        "Audit detail only (the caller is answered TARGET_NOT_FOUND): secondary storage and console "
+        "proxy VMs can be diagnosed by root admins only."
     ),
     ReasonCode.TARGET_NOT_OWNED: (
-        "The virtual router serves no network owned by (or shared with) your account or, for a "
-        "domain admin, by an account in your domain."
+        "Audit detail only (the caller is answered TARGET_NOT_FOUND): the virtual router serves no "
+        "network your account has (or, for a domain admin, an account of your domain subtree has); a "
+        "shared network used by several accounts is nobody's."
     ),
     ReasonCode.VM_NOT_RUNNING: "The system VM is not in the Running state, so nothing can run on it.",
     ReasonCode.DESTINATION_IN_MANAGEMENT_RANGE: (
-        "The destination is in the zone's management range; only admins may probe it."
+        "The destination is in the zone's management range(s), an address reserved for the zone's "
+        "infrastructure; only admins may probe it."
     ),
     ReasonCode.VR_CONTROL_OR_MANAGEMENT_ADDRESS: (
-        "The destination is on the zone's control (link-local), management or storage network, is "
-        "an address of the VM's control or management interface, of the SSH bastion, or on the link "
-        "between the lab and its host; only admins may probe it."
+        "The destination is an address reserved for the zone's infrastructure: on its control, "
+        "management or storage network, of the SSH bastion, or on the link between the lab and its "
+        "host; only admins may probe it."
     ),
     ReasonCode.DESTINATION_NOT_ALLOWED: (
-        "The destination is an unspecified, loopback, link-local, multicast, broadcast (including the "
-        "broadcast or network address of any subnet, route or VPC the zone describes) or reserved "
-        "address, or in 0.0.0.0/8, or (leaving over public or shared) inside a guest network, VPC "
-        "tier, gateway network or VPC of another account; only admins may probe it."
+        "The destination is an address of another tenant (reached over the public network or a static "
+        "route, it lies in a network, VPC, private-gateway route or VPN remote CIDR of an account you do "
+        "not cover, or on a shared network used by several accounts), the network or broadcast address "
+        "of a subnet the zone describes, or a loopback, link-local, reserved or 0.0.0.0/8 address; only "
+        "admins may probe it."
     ),
     ReasonCode.SHARED_NETWORK_NOT_EXCLUSIVE: (
-        "The destination or the egress is on a shared network that is also shared with other "
-        "accounts; only admins may probe it."
+        "The destination or the egress is on a shared network that your account uses together with "
+        "other accounts (whoever owns it); only admins may probe it."
     ),
     ReasonCode.NO_ROUTE: "The system VM has no route toward the destination.",
     ReasonCode.EGRESS_NOT_ALLOWED: (
-        "The traffic would leave the VM over a network your account may not probe from "
-        "(e.g. control, management, another account's network, or a VPN/private gateway "
-        "toward a destination outside its remote CIDRs or routes)."
+        "The traffic would leave the VM over an interface your account may not probe from: the zone's "
+        "infrastructure, another tenant's network, or a VPC gateway toward something other than its "
+        "routes, remote CIDRs or far end."
     ),
     ReasonCode.INTERFACE_NOT_ALLOWED: (
         "The interface option names an interface other than the one the policy chose for the "
-        "destination (non-admins), or one the VM does not have."
+        "destination (non-admins, and arping for everyone), or one the VM does not have."
     ),
     ReasonCode.ARPING_NOT_ON_LINK: (
         "arping only works toward an address on a subnet directly connected to one of the VM's interfaces."
@@ -101,6 +110,8 @@ _HTTP_STATUS: dict[ReasonCode, int] = {
     ReasonCode.INVALID_OPTION: 400,
     ReasonCode.OPTION_OUT_OF_BOUNDS: 400,
     ReasonCode.TARGET_NOT_FOUND: 404,
+    ReasonCode.SYSTEM_VM_KIND_ADMIN_ONLY: 404,
+    ReasonCode.TARGET_NOT_OWNED: 404,
     ReasonCode.VM_NOT_RUNNING: 409,
 }
 
