@@ -69,7 +69,6 @@ def test_arping_from_vr_returns_the_gateways_mac(compose_stack, compose_keys, co
     ("account", "host", "destination", "code"),
     [
         ("alice", "vr", "172.31.200.10", "DESTINATION_IN_MANAGEMENT_RANGE"),
-        ("bob", "vr", WEB, "TARGET_NOT_OWNED"),
         ("alice", "vr", "169.254.1.10", "VR_CONTROL_OR_MANAGEMENT_ADDRESS"),
     ],
 )
@@ -83,6 +82,36 @@ def test_policy_refusals_are_403_with_their_code(
     )
     assert response.status_code == 403, response.text
     assert response.json()["code"] == code
+
+
+def test_a_vm_the_caller_may_not_use_is_404_and_a_stopped_one_409(compose_stack, compose_keys):
+    hidden = post(
+        compose_stack, compose_keys["bob"], {"targetId": "r-4-VM", "type": "ping", "ipAddress": WEB}
+    )
+    assert hidden.status_code == 404 and hidden.json()["code"] == "TARGET_NOT_FOUND", hidden.text
+    stopped = post(
+        compose_stack, compose_keys["alice"], {"targetId": "r-15-VM", "type": "ping", "ipAddress": WEB}
+    )
+    assert stopped.status_code == 409 and stopped.json()["code"] == "VM_NOT_RUNNING", stopped.text
+
+
+@pytest.mark.parametrize(
+    ("account", "vm", "owner_host"), [("alice", "r-4-VM", "guest1a"), ("dave", "r-11-VM", "daveguest")]
+)
+def test_two_tenants_with_the_same_cidr_each_reach_their_own_guest(
+    compose_stack, compose_keys, compose_status, account, vm, owner_host
+):
+    """10.1.1.0/24 twice, on two bridges behind two VRs: arping's MAC says whose guest answered."""
+    response = post(
+        compose_stack,
+        compose_keys[account],
+        {"targetId": vm, "type": "arping", "ipAddress": "10.1.1.11", "params": "-c 2"},
+    )
+    assert response.status_code == 200, response.text
+    owner_mac = next(
+        i["mac"] for i in compose_status["hosts"][owner_host]["interfaces"] if i["name"] == "eth0"
+    )
+    assert {r["mac"].lower() for r in response.json()["result"]["replies"]} == {owner_mac.lower()}
 
 
 def test_async_job_runs_to_success_through_the_worker(compose_stack, compose_keys):
