@@ -110,11 +110,12 @@ class ComposeLab:
         shutil.copyfile(self.private_key.with_name("id_ed25519.pub"), authorized / "id_ed25519.pub")
         for host in self.plan.hosts:
             self.host_dir(host).mkdir(parents=True, exist_ok=True)
-        if not self._port_free_or_ours():
+        if not self._saved_port_free():
             self.port_file.write_text(f"{free_loopback_port()}\n")
         self.compose_file.write_text(render_compose(self.topology_path, context=str(REPO_ROOT)))
 
-    def _port_free_or_ours(self) -> bool:
+    def _saved_port_free(self) -> bool:
+        """Keep the bastion's port across down/up (known_hosts pins [127.0.0.1]:port) while it is free."""
         if not self.port_file.exists():
             return False
         with socket.socket() as probe:
