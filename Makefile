@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV  := .venv
 BIN   := $(VENV)/bin
 
-.PHONY: deps run down test validate lint lab-up lab-down bench
+.PHONY: deps run down test validate lint lab-up lab-down bench compose-test
 
 deps:
 	@scripts/bootstrap.sh
@@ -22,10 +22,18 @@ run: deps
 down: deps
 	$(BIN)/sysvmdiag local down
 
-## make test: the whole suite (lint, template validation, unit, lab end-to-end).
+## make test: the whole suite (lint, template validation, unit, lab end-to-end), then the compose lab's.
 test: deps validate
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory compose-test
+
+## make compose-test: the same zone in Docker containers (Debian's docker.io and docker-compose, a
+## dockerd started and stopped here if none runs, the lab image built offline on a debootstrapped base
+## cached in the engine and under /var/cache/sysvmdiag), with the API's end-to-end cases against it.
+compose-test: deps
+	@scripts/bootstrap.sh --compose
+	$(BIN)/python -m pytest -m compose tests/compose
 
 ## make validate: template.yaml through cfn-lint and `sam validate --lint`.
 validate:

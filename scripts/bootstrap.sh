@@ -38,6 +38,23 @@ if [[ ! -f $stamp || pyproject.toml -nt $stamp || layers/common/requirements.txt
   touch "$stamp"
 fi
 
+# `bootstrap.sh --compose`: also the compose lab's Debian packages (the engine, compose v1, debootstrap).
+if [[ ${1:-} == --compose ]]; then
+  compose_missing=()
+  for pkg in docker.io docker-compose debootstrap; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || compose_missing+=("$pkg")
+  done
+  if ((${#compose_missing[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+      echo "bootstrap: missing packages ${compose_missing[*]}; run as root or: apt-get install ${compose_missing[*]}" >&2
+      exit 1
+    fi
+    echo "bootstrap: installing ${compose_missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${compose_missing[@]}" >/dev/null
+  fi
+fi
+
 # `bootstrap.sh --sam`: also the AWS SAM CLI in .venv-sam (for `sam validate --lint` in make test).
 if [[ ${1:-} == --sam ]]; then
   sam_stamp=.venv-sam/.installed

@@ -49,7 +49,48 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="where to write (default: simvms/docker-compose.yml next to the topology)",
     )
+    compose_lab = sub.add_parser(
+        "compose-lab", help="the same zone in Docker containers: up | down [--purge] | status [--json] | base"
+    )
+    compose_lab.add_argument("action", choices=["up", "down", "status", "base"])
+    compose_lab.add_argument("--purge", action="store_true", help="down: also remove the state folder")
+    compose_lab.add_argument("--json", action="store_true", help="status: print the status as JSON")
     return parser
+
+
+def _compose_lab(args: argparse.Namespace) -> int:
+    """`simvms compose-lab ...` (state: --state, $SIMVMS_COMPOSE_STATE_DIR or /run/simvms-compose)."""
+    from simvms.baseimage import ensure_base_image
+    from simvms.composelab import ComposeLab, ComposeLabError
+    from simvms.engine import EngineError
+
+    lab = ComposeLab(args.topology, args.state)
+    try:
+        if args.action == "base":
+            print(ensure_base_image())
+            return 0
+        if args.action == "up":
+            status = lab.up(progress=lambda line: print(line, file=sys.stderr))
+            lab.write_status(status)
+            bastion = status["bastion"]
+            print(f"simvms: compose lab {status['project']} up; bastion on 127.0.0.1:{bastion['port']}")
+            return 0
+        if args.action == "down":
+            lab.down(purge=args.purge)
+            print(f"simvms: compose lab {lab.plan.project} down")
+            return 0
+        status = lab.status()
+        if args.json:
+            json.dump(status, sys.stdout, indent=2)
+            print()
+        else:
+            print(f"compose lab {status['project']}: {'up' if status['up'] else 'DOWN/DEGRADED'}")
+            for problem in status["problems"]:
+                print(f"  problem: {problem}")
+        return 0 if status["up"] else 1
+    except (ComposeLabError, EngineError) as err:
+        print(str(err), file=sys.stderr)
+        return 1
 
 
 def _print_table(status: dict[str, Any]) -> None:
@@ -78,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
             path = write_compose_file(args.topology, args.output)
             print(f"wrote {path}")
             return 0
+        if args.command == "compose-lab":
+            return _compose_lab(args)
         check_prerequisites()
         lab = Lab(args.topology, args.state)
         if args.command == "up":

@@ -38,6 +38,8 @@ def resolve_endpoint(api: str | None, key: str | None, as_account: str) -> tuple
     if api and key:
         return api.rstrip("/"), key
     status = LocalStack().status()
+    if not status.get("apiUrl"):  # no namespace-lab stack: try the compose lab's (local up --lab compose)
+        status = LocalStack(lab="compose").status()
     if not status.get("apiUrl"):
         raise SystemExit(
             "sysvmdiag: no API given (--api/--key or SYSVMDIAG_API_URL/SYSVMDIAG_API_KEY) "

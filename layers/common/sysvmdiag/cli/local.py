@@ -7,11 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-from sysvmdiag.local.stack import DEFAULT_PORT, LocalStack, LocalStackError
+from sysvmdiag.local.stack import COMPOSE_PORT, DEFAULT_PORT, LAB_KINDS, LocalStack, LocalStackError
 
 
 def _stack(args: argparse.Namespace) -> LocalStack:
-    return LocalStack(state_dir=args.state, port=args.port)
+    port = args.port or (COMPOSE_PORT if args.lab == "compose" else DEFAULT_PORT)
+    return LocalStack(state_dir=args.state, port=port, lab=args.lab)
 
 
 def _print_status(status: dict, as_json: bool) -> None:
@@ -105,12 +106,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ):
         verb = verbs.add_parser(name, help=text)
         verb.add_argument(
-            "--state", type=Path, default=None, help="state folder (default /run/sysvmdiag-local)"
+            "--lab",
+            choices=LAB_KINDS,
+            default="namespace",
+            help="namespace (simvms up, default) or compose (the same zone in Docker containers)",
         )
         verb.add_argument(
-            "--port", type=int, default=DEFAULT_PORT, help="API port on 127.0.0.1 (default 3000)"
+            "--state",
+            type=Path,
+            default=None,
+            help="state folder (default /run/sysvmdiag-local; --lab compose: /run/sysvmdiag-local-compose)",
+        )
+        verb.add_argument(
+            "--port",
+            type=int,
+            default=None,
+            help=f"API port on 127.0.0.1 (default {DEFAULT_PORT}; with --lab compose {COMPOSE_PORT})",
         )
         verb.add_argument("--json", action="store_true")
         if name == "down":
-            verb.add_argument("--keep-lab", action="store_true", help="leave the namespace lab up")
+            verb.add_argument("--keep-lab", action="store_true", help="leave the lab up")
         verb.set_defaults(func=func)

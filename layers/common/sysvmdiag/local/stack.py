@@ -17,6 +17,10 @@ from sysvmdiag.local.server import REPO_ROOT
 
 DEFAULT_STATE_DIR = Path(os.environ.get("SYSVMDIAG_LOCAL_STATE", "/run/sysvmdiag-local"))
 DEFAULT_PORT = 3000
+# The compose lab's stack runs beside the namespace lab's: its own state folder and port.
+COMPOSE_STATE_DIR = Path(os.environ.get("SYSVMDIAG_LOCAL_COMPOSE_STATE", "/run/sysvmdiag-local-compose"))
+COMPOSE_PORT = 3100
+LAB_KINDS = ("namespace", "compose")
 START_TIMEOUT_SECONDS = 60.0
 
 
@@ -31,8 +35,12 @@ class LocalStack:
         port: int = DEFAULT_PORT,
         lab_state_dir: Path | None = None,
         environment: dict[str, str] | None = None,
+        lab: str = "namespace",
     ):
-        self.state_dir = Path(state_dir or DEFAULT_STATE_DIR)
+        if lab not in LAB_KINDS:
+            raise LocalStackError(f"unknown lab {lab!r}; one of {', '.join(LAB_KINDS)}")
+        self.lab_kind = lab
+        self.state_dir = Path(state_dir or (COMPOSE_STATE_DIR if lab == "compose" else DEFAULT_STATE_DIR))
         self.port = port
         self.lab_state_dir = lab_state_dir
         # Extra variables for the server process, e.g. LIMITS_JSON (tests, benchmarks).
@@ -51,6 +59,11 @@ class LocalStack:
         return self.state_dir / "server.log"
 
     def _lab(self):
+        """The namespace lab (simvms.lab) or the compose lab (simvms.composelab): one status shape."""
+        if self.lab_kind == "compose":
+            from simvms.composelab import ComposeLab
+
+            return ComposeLab(state_dir=self.lab_state_dir)
         from simvms.lab import Lab
 
         return Lab(state_dir=self.lab_state_dir) if self.lab_state_dir else Lab()
@@ -61,8 +74,9 @@ class LocalStack:
         if current.get("up"):
             return current
         self._stop_server()
-        progress("lab: bringing the system-VM lab up ...")
-        lab_status = self._lab().up()
+        progress(f"lab: bringing the system-VM lab up ({self.lab_kind}) ...")
+        lab = self._lab()
+        lab_status = lab.up(progress=progress) if self.lab_kind == "compose" else lab.up()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         lab_file = self.state_dir / "lab-status.json"
         lab_file.write_text(json.dumps(lab_status))
