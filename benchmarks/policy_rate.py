@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import time
 
+from sysvmdiag import bootstrap
+from sysvmdiag.config import Settings
 from sysvmdiag.policy import Caller, decide
 from sysvmdiag.topology.model import Topology
 from sysvmdiag.topology.store import TopologyStore
@@ -51,7 +53,7 @@ def cases(topology: Topology) -> list[dict]:
 
 
 def measure(topology: Topology, store: TopologyStore | None = None, progress=print) -> dict:
-    store = store or TopologyStore.from_env()
+    store = store or bootstrap.topology_store(Settings.from_env())
     results = []
     for case in cases(topology):
         context = store.decision_context(topology.system_vm(case["vm"]).uuid or case["vm"])

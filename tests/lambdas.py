@@ -20,6 +20,7 @@ def fresh_process() -> None:
 
     api_app._service.cache_clear()
     authorizer_app._store.cache_clear()
+    worker_app._settings.cache_clear()
     worker_app._service.cache_clear()
     worker_app._idempotent_run_job.cache_clear()
     alarm_app.reset_clients()

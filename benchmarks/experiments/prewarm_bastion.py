@@ -23,11 +23,12 @@ from benchmarks.common import add_state_argument
 
 
 def _prewarm() -> None:
+    from sysvmdiag import bootstrap
+    from sysvmdiag.config import Settings
     from sysvmdiag.runner import get_runner, load_private_key
     from sysvmdiag.runner.bastion import _Deadline
-    from sysvmdiag.topology.store import TopologyStore
 
-    endpoint = TopologyStore.from_env().bastion().ssh
+    endpoint = bootstrap.topology_store(Settings.from_env()).bastion().ssh
     runner = get_runner(endpoint, lambda: load_private_key(os.environ["SSH_KEY_SECRET_ID"]))
     runner._bastion_transport(_Deadline(10))
 

@@ -6,7 +6,6 @@ first delivery's summary from the idempotency table and starts nothing.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -20,25 +19,36 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sysvmdiag import bootstrap
 from sysvmdiag.config import Settings
 from sysvmdiag.observability import logger
+from sysvmdiag.pipeline.service import DiagnosticsService
 from sysvmdiag.playbooks.alarm import AlarmStateChangeEvent, RunSummary, start_playbook_runs
-from sysvmdiag.playbooks.runs import runs_from_env
+from sysvmdiag.playbooks.runs import PlaybookRuns
 from sysvmdiag.playbooks.store import PlaybookStore
-from sysvmdiag.service import DiagnosticsService
 
 # EventBridge retries a failed delivery for up to 24 hours: remember handled events that long.
 IDEMPOTENCY = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=24 * 3600)
 
 
 @cache
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+@cache
 def _service() -> DiagnosticsService:
-    return DiagnosticsService.from_settings(Settings.from_env())
+    return bootstrap.service(_settings())
 
 
 @cache
 def _playbooks() -> PlaybookStore:
-    return PlaybookStore.from_env()
+    return bootstrap.playbook_store(_settings())
+
+
+@cache
+def _runs() -> PlaybookRuns:
+    return bootstrap.playbook_runs(_settings())
 
 
 @cache
@@ -51,7 +61,7 @@ def _start_runs(alarm_event: AlarmStateChangeEvent) -> dict[str, Any]:
         alarm_event,
         service=_service(),
         playbooks=_playbooks(),
-        runs=runs_from_env(),
+        runs=_runs(),
         cloudwatch_client=_cloudwatch(),
     )
     return summary.to_dict()
@@ -61,7 +71,7 @@ def _start_runs(alarm_event: AlarmStateChangeEvent) -> dict[str, Any]:
 def _start_runs_once() -> Callable[..., dict[str, Any]]:
     """``_start_runs`` made idempotent on the event id; built on first use, since the persistence
     layer opens its DynamoDB client when created (after the environment names the table)."""
-    persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
+    persistence = DynamoDBPersistenceLayer(table_name=bootstrap.idempotency_table(_settings()))
     return idempotent_function(
         data_keyword_argument="alarm_event", persistence_store=persistence, config=IDEMPOTENCY
     )(_start_runs)
@@ -69,7 +79,7 @@ def _start_runs_once() -> Callable[..., dict[str, Any]]:
 
 def reset_clients() -> None:
     """What a new Lambda process starts with (tests point the handler at another endpoint)."""
-    for cached in (_service, _playbooks, _cloudwatch, _start_runs_once, runs_from_env):
+    for cached in (_settings, _service, _playbooks, _runs, _cloudwatch, _start_runs_once):
         cached.cache_clear()
 
 

@@ -18,13 +18,15 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sysvmdiag import bootstrap
 from sysvmdiag.config import Settings
 from sysvmdiag.errors import ServiceError
 from sysvmdiag.identity import caller_from_context
 from sysvmdiag.jobs import Job
 from sysvmdiag.models import AuditPage, DiagnosticRequest, DiagnosticResult, ErrorBody, SystemVmList
 from sysvmdiag.observability import logger, metrics, tracer
-from sysvmdiag.service import DiagnosticsService, RequestOrigin
+from sysvmdiag.pipeline.origin import RequestOrigin
+from sysvmdiag.pipeline.service import DiagnosticsService
 
 TITLE = "sysvmdiag"
 DESCRIPTION = "Run ping, traceroute and arping on cloud system VMs, under an access policy."
@@ -44,7 +46,7 @@ def _error_responses(*statuses: HTTPStatus) -> dict:
 @cache
 def _service() -> DiagnosticsService:
     """Built on first use so a cold start pays only for what the first request needs."""
-    return DiagnosticsService.from_settings(Settings.from_env())
+    return bootstrap.service(Settings.from_env())
 
 
 def _caller():

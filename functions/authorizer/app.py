@@ -11,6 +11,8 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sysvmdiag import bootstrap
+from sysvmdiag.config import Settings
 from sysvmdiag.identity import authorizer_context, bearer_token
 from sysvmdiag.observability import logger
 from sysvmdiag.topology.store import TopologyStore
@@ -18,7 +20,7 @@ from sysvmdiag.topology.store import TopologyStore
 
 @cache
 def _store() -> TopologyStore:
-    return TopologyStore.from_env()
+    return bootstrap.topology_store(Settings.from_env())
 
 
 @logger.inject_lambda_context

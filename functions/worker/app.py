@@ -7,7 +7,6 @@ attempt), and the job's own conditional status moves stop a second run even past
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Callable
 from functools import cache
@@ -22,9 +21,10 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
+from sysvmdiag import bootstrap
 from sysvmdiag.config import Settings
 from sysvmdiag.observability import logger, metrics, tracer
-from sysvmdiag.service import DiagnosticsService
+from sysvmdiag.pipeline.service import DiagnosticsService
 
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
@@ -48,10 +48,14 @@ class JobMessage(BaseModel):
 
 
 @cache
-def _service() -> DiagnosticsService:
-    from sysvmdiag.playbooks import job_finished
+def _settings() -> Settings:
+    return Settings.from_env()
 
-    return DiagnosticsService.from_settings(Settings.from_env(), job_finished=job_finished)
+
+@cache
+def _service() -> DiagnosticsService:
+    settings = _settings()
+    return bootstrap.service(settings, job_finished=bootstrap.job_finished_hook(settings))
 
 
 def run_job(message: dict) -> dict:
@@ -65,7 +69,7 @@ def run_job(message: dict) -> dict:
 def _idempotent_run_job() -> Callable[..., dict]:
     """``run_job`` under powertools' idempotency, built on first use from IDEMPOTENCY_TABLE (like the
     service: the environment and endpoint of this process, not of whoever imported the module)."""
-    persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
+    persistence = DynamoDBPersistenceLayer(table_name=bootstrap.idempotency_table(_settings()))
     return idempotent_function(
         data_keyword_argument="message", config=idempotency_config, persistence_store=persistence
     )(run_job)

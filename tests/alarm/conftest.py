@@ -88,13 +88,12 @@ def results_topic(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> ResultsTopic
 
 
 @pytest.fixture
-def fresh_runs_client() -> Iterator[Callable[[], None]]:
-    """``job_finished`` builds its clients once per process: start and end each test without them."""
-    from sysvmdiag.playbooks.runs import runs_from_env
+def job_finished(tables: dict[str, Any], results_topic: ResultsTopic) -> Callable[[Any], None]:
+    """The worker's hook as the composition root builds it, on this test's tables and topic."""
+    from sysvmdiag import bootstrap
+    from sysvmdiag.config import Settings
 
-    runs_from_env.cache_clear()
-    yield runs_from_env.cache_clear
-    runs_from_env.cache_clear()
+    return bootstrap.job_finished_hook(Settings.from_env())
 
 
 # -- the local stack on the shared lab (end-to-end) ---------------------------------------------------
@@ -123,14 +122,11 @@ def alarm_stack_env(alarm_stack: dict) -> Iterator[dict]:
 
     from functions.alarm import app as alarm_app
     from sysvmdiag.local.server import configure_from_status
-    from sysvmdiag.playbooks.runs import runs_from_env
 
     saved = dict(os.environ)
     configure_from_status(alarm_stack)
     alarm_app.reset_clients()
-    runs_from_env.cache_clear()
     yield alarm_stack
     alarm_app.reset_clients()
-    runs_from_env.cache_clear()
     os.environ.clear()
     os.environ.update(saved)

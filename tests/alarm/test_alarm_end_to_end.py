@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
-from sysvmdiag.jobs import JobStatus, JobStore
+from sysvmdiag import bootstrap
+from sysvmdiag.config import Settings
+from sysvmdiag.jobs import JobStatus
 from sysvmdiag.local.gateway import LambdaContext
 from tests.alarm.conftest import EVENTS, ResultsTopic, load_event
 
@@ -58,7 +60,7 @@ def test_alarm_runs_its_playbook_on_the_lab_once_and_publishes_once(
     assert ping["success"] and ping["summary"].startswith("3/3 replies, 0% loss")
     assert trace["success"] and trace["summary"] == "reached 198.51.100.80 in 3 hop(s)"
 
-    jobs = JobStore.from_env()
+    jobs = bootstrap.job_store(Settings.from_env())
     for job_id in run["jobIds"]:
         job = jobs.get(job_id)
         assert job is not None and job.status is JobStatus.SUCCEEDED

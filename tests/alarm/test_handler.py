@@ -28,7 +28,6 @@ def zone(
     tables: dict[str, Any],
     results_topic: ResultsTopic,
     monkeypatch: pytest.MonkeyPatch,
-    fresh_runs_client: Any,
 ) -> Iterator[dict[str, Any]]:
     """The lab's topology and playbooks loaded, a jobs queue, and a handler with fresh clients."""
     load_topology_into_tables(

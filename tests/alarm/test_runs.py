@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
+from sysvmdiag import bootstrap
+from sysvmdiag.config import Settings
 from sysvmdiag.jobs import Job, JobStatus, JobStore
 from sysvmdiag.models import DiagnosticResult, DiagnosticType, ErrorBody
 from sysvmdiag.parsers import parse_output
-from sysvmdiag.playbooks import PlaybookRuns, job_finished, job_summary
+from sysvmdiag.playbooks import FinishedJobNotifier, PlaybookRuns, job_summary
 from sysvmdiag.playbooks.runs import new_run_id, notification_subject
 from tests.alarm.conftest import ResultsTopic
 
@@ -68,8 +70,7 @@ def finish(jobs: JobStore, job: Job, capture: str) -> Job:
     status = JobStatus.SUCCEEDED if result.success else JobStatus.FAILED
     done = jobs.transition(
         job,
-        (JobStatus.QUEUED, JobStatus.RUNNING),
-        status=status,
+        status,
         result=result,
         started_at=result.started_at,
         finished_at=result.finished_at,
@@ -79,8 +80,8 @@ def finish(jobs: JobStore, job: Job, capture: str) -> Job:
 
 
 @pytest.fixture
-def runs(tables: dict[str, Any], results_topic: ResultsTopic, fresh_runs_client: Any) -> PlaybookRuns:
-    return PlaybookRuns.from_env()
+def runs(tables: dict[str, Any], results_topic: ResultsTopic) -> PlaybookRuns:
+    return bootstrap.playbook_runs(Settings.from_env())
 
 
 def open_run(runs: PlaybookRuns, diagnostics: int) -> str:
@@ -97,7 +98,7 @@ def open_run(runs: PlaybookRuns, diagnostics: int) -> str:
 
 
 def test_last_job_publishes_exactly_once_even_when_reported_twice(
-    runs: PlaybookRuns, results_topic: ResultsTopic
+    runs: PlaybookRuns, results_topic: ResultsTopic, job_finished: FinishedJobNotifier
 ) -> None:
     run_id = open_run(runs, 2)
     ping, trace = new_job(run_id), new_job(run_id, "traceroute")
@@ -148,7 +149,7 @@ def test_last_job_publishes_exactly_once_even_when_reported_twice(
 
 
 def test_jobs_that_end_before_the_starter_is_done_wait_for_it(
-    runs: PlaybookRuns, results_topic: ResultsTopic
+    runs: PlaybookRuns, results_topic: ResultsTopic, job_finished: FinishedJobNotifier
 ) -> None:
     """A fast worker cannot publish a run whose job ids the starter has not written yet."""
     run_id = open_run(runs, 1)
@@ -200,13 +201,13 @@ def test_denied_and_unsubmitted_diagnostics_count_as_finished(
 
 
 def test_job_finished_never_raises_into_the_worker(
-    tables: dict[str, Any], monkeypatch: pytest.MonkeyPatch, fresh_runs_client: Any
+    tables: dict[str, Any], monkeypatch: pytest.MonkeyPatch, job_finished: FinishedJobNotifier
 ) -> None:
     job = new_job(new_run_id()).model_copy(update={"status": JobStatus.FAILED})
     job_finished(job)  # no such run: the conditional update fails, logged
     monkeypatch.delenv("JOBS_TABLE")
-    fresh_runs_client()
-    job_finished(job)  # cannot even build its clients: logged
+    unbuildable = bootstrap.job_finished_hook(Settings.from_env())
+    unbuildable(job)  # cannot even build its clients: logged
     job_finished(new_job(None))  # not a playbook job: nothing to do
 
 

@@ -120,12 +120,20 @@ def private_queue(local_stack, handler_env):
     sqs.delete_queue(QueueUrl=url)
 
 
-def _service_on(queue_url: str):
+def _service_on(queue_url: str, clock=None):
+    from sysvmdiag import bootstrap
     from sysvmdiag.config import Settings
-    from sysvmdiag.service import DiagnosticsService
+
+    settings = Settings.from_env().model_copy(update={"jobs_queue_url": queue_url})
+    return bootstrap.service(settings, clock=clock)
+
+
+def _stores():
+    from sysvmdiag import bootstrap
+    from sysvmdiag.config import Settings
 
     settings = Settings.from_env()
-    return DiagnosticsService.from_settings(Settings(**{**settings.__dict__, "jobs_queue_url": queue_url}))
+    return bootstrap.job_store(settings), bootstrap.limit_store(settings)
 
 
 def test_the_same_sqs_message_delivered_twice_runs_once(local_stack, private_queue):
@@ -134,7 +142,7 @@ def test_the_same_sqs_message_delivered_twice_runs_once(local_stack, private_que
     from sysvmdiag.local.gateway import LambdaContext
     from sysvmdiag.local.worker import sqs_event
     from sysvmdiag.models import DiagnosticRequest
-    from sysvmdiag.service import RequestOrigin
+    from sysvmdiag.pipeline.origin import RequestOrigin
     from tests.lambdas import fresh_process
 
     sqs, url = private_queue
@@ -159,38 +167,35 @@ def test_the_same_sqs_message_delivered_twice_runs_once(local_stack, private_que
 
     runs = vm_runs("vr", f"-s {marker_size}")
     assert len(runs) == before + 1, runs  # the VM ran it once
-    from sysvmdiag.jobs import JobStore
-
-    stored = JobStore.from_env().get(job.id)
+    stored = _stores()[0].get(job.id)
     assert stored is not None and stored.status.value == "succeeded"
 
 
 def test_a_job_whose_worker_never_came_fails_after_its_deadline(local_stack, private_queue):
     """A job whose worker died while running it stays open until the sweeper, past its deadline, fails
     it with a reason and frees the account's slot (nobody polls the private queue: no retry either)."""
-    from sysvmdiag.jobs import JobStatus, JobStore
-    from sysvmdiag.limits import LimitStore
+    from sysvmdiag.jobs import JobStatus
     from sysvmdiag.models import DiagnosticRequest
+    from sysvmdiag.pipeline.origin import RequestOrigin
     from sysvmdiag.policy import Caller
-    from sysvmdiag.service import RequestOrigin
     from sysvmdiag.topology.model import Role
 
     _sqs, url = private_queue
-    service = _service_on(url)
+    now = [datetime.now(UTC)]
+    service = _service_on(url, clock=lambda: now[0])
     domain_admin = Caller(account_id="acct-acme-admin", role=Role.DOMAIN_ADMIN, domain="ROOT/acme")
     request = DiagnosticRequest(
         target_id="r-4-VM", type="ping", ip_address=WEB, params="-c 1", run_async=True
     )
     job = service.submit(domain_admin, request, RequestOrigin(str(uuid.uuid4())))
-    limits = LimitStore.from_env()
+    jobs, limits = _stores()
     assert limits.in_flight_for_account("acct-acme-admin") == 1
     # A worker took it (queued -> running) and died without a word.
-    jobs = JobStore.from_env()
-    assert jobs.transition(job, (JobStatus.QUEUED,), status=JobStatus.RUNNING, started_at=job.created_at)
+    assert jobs.transition(job, JobStatus.RUNNING, started_at=job.created_at)
     assert service.sweep_overdue() == []  # not overdue yet
 
     later = job.deadline_at + timedelta(seconds=1)
-    service._clock = lambda: later  # the sweeper runs after the deadline
+    now[0] = later  # the sweeper runs after the deadline
     expired = service.sweep_overdue()
     assert [j.id for j in expired if j.id == job.id] == [job.id]
     failed = expired[[j.id for j in expired].index(job.id)]

@@ -8,7 +8,6 @@ import sys
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-import boto3
 import pytest
 
 from sysvmdiag.audit import AUDIT_RETENTION_DAYS, AuditRecord, AuditStore
@@ -339,15 +338,3 @@ def test_long_ranges_are_fine_with_an_account_or_vm(audit: AuditStore) -> None:
     sixty_days = {"since": T0 - timedelta(days=80), "until": T0}
     assert ids(audit.query(account_id="acct-alice", **sixty_days)[0]) == ["req-001"]
     assert ids(audit.query(vm_id="vm-1", **sixty_days)[0]) == ["req-001"]
-
-
-def test_from_env_uses_audit_table(
-    audit_table: Any, monkeypatch: pytest.MonkeyPatch, moto_server: Any
-) -> None:
-    monkeypatch.setenv("AUDIT_TABLE", audit_table.name)
-    store = AuditStore.from_env(boto3.resource("dynamodb", endpoint_url=moto_server.endpoint_url))
-    store.record(make_record(1))
-    assert len(audit_table.scan()["Items"]) == 1
-    monkeypatch.delenv("AUDIT_TABLE")
-    with pytest.raises(RuntimeError, match="AUDIT_TABLE"):
-        AuditStore.from_env()

@@ -9,18 +9,17 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from http import HTTPStatus
 from pathlib import Path
 
 import boto3
 import pytest
 
 from sysvmdiag.config import Settings
-from sysvmdiag.errors import RUNNER_STATUS
+from sysvmdiag.errors import ErrorCode
 from sysvmdiag.local.motoserver import free_loopback_port
+from sysvmdiag.pipeline.service import DiagnosticsService
 from sysvmdiag.runner import BastionRunner, RunOutput, get_runner, load_private_key
 from sysvmdiag.runner.bastion import WATCHDOG_GRACE_SECONDS
-from sysvmdiag.service import DiagnosticsService
 from sysvmdiag.topology.model import SshEndpoint
 from tests.faults.zone import (
     VR_UUID,
@@ -204,13 +203,8 @@ class CappedRunner:
 
 
 def _service_with_output_cap(output_cap: int) -> DiagnosticsService:
-    """The API's service as from_settings wires it, with the runner's output cap lowered."""
-    import boto3
-
-    from sysvmdiag.audit import AuditStore
-    from sysvmdiag.jobs import JobQueue, JobStore
-    from sysvmdiag.limits import LimitStore
-    from sysvmdiag.topology.store import TopologyStore
+    """The API's service as the composition root wires it, with the runner's output cap lowered."""
+    from sysvmdiag import bootstrap
 
     settings = Settings.from_env()
 
@@ -218,15 +212,7 @@ def _service_with_output_cap(output_cap: int) -> DiagnosticsService:
         runner = get_runner(bastion, lambda: load_private_key(settings.ssh_key_secret_id))
         return CappedRunner(runner, output_cap)
 
-    dynamodb = boto3.resource("dynamodb")
-    return DiagnosticsService(
-        TopologyStore.from_env(dynamodb_resource=dynamodb),
-        runner_for,
-        jobs=JobStore.from_env(dynamodb),
-        queue=JobQueue(settings.jobs_queue_url or ""),
-        audit=AuditStore.from_env(dynamodb),
-        limits=LimitStore.from_env(dynamodb),
-    )
+    return bootstrap.service(settings, runner_for=runner_for)
 
 
 def test_tool_floods_output(zone: FaultZone, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -302,7 +288,7 @@ def test_dynamodb_recovers_after_throttling(zone: FaultZone) -> None:
 
 
 def _assert_key_unavailable(zone: FaultZone, answer: Answer) -> None:
-    status = int(RUNNER_STATUS.get("SSH_KEY_UNAVAILABLE", HTTPStatus.BAD_GATEWAY))
+    status = int(ErrorCode.SSH_KEY_UNAVAILABLE.status)
     assert_failed_with(zone, answer, status, "SSH_KEY_UNAVAILABLE")
     assert "nothing ran" in answer.body["message"]
     assert "PRIVATE KEY" not in answer.body["message"]

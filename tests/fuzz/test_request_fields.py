@@ -24,8 +24,8 @@ from pydantic import ValidationError
 from sysvmdiag.identity import authorizer_context
 from sysvmdiag.local.gateway import LambdaContext, http_api_event
 from sysvmdiag.models import DiagnosticRequest
+from sysvmdiag.pipeline.service import DiagnosticsService
 from sysvmdiag.policy import Caller, decide
-from sysvmdiag.service import DiagnosticsService
 from sysvmdiag.toolargs import TOOLS, parse_command_line
 from sysvmdiag.topology.model import HostKind, Role, SshEndpoint
 from tests.fuzz.hostile import (

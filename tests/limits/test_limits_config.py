@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
+from sysvmdiag.config import Settings
 from sysvmdiag.limits import (
     DEFAULT_ACCOUNT_LIMITS,
     DEFAULT_VM_CONCURRENT_RUNS,
     AccountLimits,
     LimitExceeded,
     limits_for,
-    limits_from_env,
+    parse_limits,
 )
 from sysvmdiag.topology.model import Role
 
@@ -90,21 +91,21 @@ def test_limits_for_refuses_bad_overrides(overrides: dict[str, Any], complaint: 
         ),
     ],
 )
-def test_limits_from_env_merges_over_defaults(
+def test_parse_limits_merges_over_defaults(
     environ: dict[str, str],
     user: AccountLimits,
     domain_admin: AccountLimits,
     admin: AccountLimits,
     vm_runs: int,
 ) -> None:
-    by_role, vm_concurrent_runs = limits_from_env(environ)
+    by_role, vm_concurrent_runs = parse_limits(environ.get("LIMITS_JSON"))
     assert by_role == {Role.USER: user, Role.DOMAIN_ADMIN: domain_admin, Role.ADMIN: admin}
     assert vm_concurrent_runs == vm_runs
 
 
-def test_limits_from_env_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LIMITS_JSON", '{"vmConcurrentRuns": 3}')
-    assert limits_from_env()[1] == 3
+def test_settings_carry_limits_json_to_the_parser() -> None:
+    environ = {"TOPOLOGY_TABLE": "topo", "ACCOUNTS_TABLE": "acc", "LIMITS_JSON": '{"vmConcurrentRuns": 3}'}
+    assert parse_limits(Settings.from_env(environ).limits_json)[1] == 3
     assert DEFAULT_ACCOUNT_LIMITS[Role.USER] == AccountLimits(4, 30)  # the defaults are not mutated
 
 
@@ -120,9 +121,9 @@ def test_limits_from_env_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> No
         ('{"admin": {"requestsPerMinute": "lots"}}', "LIMITS_JSON.admin.requestsPerMinute must be"),
     ],
 )
-def test_limits_from_env_refuses_bad_json(raw: str, complaint: str) -> None:
+def test_parse_limits_refuses_bad_json(raw: str, complaint: str) -> None:
     with pytest.raises(ValueError) as raised:
-        limits_from_env({"LIMITS_JSON": raw})
+        parse_limits(raw)
     assert complaint in str(raised.value)
 
 

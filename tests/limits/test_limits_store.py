@@ -151,18 +151,6 @@ def test_lease_items_carry_holder_lease_and_ttl(limits: LimitStore, clock: Any) 
     assert int(item["expires_at"]) == pytest.approx(clock.now + 90 + 86400, abs=1)
 
 
-def test_from_env_uses_limits_table(
-    limits_table: Any, monkeypatch: pytest.MonkeyPatch, moto_server: Any
-) -> None:
-    monkeypatch.setenv("LIMITS_TABLE", limits_table.name)
-    store = LimitStore.from_env(boto3.resource("dynamodb", endpoint_url=moto_server.endpoint_url))
-    store.acquire_vm_slot("vm-1", "run-a", limit=1, lease_seconds=10)
-    assert limits_table.scan()["Items"][0]["holder"] == "run-a"
-    monkeypatch.delenv("LIMITS_TABLE")
-    with pytest.raises(RuntimeError, match="LIMITS_TABLE"):
-        LimitStore.from_env()
-
-
 def test_twenty_instances_race_for_five_slots(limits_table: Any, moto_server: Any) -> None:
     """Separate boto3 resources, as separate Lambda instances: the conditional writes let exactly 5 in."""
     stores = [

@@ -19,6 +19,7 @@ import binascii
 import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -27,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic.alias_generators import to_camel
 
 from sysvmdiag.observability import logger
-from sysvmdiag.topology.store import AUDIT_BY_DAY_INDEX, AUDIT_BY_VM_INDEX, table_from_env
+from sysvmdiag.topology.store import AUDIT_BY_DAY_INDEX, AUDIT_BY_VM_INDEX
 
 AUDIT_RETENTION_DAYS = 90
 MAX_QUERY_LIMIT = 200
@@ -42,6 +43,21 @@ _RESUME_KEYS: dict[str, tuple[str, ...]] = {
     "day": ("pk", "sk", "day"),
 }
 _STORAGE_ONLY = ("pk", "sk", "vm_pk", "day", "expires_at")
+
+
+class AuditDecision(StrEnum):
+    ALLOWED = "allowed"
+    DENIED = "denied"  # the policy said no
+    REJECTED = "rejected"  # invalid request, over a limit, a backing service down: nothing ran
+
+
+class AuditStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DENIED = "denied"
+    REJECTED = "rejected"
 
 
 class AuditRecord(BaseModel):
@@ -63,14 +79,14 @@ class AuditRecord(BaseModel):
     type: str | None = None
     ip_address: str | None = None
     params: str | None = None
-    decision: str  # "allowed" | "denied" (policy) | "rejected" (invalid request, over a limit)
+    decision: AuditDecision
     reason_code: str | None = None
     reason: str | None = None
     detail_code: str | None = None  # the precise reason when the caller was told less (admins only)
     detail: str | None = None
     mode: str | None = None  # "sync" | "async"
     job_id: str | None = None
-    status: str | None = None  # queued | running | succeeded | failed | denied | rejected
+    status: AuditStatus | None = None
     exit_code: int | None = None
     duration_ms: int | None = None
     error_code: str | None = None
@@ -147,11 +163,6 @@ class AuditStore:
         self.table = table
         self.retention_days = retention_days
 
-    @classmethod
-    def from_env(cls, dynamodb_resource: Any = None) -> AuditStore:
-        """The table named by AUDIT_TABLE."""
-        return cls(table_from_env("AUDIT_TABLE", dynamodb_resource))
-
     # -- writing -----------------------------------------------------------------------------------------
 
     def _key(self, record: AuditRecord) -> dict[str, str]:
@@ -188,7 +199,7 @@ class AuditStore:
 
         Fields given as None are left as they were. Returns the completed record, which is logged too.
         """
-        changes: dict[str, Any] = {"status": status}
+        changes: dict[str, Any] = {"status": AuditStatus(status)}
         for name, value in (
             ("exit_code", exit_code),
             ("duration_ms", duration_ms),

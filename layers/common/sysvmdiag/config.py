@@ -1,40 +1,55 @@
-"""Settings from the environment: the same code runs on AWS and in the local stack.
+"""Settings: every environment variable the functions read, validated once, documented here.
 
-The local stack only sets different values (table names, ``AWS_ENDPOINT_URL`` for moto's
-server); there is no "local" branch anywhere.
+The same code runs on AWS and in the local stack; the local stack only sets other values (table names,
+``AWS_ENDPOINT_URL`` for moto's server, which boto3 reads itself). ``sysvmdiag.bootstrap`` builds every
+adapter from one ``Settings``; nothing else reads the environment.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 
-@dataclass(frozen=True)
-class Settings:
-    topology_table: str
-    accounts_table: str
-    ssh_key_secret_id: str
-    sync_budget_seconds: float = 25.0
-    secret_max_age_seconds: int = 300
+class SettingsError(RuntimeError):
+    """A variable is missing or malformed; the message names each one."""
+
+
+class Settings(BaseModel):
+    """The functions' configuration (template.yaml's Globals and per-function variables)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    topology_table: str = Field(alias="TOPOLOGY_TABLE", min_length=3)
+    accounts_table: str = Field(alias="ACCOUNTS_TABLE", min_length=3)
     # Optional parts: without a jobs table and queue, long runs are refused (422) instead of queued;
     # without a limits table nothing is limited; without an audit table records only go to the log.
-    jobs_table: str | None = None
-    jobs_queue_url: str | None = None
-    audit_table: str | None = None
-    limits_table: str | None = None
+    jobs_table: str | None = Field(None, alias="JOBS_TABLE")
+    jobs_queue_url: str | None = Field(None, alias="JOBS_QUEUE_URL")
+    audit_table: str | None = Field(None, alias="AUDIT_TABLE")
+    limits_table: str | None = Field(None, alias="LIMITS_TABLE")
+    idempotency_table: str | None = Field(None, alias="IDEMPOTENCY_TABLE")
+    results_topic_arn: str | None = Field(None, alias="RESULTS_TOPIC_ARN")
+    ssh_key_secret_id: str = Field("sysvmdiag/ssh-private-key", alias="SSH_KEY_SECRET_ID", min_length=1)
+    ssh_key_max_age_seconds: int = Field(300, alias="SSH_KEY_MAX_AGE_SECONDS", ge=0, le=86_400)
+    # API Gateway's HTTP API waits 30 s at most; keep room for the handshake and the answer.
+    sync_budget_seconds: float = Field(25.0, alias="SYNC_BUDGET_SECONDS", gt=0, le=28)
+    limits_json: str | None = Field(None, alias="LIMITS_JSON")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @classmethod
-    def from_env(cls) -> Settings:
-        env = os.environ
-        return cls(
-            topology_table=env.get("TOPOLOGY_TABLE", "sysvmdiag-topology"),
-            accounts_table=env.get("ACCOUNTS_TABLE", "sysvmdiag-accounts"),
-            ssh_key_secret_id=env.get("SSH_KEY_SECRET_ID", "sysvmdiag/ssh-private-key"),
-            sync_budget_seconds=float(env.get("SYNC_BUDGET_SECONDS", "25")),
-            secret_max_age_seconds=int(env.get("SSH_KEY_MAX_AGE_SECONDS", "300")),
-            jobs_table=env.get("JOBS_TABLE") or None,
-            jobs_queue_url=env.get("JOBS_QUEUE_URL") or None,
-            audit_table=env.get("AUDIT_TABLE") or None,
-            limits_table=env.get("LIMITS_TABLE") or None,
-        )
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings of this process (or of ``environ``); a bad value raises naming the variable."""
+        values = dict(os.environ if environ is None else environ)
+        try:
+            return cls.model_validate(values)
+        except ValidationError as err:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+            raise SettingsError(f"the environment is not a valid configuration: {problems}") from None

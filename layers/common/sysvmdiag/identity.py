@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from http import HTTPStatus
 from typing import Any
 
-from sysvmdiag.errors import ServiceError
+from sysvmdiag.errors import ErrorCode, ServiceError
 from sysvmdiag.policy import Caller
 from sysvmdiag.topology.model import Account, Role
 
@@ -53,5 +52,5 @@ def caller_from_context(context: Mapping[str, Any]) -> Caller:
         )
     except (KeyError, ValueError) as exc:
         raise ServiceError(
-            "UNAUTHENTICATED", "The request carries no valid caller identity.", HTTPStatus.UNAUTHORIZED
+            ErrorCode.UNAUTHENTICATED, "The request carries no valid caller identity."
         ) from exc

@@ -14,7 +14,6 @@ audit record as JSON, completed when the job ends).
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -24,7 +23,7 @@ from botocore.exceptions import ClientError
 from pydantic import Field
 
 from sysvmdiag.models import DiagnosticResult, DiagnosticType, ErrorBody, Wire
-from sysvmdiag.topology.store import OPEN_JOBS_INDEX, table_from_env
+from sysvmdiag.topology.store import OPEN_JOBS_INDEX
 
 OPEN = "OPEN"
 JOB_RETENTION_DAYS = 7
@@ -41,7 +40,23 @@ class JobStatus(StrEnum):
 
     @property
     def final(self) -> bool:
-        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.DENIED)
+        return not TRANSITIONS[self]
+
+
+# The only moves a job makes; the store writes each one conditionally on the stored status being one
+# this table allows, so no caller spells out "from which statuses" and no final status is ever left.
+TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.FAILED, JobStatus.DENIED}),
+    JobStatus.RUNNING: frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED}),
+    JobStatus.SUCCEEDED: frozenset(),
+    JobStatus.FAILED: frozenset(),
+    JobStatus.DENIED: frozenset(),
+}
+
+
+def sources_of(target: JobStatus) -> tuple[JobStatus, ...]:
+    """The statuses from which a job may move to ``target`` (empty for QUEUED: jobs start there)."""
+    return tuple(status for status, targets in TRANSITIONS.items() if target in targets)
 
 
 class Job(Wire):
@@ -78,11 +93,6 @@ class JobStore:
         self.table = table
         self.retention = timedelta(days=retention_days)
 
-    @classmethod
-    def from_env(cls, dynamodb_resource: Any = None) -> JobStore:
-        """The table named by JOBS_TABLE."""
-        return cls(table_from_env("JOBS_TABLE", dynamodb_resource))
-
     def _item(self, job: Job, audit: str | None) -> dict[str, Any]:
         item: dict[str, Any] = {
             "id": job.id,
@@ -109,17 +119,17 @@ class JobStore:
             return None
         return Job.model_validate_json(item["doc"])
 
-    def transition(self, job: Job, expected: tuple[JobStatus, ...], **changes: Any) -> Job | None:
-        """Write ``job`` with ``changes`` if its stored status is one of ``expected``; None if not."""
-        moved = self.transition_with_audit(job, expected, **changes)
-        return moved[0] if moved else None
+    def transition(self, job: Job, status: JobStatus, **changes: Any) -> tuple[Job, str | None] | None:
+        """Move ``job`` to ``status`` (with ``changes``) if the stored status may move there (TRANSITIONS).
 
-    def transition_with_audit(
-        self, job: Job, expected: tuple[JobStatus, ...], **changes: Any
-    ) -> tuple[Job, str | None] | None:
-        """:meth:`transition`, also returning the audit record stored with the job (the same write's
-        answer: ending a job costs no extra read to find the record it completes)."""
-        updated = job.model_copy(update=changes)
+        Returns the moved job and the audit record stored with it (the same write's answer: ending a job
+        costs no extra read to find the record it completes), or None when the stored status says no
+        (another worker or the sweeper moved it first).
+        """
+        expected = sources_of(status)
+        if not expected:
+            raise ValueError(f"no job moves to {status.value}")
+        updated = job.model_copy(update={**changes, "status": status})
         names = {"#doc": "doc", "#status": "status"}
         values: dict[str, Any] = {
             ":doc": updated.model_dump_json(by_alias=True),
@@ -128,7 +138,7 @@ class JobStore:
         expression = "SET #doc = :doc, #status = :status"
         if updated.status.final:
             expression += " REMOVE open_pk"
-        condition = Attr("status").is_in([status.value for status in expected])
+        condition = Attr("status").is_in([source.value for source in expected])
         try:
             response = self.table.update_item(
                 Key={"id": job.id},
@@ -168,18 +178,9 @@ class JobQueue:
     delivery of one message runs nothing twice while a deliberate retry (VM busy) is a new attempt.
     """
 
-    def __init__(self, queue_url: str, sqs_client: Any = None) -> None:
-        import boto3
-
+    def __init__(self, queue_url: str, sqs_client: Any) -> None:
         self.queue_url = queue_url
-        self._sqs = sqs_client or boto3.client("sqs")
-
-    @classmethod
-    def from_env(cls) -> JobQueue:
-        url = os.environ.get("JOBS_QUEUE_URL")
-        if not url:
-            raise RuntimeError("set JOBS_QUEUE_URL to the jobs queue's URL")
-        return cls(url)
+        self._sqs = sqs_client
 
     def send(self, job_id: str, attempt: int = 1, delay_seconds: int = 0) -> None:
         self._sqs.send_message(

@@ -11,14 +11,13 @@ Every Lambda instance has its own memory, so counters live in the limits table (
 
 The defaults live in :data:`DEFAULT_ACCOUNT_LIMITS` and :data:`DEFAULT_VM_CONCURRENT_RUNS` (the one
 config place), overridable per account (:func:`limits_for`) and per deployment (``LIMITS_JSON``,
-:func:`limits_from_env`). Callers map :class:`LimitExceeded` to 429 with Retry-After.
+:func:`parse_limits`). Callers map :class:`LimitExceeded` to 429 with Retry-After.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -30,7 +29,6 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from sysvmdiag.topology.model import Role
-from sysvmdiag.topology.store import table_from_env
 
 
 @dataclass(frozen=True)
@@ -100,17 +98,16 @@ def _apply_overrides(base: AccountLimits, overrides: Mapping[str, Any] | None, w
     return replace(base, **changes)
 
 
-def limits_from_env(environ: Mapping[str, str] | None = None) -> tuple[dict[Role, AccountLimits], int]:
-    """Per-role account limits and the per-VM concurrent runs, LIMITS_JSON merged over the defaults.
+def parse_limits(raw: str | None) -> tuple[dict[Role, AccountLimits], int]:
+    """Per-role account limits and the per-VM concurrent runs: LIMITS_JSON merged over the defaults.
 
     LIMITS_JSON='{"user": {"concurrentJobs": 2, "requestsPerMinute": 100}, "vmConcurrentRuns": 4}';
     role keys are the role values (user, domain_admin, admin). Unknown keys or bad values raise
     ValueError naming them, so a typo in the deployment fails loudly instead of being ignored.
     """
-    environ = os.environ if environ is None else environ
     by_role = dict(DEFAULT_ACCOUNT_LIMITS)
     vm_runs = DEFAULT_VM_CONCURRENT_RUNS
-    raw = environ.get(LIMITS_ENV_VAR, "").strip()
+    raw = (raw or "").strip()
     if not raw:
         return by_role, vm_runs
     try:
@@ -175,11 +172,6 @@ class LimitStore:
         # conditional DeleteItem; a lease taken elsewhere (the API's, freed by the worker) is looked up.
         # Bounded: a job's lease taken by the API is released by the worker, never here.
         self._taken: OrderedDict[tuple[str, str], str] = OrderedDict()
-
-    @classmethod
-    def from_env(cls, dynamodb_resource: Any = None) -> LimitStore:
-        """The table named by LIMITS_TABLE."""
-        return cls(table_from_env("LIMITS_TABLE", dynamodb_resource))
 
     # -- requests per minute -----------------------------------------------------------------------------
 

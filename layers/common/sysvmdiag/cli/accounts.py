@@ -10,16 +10,21 @@ import argparse
 import json
 import sys
 
+from sysvmdiag import bootstrap
 from sysvmdiag.accounts import generate_api_key, hash_api_key
+from sysvmdiag.config import Settings, SettingsError
 from sysvmdiag.topology.store import TopologyStore
 
 
 def _store(args: argparse.Namespace) -> TopologyStore | None:
+    import boto3
+
     try:
-        return TopologyStore.from_env(endpoint_url=args.endpoint_url)
-    except RuntimeError as err:
+        settings = Settings.from_env()
+    except SettingsError as err:
         print(err, file=sys.stderr)
         return None
+    return bootstrap.topology_store(settings, boto3.resource("dynamodb", endpoint_url=args.endpoint_url))
 
 
 def _cmd_issue(args: argparse.Namespace) -> int:

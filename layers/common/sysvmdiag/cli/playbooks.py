@@ -23,9 +23,12 @@ ENDPOINT_HELP = "DynamoDB endpoint (default: boto3's, e.g. $AWS_ENDPOINT_URL)"
 def _store(endpoint_url: str | None):
     import boto3
 
-    from sysvmdiag.playbooks.store import PlaybookStore
+    from sysvmdiag import bootstrap
+    from sysvmdiag.config import Settings
 
-    return PlaybookStore.from_env(dynamodb_resource=boto3.resource("dynamodb", endpoint_url=endpoint_url))
+    return bootstrap.playbook_store(
+        Settings.from_env(), boto3.resource("dynamodb", endpoint_url=endpoint_url)
+    )
 
 
 def _cmd_load(args: argparse.Namespace) -> int:
@@ -82,9 +85,10 @@ def local_stack_environment(state_dir: Path | None) -> dict[str, Any]:
 
 def _wait_for_notifications(summary: dict[str, Any], timeout: float) -> list[dict[str, Any]]:
     """The message each run published (read back from its record) once all runs ended, or what ended."""
-    from sysvmdiag.playbooks.runs import runs_from_env
+    from sysvmdiag import bootstrap
+    from sysvmdiag.config import Settings
 
-    runs = runs_from_env()
+    runs = bootstrap.playbook_runs(Settings.from_env())
     pending = [run["playbookRunId"] for run in summary.get("playbookRuns", [])]
     done: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout

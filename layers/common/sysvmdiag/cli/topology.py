@@ -14,9 +14,11 @@ from typing import Any
 
 import boto3
 
+from sysvmdiag import bootstrap
+from sysvmdiag.config import Settings, SettingsError
 from sysvmdiag.topology.loader import load_topology_into_tables
 from sysvmdiag.topology.model import DEFAULT_TOPOLOGY_FILE, load_topology
-from sysvmdiag.topology.store import TopologyStore, create_tables, table_names_from_env
+from sysvmdiag.topology.store import create_tables, table_names_from_env
 
 
 def _read_lab_status(source: str) -> dict[str, Any]:
@@ -28,8 +30,8 @@ def _read_lab_status(source: str) -> dict[str, Any]:
 def _cmd_load(args: argparse.Namespace) -> int:
     dynamodb = boto3.resource("dynamodb", endpoint_url=args.endpoint_url)
     try:
-        store = TopologyStore.from_env(dynamodb_resource=dynamodb)
-    except RuntimeError as err:
+        store = bootstrap.topology_store(Settings.from_env(), dynamodb)
+    except SettingsError as err:
         print(err, file=sys.stderr)
         return 2
     topology = load_topology(args.topology)

@@ -106,15 +106,17 @@ def provision(lab_status: dict) -> dict:
     """Tables, topology, playbooks, SSH key secret and demo accounts on the configured endpoint."""
     import boto3
 
+    from sysvmdiag import bootstrap
     from sysvmdiag.accounts import generate_api_key
+    from sysvmdiag.config import Settings
     from sysvmdiag.playbooks.store import load_playbooks
     from sysvmdiag.topology.loader import load_topology_into_tables
     from sysvmdiag.topology.model import load_topology
-    from sysvmdiag.topology.store import TopologyStore, create_tables, table_names_from_env
+    from sysvmdiag.topology.store import create_tables, table_names_from_env
 
     dynamodb = boto3.resource("dynamodb")
     create_tables(dynamodb, table_names_from_env())
-    store = TopologyStore.from_env(dynamodb_resource=dynamodb)
+    store = bootstrap.topology_store(Settings.from_env(), dynamodb)
     topology = load_topology(lab_status["topology"])
     load_topology_into_tables(topology, store, lab_status)
     load_playbooks(PLAYBOOKS_FILE, store.topology_table)

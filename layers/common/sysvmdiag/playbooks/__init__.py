@@ -1,6 +1,6 @@
 """Alarm playbooks: the file format, their items in the topology table, runs and their notification.
 
-``job_finished`` is the worker's hook (``sysvmdiag.playbooks.job_finished(job)``); ``load_playbooks``
+``FinishedJobNotifier`` is the worker's hook (built by ``sysvmdiag.bootstrap``); ``load_playbooks``
 is what the local stack calls at start. The alarm side (event models, starting runs) is in
 :mod:`sysvmdiag.playbooks.alarm`.
 """
@@ -16,11 +16,12 @@ from sysvmdiag.playbooks.model import (
     load_playbook_file,
     parse_playbooks,
 )
-from sysvmdiag.playbooks.runs import PlaybookRuns, job_finished, job_summary, runs_from_env
+from sysvmdiag.playbooks.runs import FinishedJobNotifier, PlaybookRuns, job_summary
 from sysvmdiag.playbooks.store import PlaybookLoadReport, PlaybookStore, load_playbooks
 
 __all__ = [
     "DEFAULT_PLAYBOOKS_FILE",
+    "FinishedJobNotifier",
     "Playbook",
     "PlaybookFile",
     "PlaybookFileError",
@@ -28,10 +29,8 @@ __all__ = [
     "PlaybookMatch",
     "PlaybookRuns",
     "PlaybookStore",
-    "job_finished",
     "job_summary",
     "load_playbook_file",
     "load_playbooks",
     "parse_playbooks",
-    "runs_from_env",
 ]

@@ -120,7 +120,7 @@ def start_playbook_runs(
     submission fails is recorded in the run as failed, so the run still ends and reports it, and a
     redelivered event (after an error elsewhere) is never needed to finish it.
     """
-    from sysvmdiag.service import RequestOrigin
+    from sysvmdiag.pipeline.origin import RequestOrigin
 
     detail = event.detail
     summary = RunSummary(event_id=event.id, alarm_name=detail.alarm_name, state=detail.state.value)

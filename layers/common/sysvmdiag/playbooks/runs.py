@@ -12,11 +12,10 @@ cannot finish the last job before the starter has written the job ids the messag
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -121,13 +120,6 @@ class PlaybookRuns:
         self.table = jobs.table
         self.sns = sns_client
         self.topic_arn = topic_arn
-
-    @classmethod
-    def from_env(cls) -> PlaybookRuns:
-        """JOBS_TABLE and RESULTS_TOPIC_ARN, the endpoint boto3's own (AWS_ENDPOINT_URL locally)."""
-        import boto3
-
-        return cls(JobStore.from_env(), boto3.client("sns"), os.environ.get("RESULTS_TOPIC_ARN"))
 
     def open(
         self,
@@ -289,24 +281,27 @@ class PlaybookRuns:
 # -- the worker's hook ------------------------------------------------------------------------------------
 
 
-@cache
-def runs_from_env() -> PlaybookRuns:
-    """Built once per process (warm invocations reuse the clients); ``cache_clear`` for tests."""
-    return PlaybookRuns.from_env()
-
-
-def job_finished(job: Job) -> None:
+class FinishedJobNotifier:
     """The worker's hook for a job of a playbook run reaching a final status. Never raises.
 
-    Cheap (one UpdateItem; the last job also reads the run and publishes). A failure here must not
-    fail the job, so it is logged and swallowed.
+    Cheap (one UpdateItem; the last job also reads the run and publishes). Its ``PlaybookRuns`` is built
+    on first use by ``build`` (the composition root's), once per process; a failure here, building
+    included, must not fail the job, so it is logged and swallowed.
     """
-    if not job.playbook_run_id or not job.status.final:
-        return
-    try:
-        runs_from_env().finished(job.playbook_run_id, job.id)
-    except Exception:
-        logger.exception(
-            "playbook run: counting a finished job failed",
-            extra={"run_id": job.playbook_run_id, "job_id": job.id},
-        )
+
+    def __init__(self, build: Callable[[], PlaybookRuns]) -> None:
+        self._build = build
+        self._runs: PlaybookRuns | None = None
+
+    def __call__(self, job: Job) -> None:
+        if not job.playbook_run_id or not job.status.final:
+            return
+        try:
+            if self._runs is None:
+                self._runs = self._build()
+            self._runs.finished(job.playbook_run_id, job.id)
+        except Exception:
+            logger.exception(
+                "playbook run: counting a finished job failed",
+                extra={"run_id": job.playbook_run_id, "job_id": job.id},
+            )

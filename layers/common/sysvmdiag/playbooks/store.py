@@ -22,7 +22,6 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from sysvmdiag.playbooks.model import Playbook, PlaybookFile, load_playbook_file
-from sysvmdiag.topology.store import table_from_env
 
 PLAYBOOKS_PK = "PLAYBOOKS"
 ALARM_PK_PREFIX = "PLAYBOOK_ALARM#"
@@ -97,11 +96,6 @@ class PlaybookStore:
 
     def __init__(self, table: Any) -> None:
         self.table = table
-
-    @classmethod
-    def from_env(cls, dynamodb_resource: Any = None) -> PlaybookStore:
-        """The table named by TOPOLOGY_TABLE (playbooks are loaded like the topology, next to it)."""
-        return cls(table_from_env("TOPOLOGY_TABLE", dynamodb_resource))
 
     def _query(self, pk: str) -> Iterator[dict[str, Any]]:
         query: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(pk)}

@@ -33,7 +33,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
@@ -142,14 +141,6 @@ def table_names_from_env(environ: Mapping[str, str] | None = None) -> dict[str, 
     """Physical table names from the TABLE_ENV_VARS variables (those set)."""
     environ = os.environ if environ is None else environ
     return {table: environ[var] for table, var in TABLE_ENV_VARS.items() if environ.get(var)}
-
-
-def table_from_env(env_var: str, dynamodb_resource: Any = None) -> Any:
-    """The boto3 Table named by ``env_var``; the endpoint is boto3's own (AWS_ENDPOINT_URL locally)."""
-    name = os.environ.get(env_var)
-    if not name:
-        raise RuntimeError(f"set {env_var} to the table's name")
-    return (dynamodb_resource or boto3.resource("dynamodb")).Table(name)
 
 
 def create_tables(dynamodb_resource: Any, names: Mapping[str, str]) -> dict[str, Any]:
@@ -267,15 +258,6 @@ class TopologyStore:
     def __init__(self, topology_table: Any, accounts_table: Any) -> None:
         self.topology_table = topology_table
         self.accounts_table = accounts_table
-
-    @classmethod
-    def from_env(cls, endpoint_url: str | None = None, dynamodb_resource: Any = None) -> TopologyStore:
-        """Tables named by TOPOLOGY_TABLE / ACCOUNTS_TABLE; the endpoint is boto3's (AWS_ENDPOINT_URL)."""
-        resource = dynamodb_resource or boto3.resource("dynamodb", endpoint_url=endpoint_url)
-        missing = [var for var in ("TOPOLOGY_TABLE", "ACCOUNTS_TABLE") if not os.environ.get(var)]
-        if missing:
-            raise RuntimeError(f"set {' and '.join(missing)} to the table names")
-        return cls(resource.Table(os.environ["TOPOLOGY_TABLE"]), resource.Table(os.environ["ACCOUNTS_TABLE"]))
 
     # -- topology ------------------------------------------------------------------------------------
 

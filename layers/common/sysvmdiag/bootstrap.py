@@ -1,0 +1,135 @@
+"""The composition root: every adapter built from one ``Settings``, in one place.
+
+Handlers call these once per process (warm invocations reuse what they built); adapters receive their
+table, queue and client objects and never read the environment themselves.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sysvmdiag.config import Settings
+
+if TYPE_CHECKING:
+    from sysvmdiag.audit import AuditStore
+    from sysvmdiag.jobs import JobStore
+    from sysvmdiag.limits import LimitStore
+    from sysvmdiag.pipeline.job_worker import JobFinishedHook
+    from sysvmdiag.pipeline.ports import Clock, Runner, RunnerFactory
+    from sysvmdiag.pipeline.service import DiagnosticsService
+    from sysvmdiag.playbooks.runs import PlaybookRuns
+    from sysvmdiag.playbooks.store import PlaybookStore
+    from sysvmdiag.topology.model import SshEndpoint
+    from sysvmdiag.topology.store import TopologyStore
+
+
+def dynamodb() -> Any:
+    import boto3
+
+    return boto3.resource("dynamodb")
+
+
+def topology_store(settings: Settings, resource: Any = None) -> TopologyStore:
+    from sysvmdiag.topology.store import TopologyStore
+
+    resource = resource or dynamodb()
+    return TopologyStore(resource.Table(settings.topology_table), resource.Table(settings.accounts_table))
+
+
+def playbook_store(settings: Settings, resource: Any = None) -> PlaybookStore:
+    from sysvmdiag.playbooks.store import PlaybookStore
+
+    return PlaybookStore((resource or dynamodb()).Table(settings.topology_table))
+
+
+def playbook_runs(settings: Settings, resource: Any = None) -> PlaybookRuns:
+    import boto3
+
+    from sysvmdiag.playbooks.runs import PlaybookRuns
+
+    return PlaybookRuns(job_store(settings, resource), boto3.client("sns"), settings.results_topic_arn)
+
+
+def job_finished_hook(settings: Settings) -> JobFinishedHook:
+    """The worker's playbook-run hook; its clients are built on first use (a playbook job's end)."""
+    from sysvmdiag.playbooks.runs import FinishedJobNotifier
+
+    return FinishedJobNotifier(lambda: playbook_runs(settings))
+
+
+def idempotency_table(settings: Settings) -> str:
+    return _required(settings.idempotency_table, "IDEMPOTENCY_TABLE")
+
+
+def job_store(settings: Settings, resource: Any = None) -> JobStore:
+    from sysvmdiag.jobs import JobStore
+
+    return JobStore((resource or dynamodb()).Table(_required(settings.jobs_table, "JOBS_TABLE")))
+
+
+def limit_store(settings: Settings, resource: Any = None) -> LimitStore:
+    from sysvmdiag.limits import LimitStore
+
+    return LimitStore((resource or dynamodb()).Table(_required(settings.limits_table, "LIMITS_TABLE")))
+
+
+def audit_store(settings: Settings, resource: Any = None) -> AuditStore:
+    from sysvmdiag.audit import AuditStore
+
+    return AuditStore((resource or dynamodb()).Table(_required(settings.audit_table, "AUDIT_TABLE")))
+
+
+def service(
+    settings: Settings,
+    *,
+    job_finished: JobFinishedHook | None = None,
+    resource: Any = None,
+    runner_for: RunnerFactory | None = None,
+    clock: Clock | None = None,
+) -> DiagnosticsService:
+    """The pipeline over DynamoDB, SQS and the SSH runner; parts the settings leave out are null objects."""
+    import boto3
+
+    from sysvmdiag.jobs import JobQueue
+    from sysvmdiag.limits import parse_limits
+    from sysvmdiag.pipeline.service import DiagnosticsService
+
+    resource = resource or dynamodb()
+    account_limits, vm_runs = parse_limits(settings.limits_json)
+    extras: dict[str, Any] = {}
+    if job_finished is not None:
+        extras["job_finished"] = job_finished
+    if clock is not None:
+        extras["clock"] = clock
+    return DiagnosticsService(
+        topology_store(settings, resource),
+        runner_for or _runner_factory(settings),
+        settings.sync_budget_seconds,
+        jobs=job_store(settings, resource) if settings.jobs_table else None,
+        queue=JobQueue(settings.jobs_queue_url, boto3.client("sqs")) if settings.jobs_queue_url else None,
+        audit=audit_store(settings, resource) if settings.audit_table else None,
+        limits=limit_store(settings, resource) if settings.limits_table else None,
+        account_limits=account_limits,
+        vm_concurrent_runs=vm_runs,
+        **extras,
+    )
+
+
+def _runner_factory(settings: Settings) -> Any:
+    """Runners per bastion endpoint (kept warm across invocations); the key from Secrets Manager."""
+
+    def runner_for(bastion: SshEndpoint) -> Runner:
+        from sysvmdiag.runner import get_runner, load_private_key
+
+        return get_runner(
+            bastion,
+            lambda: load_private_key(settings.ssh_key_secret_id, max_age=settings.ssh_key_max_age_seconds),
+        )
+
+    return runner_for
+
+
+def _required(value: str | None, variable: str) -> str:
+    if not value:
+        raise RuntimeError(f"set {variable}")
+    return value

@@ -1,0 +1,1 @@
+"""The pipeline's use cases (admission, synchronous run, jobs, audit trail, listing) behind ports."""

@@ -1,0 +1,80 @@
+"""Execution: SSH through the bastion to the VM, run the decided command line, parse what it printed."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from sysvmdiag.errors import ErrorCode, ServiceError
+from sysvmdiag.models import DiagnosticRequest, DiagnosticResult
+from sysvmdiag.observability import count_by, logger, metrics, tracer
+from sysvmdiag.parsers import parse_output
+from sysvmdiag.pipeline.origin import SSH_OVERHEAD_SECONDS
+from sysvmdiag.pipeline.ports import Clock, RunnerFactory, TopologySource
+from sysvmdiag.policy import Decision
+from sysvmdiag.topology.model import Host, Topology
+
+
+class Execution:
+    def __init__(self, runner_for: RunnerFactory, topology: TopologySource, clock: Clock) -> None:
+        self._runner_for = runner_for
+        self._topology = topology
+        self._clock = clock
+
+    @tracer.capture_method
+    def run(self, request: DiagnosticRequest, decision: Decision, context: Topology) -> DiagnosticResult:
+        """One run of what the policy allowed; a runner failure is a coded ServiceError (nothing ran)."""
+        from sysvmdiag.runner import RunnerError  # paramiko stays off the import path of the policy
+
+        vm = context.system_vm(request.target_id)
+        bastion = self._bastion(context)
+        if decision.invocation is None or vm.ssh is None or bastion.ssh is None:
+            raise ServiceError(
+                ErrorCode.TOPOLOGY_INCOMPLETE,
+                f"The topology has no SSH endpoint for {vm.vm_name or vm.name} or the bastion; reload it.",
+            )
+        command = decision.invocation.command_line()
+        started = self._clock()
+        clock = time.monotonic()
+        timeout = (decision.worst_case_seconds or 0.0) + SSH_OVERHEAD_SECONDS
+        try:
+            output = self._runner_for(bastion.ssh).run(vm.ssh, command, timeout=timeout)
+        except RunnerError as exc:
+            count_by("RunnerErrors", "code", str(exc.code))
+            logger.warning("runner failed", extra={"code": exc.code, "vm": vm.name})
+            raise ServiceError(ErrorCode(exc.code.value), exc.message) from exc
+        elapsed_ms = int((time.monotonic() - clock) * 1000)
+        metrics.add_metric(name="Runs", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="SshLatency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
+        parsed = parse_output(request.type.value, output.stdout, output.stderr, output.exit_code)
+        # Exit 0 is success, except a traceroute that ended short of its destination (!N, !H, * * *).
+        success = output.exit_code == 0 and parsed.get("reached") is not False
+        return DiagnosticResult(
+            id=str(uuid.uuid4()),
+            target_id=vm.uuid or request.target_id,
+            target_name=vm.vm_name,
+            type=request.type,
+            ip_address=request.ip_address,
+            params=request.params,
+            status="succeeded" if success else "failed",
+            success=success,
+            exit_code=output.exit_code,
+            stdout=output.stdout,
+            stderr=output.stderr,
+            truncated=output.truncated,
+            result=parsed,
+            egress_interface=decision.egress_interface,
+            egress_kind=decision.egress_kind,
+            command=command,
+            started_at=started,
+            finished_at=self._clock(),
+            duration_ms=elapsed_ms,
+        )
+
+    def _bastion(self, context: Topology) -> Host:
+        try:
+            return context.bastion()
+        except KeyError:
+            return self._topology.bastion()

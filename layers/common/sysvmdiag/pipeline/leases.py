@@ -1,0 +1,56 @@
+"""The limits as the pipeline applies them: per-role request rates and slots, per-VM run slots.
+
+System identities (alarm playbooks) are not rate limited and hold no account slot; a VM's slots apply to
+everyone. The limiter port holds the state (DynamoDB leases across instances, or nothing at all).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sysvmdiag.identity import is_system_account, is_system_caller
+from sysvmdiag.limits import DEFAULT_ACCOUNT_LIMITS, DEFAULT_VM_CONCURRENT_RUNS, AccountLimits
+from sysvmdiag.pipeline.guards import limit_errors
+from sysvmdiag.pipeline.ports import Limiter
+from sysvmdiag.policy import Caller
+from sysvmdiag.topology.model import Role
+
+
+class Leases:
+    """Counts requests and takes or frees the account's and the VM's slots; over a limit: 429."""
+
+    def __init__(
+        self,
+        limiter: Limiter,
+        account_limits: Mapping[Role, AccountLimits] | None = None,
+        vm_concurrent_runs: int = DEFAULT_VM_CONCURRENT_RUNS,
+    ) -> None:
+        self._limiter = limiter
+        self._account_limits = dict(account_limits or DEFAULT_ACCOUNT_LIMITS)
+        self._vm_runs = vm_concurrent_runs
+
+    def count_request(self, caller: Caller) -> None:
+        if is_system_caller(caller):
+            return
+        with limit_errors():
+            self._limiter.count_request(
+                caller.account_id, self._account_limits[caller.role].requests_per_minute
+            )
+
+    def take_account_slot(self, caller: Caller, holder: str, lease_seconds: float) -> None:
+        if is_system_caller(caller):
+            return
+        limit = self._account_limits[caller.role].concurrent_jobs
+        with limit_errors():
+            self._limiter.acquire_account_slot(caller.account_id, holder, limit, lease_seconds)
+
+    def free_account_slot(self, account_id: str, holder: str) -> None:
+        if not is_system_account(account_id):
+            self._limiter.release_account_slot(account_id, holder)
+
+    def take_vm_slot(self, vm_id: str, holder: str, lease_seconds: float) -> None:
+        with limit_errors():
+            self._limiter.acquire_vm_slot(vm_id, holder, self._vm_runs, lease_seconds)
+
+    def free_vm_slot(self, vm_id: str, holder: str) -> None:
+        self._limiter.release_vm_slot(vm_id, holder)

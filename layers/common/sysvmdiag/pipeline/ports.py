@@ -1,0 +1,134 @@
+"""The ports of the pipeline: what each use case needs from the outside, and the null objects that stand
+in when a deployment has no such part (no jobs table, no limits table, no audit table).
+
+Adapters (DynamoDB stores, the SQS queue, the paramiko runner) satisfy these Protocols structurally;
+tests use in-memory fakes of the same shape (``tests/unit/fakes.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+from sysvmdiag.audit import AuditRecord
+from sysvmdiag.errors import ErrorCode, ServiceError
+from sysvmdiag.jobs import Job, JobStatus
+from sysvmdiag.observability import logger
+from sysvmdiag.topology.model import Host, SshEndpoint, Topology
+
+Clock = Callable[[], datetime]
+
+
+class TopologySource(Protocol):
+    def decision_context(self, vm_ref: str) -> Topology | None: ...
+    def list_system_vms(self, caller_account_id: str | None = None) -> Topology: ...
+    def bastion(self) -> Host: ...
+
+
+class RunOutputLike(Protocol):
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    truncated: bool
+    duration_ms: int
+
+
+class Runner(Protocol):
+    def run(self, vm: SshEndpoint, command: str, timeout: float) -> RunOutputLike: ...
+
+
+RunnerFactory = Callable[[SshEndpoint], Runner]  # a runner for the bastion at this endpoint
+
+
+class JobRepository(Protocol):
+    available: bool
+
+    def create(self, job: Job, audit: str | None = None) -> None: ...
+    def get(self, job_id: str) -> Job | None: ...
+    def transition(self, job: Job, status: JobStatus, **changes: object) -> tuple[Job, str | None] | None: ...
+    def overdue(self, now: datetime, limit: int = 100) -> list[Job]: ...
+
+
+class JobQueuePort(Protocol):
+    def send(self, job_id: str, attempt: int = 1, delay_seconds: int = 0) -> None: ...
+
+
+class AuditLog(Protocol):
+    def record(self, record: AuditRecord) -> None: ...
+    def complete(self, record: AuditRecord, **changes: object) -> AuditRecord: ...
+    def query(self, **filters: object) -> tuple[list[AuditRecord], str | None]: ...
+
+
+class Limiter(Protocol):
+    def count_request(self, account_id: str, per_minute: int) -> None: ...
+    def acquire_account_slot(
+        self, account_id: str, holder: str, limit: int, lease_seconds: float
+    ) -> None: ...
+    def acquire_vm_slot(self, vm_id: str, holder: str, limit: int, lease_seconds: float) -> None: ...
+    def release_account_slot(self, account_id: str, holder: str) -> None: ...
+    def release_vm_slot(self, vm_id: str, holder: str) -> None: ...
+
+
+# -- null objects: a deployment without the part behaves as documented, with no None checks ----------
+
+
+class NoJobs:
+    """No jobs table: long runs are refused (SYNC_BUDGET_EXCEEDED), job reads find nothing."""
+
+    available = False
+
+    def create(self, job: Job, audit: str | None = None) -> None:
+        raise RuntimeError("this deployment has no jobs table (JOBS_TABLE)")
+
+    def get(self, job_id: str) -> Job | None:
+        return None
+
+    def transition(self, job: Job, status: JobStatus, **changes: object) -> tuple[Job, str | None] | None:
+        return None
+
+    def overdue(self, now: datetime, limit: int = 100) -> list[Job]:
+        return []
+
+
+class NoQueue:
+    """No jobs queue: a job cannot be handed to a worker."""
+
+    def send(self, job_id: str, attempt: int = 1, delay_seconds: int = 0) -> None:
+        raise RuntimeError("this deployment has no jobs queue (JOBS_QUEUE_URL)")
+
+
+class LogOnlyAudit:
+    """No audit table: records go to the log only, and the trail cannot be read back."""
+
+    def record(self, record: AuditRecord) -> None:
+        logger.info("audit", extra={"audit": record.as_log()})
+
+    def complete(self, record: AuditRecord, **changes: object) -> AuditRecord:
+        done = AuditRecord.model_validate(
+            {**record.model_dump(), **{k: v for k, v in changes.items() if v is not None}}
+        )
+        logger.info("audit", extra={"audit": done.as_log()})
+        return done
+
+    def query(self, **filters: object) -> tuple[list[AuditRecord], str | None]:
+        raise ServiceError(ErrorCode.AUDIT_UNAVAILABLE, "This deployment has no audit table.")
+
+
+class NoLimits:
+    """No limits table: nothing is limited."""
+
+    def count_request(self, account_id: str, per_minute: int) -> None:
+        return None
+
+    def acquire_account_slot(self, account_id: str, holder: str, limit: int, lease_seconds: float) -> None:
+        return None
+
+    def acquire_vm_slot(self, vm_id: str, holder: str, limit: int, lease_seconds: float) -> None:
+        return None
+
+    def release_account_slot(self, account_id: str, holder: str) -> None:
+        return None
+
+    def release_vm_slot(self, vm_id: str, holder: str) -> None:
+        return None

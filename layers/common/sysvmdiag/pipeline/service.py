@@ -1,0 +1,157 @@
+"""The pipeline's front door: request -> caller -> limits -> policy -> runner -> parser -> result + audit.
+
+``DiagnosticsService`` only composes the use cases (admission, synchronous run, job submission, job
+worker, audit trail, listing) over the ports it is given; ``sysvmdiag.bootstrap`` builds it from the
+settings. Every answer that is not a result is a coded :class:`~sysvmdiag.errors.ServiceError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from sysvmdiag.audit import AuditRecord
+from sysvmdiag.errors import ErrorCode, ServiceError
+from sysvmdiag.jobs import Job
+from sysvmdiag.limits import DEFAULT_VM_CONCURRENT_RUNS, AccountLimits
+from sysvmdiag.models import DiagnosticRequest, DiagnosticResult, SystemVmList
+from sysvmdiag.observability import tracer
+from sysvmdiag.pipeline.admission import Admission
+from sysvmdiag.pipeline.audit_trail import AuditTrail
+from sysvmdiag.pipeline.execution import Execution
+from sysvmdiag.pipeline.job_submission import JobSubmission
+from sysvmdiag.pipeline.job_worker import JobFinishedHook, JobWorker
+from sysvmdiag.pipeline.leases import Leases
+from sysvmdiag.pipeline.listing import Listing
+from sysvmdiag.pipeline.origin import SYNC_BUDGET_SECONDS, RequestOrigin
+from sysvmdiag.pipeline.ports import (
+    AuditLog,
+    Clock,
+    JobQueuePort,
+    JobRepository,
+    Limiter,
+    LogOnlyAudit,
+    NoJobs,
+    NoLimits,
+    NoQueue,
+    RunnerFactory,
+    TopologySource,
+)
+from sysvmdiag.pipeline.sync_run import SyncRun
+from sysvmdiag.policy import Caller, Decision
+from sysvmdiag.topology.model import Role, Topology
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _no_hook(job: Job) -> None:
+    return None
+
+
+class DiagnosticsService:
+    """Runs one diagnostic for one caller (now or as a job), or explains why not; audits either way."""
+
+    def __init__(
+        self,
+        topology: TopologySource,
+        runner_for: RunnerFactory,
+        sync_budget_seconds: float = SYNC_BUDGET_SECONDS,
+        *,
+        jobs: JobRepository | None = None,
+        queue: JobQueuePort | None = None,
+        audit: AuditLog | None = None,
+        limits: Limiter | None = None,
+        account_limits: Mapping[Role, AccountLimits] | None = None,
+        vm_concurrent_runs: int = DEFAULT_VM_CONCURRENT_RUNS,
+        job_finished: JobFinishedHook = _no_hook,
+        clock: Clock = utc_now,
+    ):
+        """A part a deployment lacks (None) is its null object: no jobs, log-only audit, no limits."""
+        jobs = jobs or NoJobs()
+        queue = queue or NoQueue()
+        leases = Leases(limits or NoLimits(), account_limits, vm_concurrent_runs)
+        self._audit = AuditTrail(audit or LogOnlyAudit(), clock)
+        self._admission = Admission(topology, leases, self._audit)
+        execution = Execution(runner_for, topology, clock)
+        self._sync = SyncRun(leases, execution, self._audit)
+        self._worker = JobWorker(
+            jobs, queue, self._admission, execution, leases, self._audit, clock, job_finished
+        )
+        self._submission = JobSubmission(jobs, queue, leases, self._audit, self._worker, clock)
+        self._listing = Listing(topology)
+        self._sync_budget = sync_budget_seconds
+
+    def authorize(self, caller: Caller, request: DiagnosticRequest) -> tuple[Decision, Topology]:
+        """Policy only: the decision and the topology slice it was made on, or a ServiceError."""
+        return self._admission.authorize(caller, request)
+
+    @tracer.capture_method
+    def submit(
+        self, caller: Caller, request: DiagnosticRequest, origin: RequestOrigin
+    ) -> DiagnosticResult | Job:
+        """One API request: a result now, or a queued job when it may outlast the synchronous budget."""
+        record = self._audit.new_record(caller, request, origin)
+        decision, context = self._admission.admit(caller, request, record)
+        record = _resolved(record, context, request)
+        worst_case = decision.worst_case_seconds or 0.0
+        if request.run_async or worst_case > self._sync_budget:
+            if not self._submission.available:
+                err = ServiceError(
+                    ErrorCode.SYNC_BUDGET_EXCEEDED,
+                    f"This {request.type.value} may run for up to {worst_case:.0f} s, longer than the "
+                    f"{self._sync_budget:.0f} s a synchronous request may take, and this deployment has no "
+                    "job queue; lower its count, wait or hops.",
+                    field="params",
+                )
+                self._audit.refused(record, err)
+                raise err
+            return self._submission.enqueue(caller, request, decision, origin, record)
+        return self._sync.run(caller, request, decision, context, record)
+
+    @tracer.capture_method
+    def submit_job(
+        self,
+        caller: Caller,
+        request: DiagnosticRequest,
+        origin: RequestOrigin,
+        *,
+        playbook_run_id: str | None = None,
+        deny_as_job: bool = False,
+    ) -> Job:
+        """A job whatever its length (alarm playbooks). With ``deny_as_job`` a refusal comes back as a job
+        in status denied (so a playbook run reports it) instead of being raised."""
+        if not self._submission.available:
+            raise RuntimeError("submit_job needs a jobs table and queue (JOBS_TABLE, JOBS_QUEUE_URL)")
+        record = self._audit.new_record(caller, request, origin)
+        try:
+            decision, context = self._admission.admit(caller, request, record)
+        except ServiceError as err:
+            if not deny_as_job:
+                raise
+            return self._submission.denied(caller, request, origin, err, playbook_run_id)
+        record = _resolved(record, context, request)
+        return self._submission.enqueue(caller, request, decision, origin, record, playbook_run_id)
+
+    def process_job(self, job_id: str, attempt: int = 1) -> Job | None:
+        """The worker's half: run a queued job once. Safe to call again for the same job and attempt."""
+        return self._worker.process(job_id, attempt)
+
+    def sweep_overdue(self) -> list[Job]:
+        return self._worker.sweep_overdue()
+
+    def job_for(self, caller: Caller, job_id: str) -> Job:
+        return self._worker.job_for(caller, job_id)
+
+    def audit_page(self, caller: Caller, **filters: object) -> tuple[list[AuditRecord], str | None]:
+        return self._audit.page(caller, **filters)  # type: ignore[arg-type]
+
+    def list_targets(self, caller: Caller) -> SystemVmList:
+        return self._listing.targets(caller)
+
+
+def _resolved(record: AuditRecord, context: Topology, request: DiagnosticRequest) -> AuditRecord:
+    """The record names the VM the request resolved to (its uuid and CloudStack name)."""
+    vm = context.system_vm(request.target_id)
+    return record.model_copy(update={"vm_uuid": vm.uuid, "vm_name": vm.vm_name})

@@ -1,0 +1,51 @@
+"""A synchronous run: the account's and the VM's slots held around one execution, then the audit."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+
+from sysvmdiag.audit import AuditDecision, AuditRecord, AuditStatus
+from sysvmdiag.errors import ServiceError
+from sysvmdiag.models import DiagnosticRequest, DiagnosticResult
+from sysvmdiag.pipeline.audit_trail import AuditTrail
+from sysvmdiag.pipeline.execution import Execution
+from sysvmdiag.pipeline.guards import dependency_errors
+from sysvmdiag.pipeline.leases import Leases
+from sysvmdiag.pipeline.origin import LEASE_MARGIN_SECONDS, SSH_OVERHEAD_SECONDS
+from sysvmdiag.policy import Caller, Decision
+from sysvmdiag.topology.model import Topology
+
+
+class SyncRun:
+    def __init__(self, leases: Leases, execution: Execution, audit: AuditTrail) -> None:
+        self._leases = leases
+        self._execution = execution
+        self._audit = audit
+
+    def run(
+        self,
+        caller: Caller,
+        request: DiagnosticRequest,
+        decision: Decision,
+        context: Topology,
+        record: AuditRecord,
+    ) -> DiagnosticResult:
+        """Run now; slots are released in reverse order whatever happens; nothing runs over a limit."""
+        holder = record.id
+        lease = (decision.worst_case_seconds or 0.0) + SSH_OVERHEAD_SECONDS + LEASE_MARGIN_SECONDS
+        vm_id = decision.vm_uuid or request.target_id
+        record = record.model_copy(update={"mode": "sync"})
+        try:
+            with dependency_errors(), ExitStack() as held:
+                self._leases.take_account_slot(caller, holder, lease)
+                held.callback(self._leases.free_account_slot, caller.account_id, holder)
+                self._leases.take_vm_slot(vm_id, holder, lease)
+                held.callback(self._leases.free_vm_slot, vm_id, holder)
+                result = self._execution.run(request, decision, context)
+        except ServiceError as err:
+            self._audit.refused(record, err)
+            raise
+        self._audit.write(
+            record, decision=AuditDecision.ALLOWED, status=AuditStatus(result.status), result=result
+        )
+        return result

@@ -1,0 +1,192 @@
+"""In-memory fakes of the pipeline's ports: the whole pipeline runs on them, without moto, lab or sockets.
+
+Each fake keeps the contract its adapter has (the job store's transition table, the limiter's
+LimitExceeded, the runner's RunnerError), so a use case cannot tell them apart from the real ones.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sysvmdiag.audit import AuditRecord
+from sysvmdiag.jobs import Job, JobStatus, sources_of
+from sysvmdiag.limits import LimitExceeded
+from sysvmdiag.runner.errors import RunnerError, RunOutput
+from sysvmdiag.topology.loader import decision_slice
+from sysvmdiag.topology.model import DEFAULT_TOPOLOGY_FILE, Host, SshEndpoint, Topology, load_topology
+
+OUTPUTS = Path(__file__).resolve().parents[1] / "parsers" / "outputs"
+LAB = load_topology(DEFAULT_TOPOLOGY_FILE)
+
+
+class MovableClock:
+    """A clock the test moves: deadlines and expiries without sleeping."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class FakeTopology:
+    """The topology store over a Topology in memory: a VM's slice, the listing, the bastion."""
+
+    def __init__(self, topology: Topology = LAB) -> None:
+        self.topology = topology
+        self.fail_with: Exception | None = None
+
+    def decision_context(self, vm_ref: str) -> Topology | None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        try:
+            vm = self.topology.system_vm(vm_ref)
+        except KeyError:
+            return None
+        return decision_slice(self.topology, vm)
+
+    def list_system_vms(self, caller_account_id: str | None = None) -> Topology:
+        return self.topology
+
+    def bastion(self) -> Host:
+        return self.topology.bastion()
+
+
+def captured(name: str) -> RunOutput:
+    """A tool's output captured from the lab (tests/parsers/outputs), as the runner returns it."""
+    data = json.loads((OUTPUTS / f"{name}.json").read_text())
+    return RunOutput(data["exit_code"], data["stdout"], data["stderr"], truncated=False, duration_ms=5)
+
+
+@dataclass
+class FakeRunner:
+    """Answers each run with the next scripted output (or raises the scripted error); records commands."""
+
+    outputs: list[RunOutput | Exception] = field(default_factory=list)
+    commands: list[tuple[str, str, float]] = field(default_factory=list)
+
+    def run(self, vm: SshEndpoint, command: str, timeout: float) -> RunOutput:
+        self.commands.append((str(vm.address), command, timeout))
+        answer = self.outputs.pop(0) if self.outputs else captured("ping_v4_ok")
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def factory(self) -> Callable[[SshEndpoint], FakeRunner]:
+        return lambda _bastion: self
+
+
+def runner_error(code: str) -> RunnerError:
+    return RunnerError(code, f"{code.lower().replace('_', ' ')} (scripted)")
+
+
+class InMemoryJobs:
+    """The jobs table: conditional moves by the same transition table the DynamoDB store uses."""
+
+    available = True
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, Job] = {}
+        self.audits: dict[str, str | None] = {}
+        self.fail_create: Exception | None = None
+
+    def create(self, job: Job, audit: str | None = None) -> None:
+        if self.fail_create is not None:
+            raise self.fail_create
+        assert job.id not in self.jobs
+        self.jobs[job.id], self.audits[job.id] = job, audit
+
+    def get(self, job_id: str) -> Job | None:
+        return self.jobs.get(job_id)
+
+    def transition(self, job: Job, status: JobStatus, **changes: object) -> tuple[Job, str | None] | None:
+        stored = self.jobs.get(job.id)
+        if stored is None or stored.status not in sources_of(status):
+            return None
+        moved = job.model_copy(update={**changes, "status": status})
+        self.jobs[job.id] = moved
+        return moved, self.audits.get(job.id)
+
+    def overdue(self, now: datetime, limit: int = 100) -> list[Job]:
+        return [j for j in self.jobs.values() if not j.status.final and j.deadline_at < now][:limit]
+
+
+@dataclass
+class FakeQueue:
+    sent: list[tuple[str, int, int]] = field(default_factory=list)
+    fail_with: Exception | None = None
+
+    def send(self, job_id: str, attempt: int = 1, delay_seconds: int = 0) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.sent.append((job_id, attempt, delay_seconds))
+
+
+class InMemoryAudit:
+    """The audit table: records by id, completed in place; a query returns them newest first."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, AuditRecord] = {}
+        self.fail_with: Exception | None = None
+
+    def record(self, record: AuditRecord) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.records[record.id] = record
+
+    def complete(self, record: AuditRecord, **changes: object) -> AuditRecord:
+        if self.fail_with is not None:
+            raise self.fail_with
+        done = AuditRecord.model_validate(
+            {**record.model_dump(), **{k: v for k, v in changes.items() if v is not None}}
+        )
+        self.records[record.id] = done
+        return done
+
+    def query(self, **filters: object) -> tuple[list[AuditRecord], str | None]:
+        if filters.get("next_token") == "bad":
+            raise ValueError("The nextToken is not one this API handed out for this query.")
+        account = filters.get("account_id")
+        found = [r for r in self.records.values() if account in (None, r.account_id)]
+        return sorted(found, key=lambda r: r.at, reverse=True), None
+
+
+class FakeLimiter:
+    """Requests per minute and slots as plain counters; over a limit: LimitExceeded, like the store."""
+
+    def __init__(self) -> None:
+        self.requests: dict[str, int] = {}
+        self.slots: dict[str, set[str]] = {}
+
+    def count_request(self, account_id: str, per_minute: int) -> None:
+        if self.requests.get(account_id, 0) >= per_minute:
+            raise LimitExceeded("RATE_LIMITED", "over the requests per minute; retry in 42 s.", 42)
+        self.requests[account_id] = self.requests.get(account_id, 0) + 1
+
+    def _acquire(self, key: str, holder: str, limit: int, code: str) -> None:
+        held = self.slots.setdefault(key, set())
+        if len(held) >= limit:
+            raise LimitExceeded(code, f"{key} is at its limit of {limit}; retry in 7 s.", 7)
+        held.add(holder)
+
+    def acquire_account_slot(self, account_id: str, holder: str, limit: int, lease: float) -> None:
+        self._acquire(f"ACCOUNT#{account_id}", holder, limit, "TOO_MANY_JOBS")
+
+    def acquire_vm_slot(self, vm_id: str, holder: str, limit: int, lease: float) -> None:
+        self._acquire(f"VM#{vm_id}", holder, limit, "VM_BUSY")
+
+    def release_account_slot(self, account_id: str, holder: str) -> None:
+        self.slots.get(f"ACCOUNT#{account_id}", set()).discard(holder)
+
+    def release_vm_slot(self, vm_id: str, holder: str) -> None:
+        self.slots.get(f"VM#{vm_id}", set()).discard(holder)
+
+    def held(self) -> int:
+        return sum(len(holders) for holders in self.slots.values())
