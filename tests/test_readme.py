@@ -11,3 +11,9 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def test_readme_lists_every_reason_code_as_the_code_defines_it():
     assert markdown_table().strip() in README.read_text()
+
+
+def test_readme_lists_every_error_code_as_the_catalogue_defines_it():
+    from sysvmdiag.errors import markdown_table as error_table
+
+    assert error_table().strip() in README.read_text()

@@ -328,6 +328,26 @@ def _fmt(number: float | Decimal) -> str:
     return format(Decimal(str(number)).normalize(), "f")
 
 
+def _check_option_token(token: str) -> None:
+    """One token where an option must stand: short, shell-safe, a single dash and a letter."""
+    if not token:
+        raise OptionError(INVALID_OPTION, token, "Empty options are not allowed.")
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise OptionError(
+            INVALID_OPTION, token[:32] + "...", f"An option is longer than {MAX_TOKEN_LENGTH} characters."
+        )
+    if not _SAFE_TOKEN.fullmatch(token):
+        _reject_unsafe_characters(token)
+    if token.startswith("--"):
+        raise OptionError(INVALID_OPTION, token, f"{token} is not allowed; use the short options only.")
+    if not token.startswith("-") or len(token) < 2:
+        raise OptionError(
+            INVALID_OPTION,
+            token,
+            f"{token!r} is not an option; the destination is given separately and only once.",
+        )
+
+
 def _scan(tool: str, tokens: list[str]) -> tuple[dict[str, str | None], str | None]:
     """Split tokens into allowed options (glued ``-c5`` or separate ``-c 5``) and an interface."""
     spec = _SPECS[tool]
@@ -340,22 +360,7 @@ def _scan(tool: str, tokens: list[str]) -> tuple[dict[str, str | None], str | No
     while index < len(tokens):
         token = tokens[index]
         index += 1
-        if not token:
-            raise OptionError(INVALID_OPTION, token, "Empty options are not allowed.")
-        if len(token) > MAX_TOKEN_LENGTH:
-            raise OptionError(
-                INVALID_OPTION, token[:32] + "...", f"An option is longer than {MAX_TOKEN_LENGTH} characters."
-            )
-        if not _SAFE_TOKEN.fullmatch(token):
-            _reject_unsafe_characters(token)
-        if token.startswith("--"):
-            raise OptionError(INVALID_OPTION, token, f"{token} is not allowed; use the short options only.")
-        if not token.startswith("-") or len(token) < 2:
-            raise OptionError(
-                INVALID_OPTION,
-                token,
-                f"{token!r} is not an option; the destination is given separately and only once.",
-            )
+        _check_option_token(token)
         flag, glued = token[:2], token[2:]
         option = spec.by_flag.get(flag)
         if option is None:

@@ -184,6 +184,31 @@ def refuse(
     return EXIT_REFUSED
 
 
+def _execute(executable: str, argv: list[str], max_seconds: float) -> tuple[str, int]:
+    """Run the tool to its end, its time limit or its client's hang-up; the outcome and exit status."""
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        for sig in CLIENT_GONE_SIGNALS:  # inside the try: a signal right after this is handled below
+            signal.signal(sig, _raise_client_gone)
+        # Own process group, so expiry or a vanished client kills the tool and all it spawned; a fixed
+        # environment, so nothing the SSH session carried (locale, LD_*, PATH) changes the tool.
+        proc = subprocess.Popen(
+            [executable, *argv[1:]], stdin=subprocess.DEVNULL, start_new_session=True, env=TOOL_ENVIRONMENT
+        )
+        try:
+            returncode = _wait_watching_client(proc, max_seconds)
+            return "completed", 128 - returncode if returncode < 0 else returncode
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            _warn(f"sysvmdiag-vm: {argv[0]} killed after the {max_seconds:g} s limit")
+            return "timeout", EXIT_TIMEOUT
+    except ClientGone as gone:
+        _ignore_client_gone_signals()
+        if proc is not None:
+            _kill_group(proc)
+        return f"client gone ({signal.Signals(gone.signum).name})", 128 + gone.signum
+
+
 def run_command(
     command: str | None,
     host: str | None,
@@ -210,30 +235,7 @@ def run_command(
     if executable is None:
         return refuse(f"{argv[0]} is not installed on this VM", record, log_path, log_max_bytes)
 
-    proc: subprocess.Popen[bytes] | None = None
-    outcome = "completed"
-    try:
-        for sig in CLIENT_GONE_SIGNALS:  # inside the try: a signal right after this is handled below
-            signal.signal(sig, _raise_client_gone)
-        # Own process group, so expiry or a vanished client kills the tool and all it spawned; a fixed
-        # environment, so nothing the SSH session carried (locale, LD_*, PATH) changes the tool.
-        proc = subprocess.Popen(
-            [executable, *argv[1:]], stdin=subprocess.DEVNULL, start_new_session=True, env=TOOL_ENVIRONMENT
-        )
-        try:
-            returncode = _wait_watching_client(proc, max_seconds)
-            status = 128 - returncode if returncode < 0 else returncode
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            outcome = "timeout"
-            status = EXIT_TIMEOUT
-            _warn(f"sysvmdiag-vm: {argv[0]} killed after the {max_seconds:g} s limit")
-    except ClientGone as gone:
-        _ignore_client_gone_signals()
-        if proc is not None:
-            _kill_group(proc)
-        outcome = f"client gone ({signal.Signals(gone.signum).name})"
-        status = 128 + gone.signum
+    outcome, status = _execute(executable, argv, max_seconds)
     # The tool is done: a hang-up now must not interrupt the log write with a traceback.
     _ignore_client_gone_signals()
     append_log(

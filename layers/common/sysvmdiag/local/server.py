@@ -149,6 +149,21 @@ def provision(lab_status: dict) -> dict:
     return {"accounts": accounts, "systemvms": vms}
 
 
+def _wait_for_a_stop_signal() -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+
+
+def _announce(ready: Path, status: dict) -> None:
+    """server.json appears whole (written aside, then renamed): the stack's CLI waits for it."""
+    tmp = ready.with_suffix(".tmp")
+    tmp.write_text(json.dumps(status, indent=2))
+    os.chmod(tmp, 0o600)  # it holds the demo API keys
+    tmp.replace(ready)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sysvmdiag-local-server")
     parser.add_argument("--state", required=True, type=Path)
@@ -199,16 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         "limits": os.environ.get("LIMITS_JSON") or None,
         **provisioned,
     }
-    ready = args.state / "server.json"
-    tmp = ready.with_suffix(".tmp")
-    tmp.write_text(json.dumps(status, indent=2))
-    os.chmod(tmp, 0o600)  # it holds the demo API keys
-    tmp.replace(ready)
-
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
+    _announce(args.state / "server.json", status)
+    _wait_for_a_stop_signal()
     poller.stop()
     server.shutdown()
     for instances in functions.values():

@@ -8,6 +8,7 @@ that call fails the alarm is matched by name only (a missing permission must not
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import count
 from typing import Any, Literal, Protocol
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
@@ -120,8 +121,6 @@ def start_playbook_runs(
     submission fails is recorded in the run as failed, so the run still ends and reports it, and a
     redelivered event (after an error elsewhere) is never needed to finish it.
     """
-    from sysvmdiag.pipeline.origin import RequestOrigin
-
     detail = event.detail
     summary = RunSummary(event_id=event.id, alarm_name=detail.alarm_name, state=detail.state.value)
     if not event.starts_runs:
@@ -135,55 +134,62 @@ def start_playbook_runs(
     matched = playbooks.playbooks_for_alarm(detail.alarm_name, tags or {})
     if not matched:
         logger.info("no playbook matches the alarm", extra={"alarm": detail.alarm_name, "tags": tags})
-    sequence = 0
+    sequence = count(1)
     for playbook in matched:
-        run_id = new_run_id()
-        runs.open(
-            run_id=run_id,
-            alarm_name=detail.alarm_name,
-            alarm_state=detail.state.value,
-            playbook_id=playbook.id,
-            event_id=event.id,
-            diagnostics=len(playbook.diagnostics),
-        )
-        job_ids: list[str] = []
-        statuses: list[str] = []
-        failures: list[dict[str, Any]] = []
-        for request in playbook.diagnostics:
-            sequence += 1
-            origin = RequestOrigin(
-                request_id=f"{event.id}:{sequence}",
-                actor="alarm",
-                alarm_name=detail.alarm_name,
-                playbook=playbook.id,
-            )
-            try:
-                job = service.submit_job(
-                    SYSTEM_ALARM_CALLER, request, origin, playbook_run_id=run_id, deny_as_job=True
-                )
-            except Exception as err:
-                logger.exception(
-                    "playbook diagnostic could not be submitted",
-                    extra={"run_id": run_id, "playbook": playbook.id},
-                )
-                failures.append(
-                    {
-                        **request.model_dump(mode="json", by_alias=True, exclude={"run_async"}),
-                        "summary": f"not submitted: {type(err).__name__}: {err}"[:200],
-                    }
-                )
-                statuses.append("failed")
-                continue
-            job_ids.append(job.id)
-            statuses.append(job.status.value)
-            if job.status.final:  # denied at submission: no worker will ever report it
-                runs.finished(run_id, job.id)
-        runs.submitted(run_id, job_ids, failures)
-        summary.playbooks.append(
-            {"playbookRunId": run_id, "playbook": playbook.id, "jobIds": job_ids, "statuses": statuses}
-        )
-        logger.info(
-            "playbook run started",
-            extra={"run_id": run_id, "playbook": playbook.id, "job_ids": job_ids, "alarm": detail.alarm_name},
-        )
+        summary.playbooks.append(_start_run(event, playbook, service, runs, sequence))
     return summary
+
+
+def _start_run(
+    event: AlarmStateChangeEvent, playbook: Playbook, service: Submitter, runs: PlaybookRuns, sequence: count
+) -> dict[str, Any]:
+    """One playbook's run: its record, one job per diagnostic, and what could not be submitted."""
+    from sysvmdiag.pipeline.origin import RequestOrigin
+
+    detail = event.detail
+    run_id = new_run_id()
+    runs.open(
+        run_id=run_id,
+        alarm_name=detail.alarm_name,
+        alarm_state=detail.state.value,
+        playbook_id=playbook.id,
+        event_id=event.id,
+        diagnostics=len(playbook.diagnostics),
+    )
+    job_ids: list[str] = []
+    statuses: list[str] = []
+    failures: list[dict[str, Any]] = []
+    for request in playbook.diagnostics:
+        origin = RequestOrigin(
+            request_id=f"{event.id}:{next(sequence)}",
+            actor="alarm",
+            alarm_name=detail.alarm_name,
+            playbook=playbook.id,
+        )
+        try:
+            job = service.submit_job(
+                SYSTEM_ALARM_CALLER, request, origin, playbook_run_id=run_id, deny_as_job=True
+            )
+        except Exception as err:
+            logger.exception(
+                "playbook diagnostic could not be submitted",
+                extra={"run_id": run_id, "playbook": playbook.id},
+            )
+            failures.append(
+                {
+                    **request.model_dump(mode="json", by_alias=True, exclude={"run_async"}),
+                    "summary": f"not submitted: {type(err).__name__}: {err}"[:200],
+                }
+            )
+            statuses.append("failed")
+            continue
+        job_ids.append(job.id)
+        statuses.append(job.status.value)
+        if job.status.final:  # denied at submission: no worker will ever report it
+            runs.finished(run_id, job.id)
+    runs.submitted(run_id, job_ids, failures)
+    logger.info(
+        "playbook run started",
+        extra={"run_id": run_id, "playbook": playbook.id, "job_ids": job_ids, "alarm": detail.alarm_name},
+    )
+    return {"playbookRunId": run_id, "playbook": playbook.id, "jobIds": job_ids, "statuses": statuses}

@@ -1,0 +1,63 @@
+"""What ships where: the Lambda layer holds what Lambda runs, and every function imports from it alone.
+
+`make -C layers/common lambda-files` is the file set `sam build` puts in the layer (layers/common/Makefile,
+BuildMethod makefile); the pinned dependencies come from this venv's site-packages, without the editable
+install of the repository (``python -S`` processes no .pth file), so nothing outside the layer is seen.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+NOT_FOR_LAMBDA = ("local", "cli", "vmside.py")
+
+
+@pytest.fixture(scope="module")
+def layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("layer")
+    subprocess.run(
+        ["make", "-s", "-C", str(REPO / "layers" / "common"), "lambda-files", f"ARTIFACTS_DIR={out}"],
+        check=True,
+    )
+    return out / "python"
+
+
+def _python_with(layer: Path, code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    path = f"{layer}:{sysconfig.get_paths()['purelib']}"
+    return subprocess.run(
+        [sys.executable, "-S", "-c", code], cwd=cwd, env={"PYTHONPATH": path}, capture_output=True, text=True
+    )
+
+
+def test_the_layer_leaves_out_the_local_stack_the_cli_and_the_vm_side(layer: Path) -> None:
+    shipped = {p.name for p in (layer / "sysvmdiag").iterdir()}
+    assert {"pipeline", "policy", "runner", "bootstrap.py", "toolargs.py"} <= shipped
+    assert not shipped & set(NOT_FOR_LAMBDA)
+    assert not list(layer.rglob("__pycache__"))
+
+
+@pytest.mark.parametrize("function", ["api", "authorizer", "worker", "alarm"])
+def test_each_function_imports_from_the_layer_alone(layer: Path, function: str) -> None:
+    done = _python_with(
+        layer, "import app, sysvmdiag; print(sysvmdiag.__file__)", REPO / "functions" / function
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().startswith(str(layer))
+
+
+def test_every_module_of_the_layer_imports_without_what_was_left_out(layer: Path) -> None:
+    modules = sorted(
+        ".".join(p.relative_to(layer).with_suffix("").parts).removesuffix(".__init__")
+        for p in (layer / "sysvmdiag").rglob("*.py")
+    )
+    code = f"import importlib\nfor name in {modules!r}:\n    importlib.import_module(name)\n"
+    code += f"print({len(modules)})"
+    done = _python_with(layer, code, layer)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) == len(modules) > 40
