@@ -118,17 +118,19 @@ class BastionTunnel:
             unreachable=RunnerErrorCode.BASTION_UNREACHABLE,
         )
         backoff = FIRST_BACKOFF_SECONDS
-        for attempt in range(1, self.connect_attempts + 1):
+        attempt = 1
+        while True:
             try:
                 return self._connect_once(login, deadline)
             except RunnerError as exc:
                 retryable = exc.code is RunnerErrorCode.BASTION_UNREACHABLE
-                last = attempt == self.connect_attempts
+                last = attempt >= self.connect_attempts
+                # Retry only if a backoff plus a meaningful connect attempt still fit in the budget.
                 if not retryable or last or deadline.remaining() < backoff + MIN_ATTEMPT_SECONDS:
                     raise
             self._plumbing.sleep(backoff)
             backoff *= 2
-        raise AssertionError("unreachable: the loop returns or raises")
+            attempt += 1
 
     def _connect_once(self, login: Login, deadline: Deadline) -> paramiko.Transport:
         address = (str(self.endpoint.address), self.endpoint.port)
@@ -145,29 +147,39 @@ class BastionTunnel:
     def open_channel(self, vm: SshEndpoint, vm_name: str, deadline: Deadline) -> paramiko.Channel:
         """A direct-tcpip channel to the VM's sshd; a dead cached bastion Transport is replaced once."""
         transport = self.live(deadline)
-        destination = (str(vm.address), vm.port)
-        for retry_on_dead_transport in (True, False):
-            step = deadline.step(self.connect_timeout)
-            began = self._plumbing.clock()
-            try:
-                return transport.open_channel("direct-tcpip", destination, ("127.0.0.1", 0), timeout=step)
-            except paramiko.ChannelException as exc:
-                raise RunnerError(
-                    RunnerErrorCode.VM_UNREACHABLE,
-                    f"The bastion could not reach {vm_name}: {exc.text or 'channel open refused'}.",
-                ) from exc
-            except _NETWORK_ERRORS as exc:
-                if self._plumbing.clock() - began >= step:
-                    raise self._unanswered_open(transport, vm_name, step, deadline) from exc
-                # Any quicker failure means the bastion connection itself is gone (paramiko raises
-                # only on timeout while the Transport is alive): reconnect once.
-                if not retry_on_dead_transport:
-                    raise RunnerError(
-                        RunnerErrorCode.BASTION_UNREACHABLE,
-                        f"The connection to {self.name} dropped while opening a tunnel to {vm_name}.",
-                    ) from exc
-                transport = self.live(deadline, stale=transport)
-        raise AssertionError("unreachable: the loop returns or raises")
+        try:
+            return self._open_direct_tcpip(transport, vm, vm_name, deadline)
+        except _NETWORK_ERRORS:
+            # A quick failure means the bastion connection itself is gone (paramiko raises only on
+            # timeout while the Transport is alive): reconnect once.
+            transport = self.live(deadline, stale=transport)
+        try:
+            return self._open_direct_tcpip(transport, vm, vm_name, deadline)
+        except _NETWORK_ERRORS as exc:
+            raise RunnerError(
+                RunnerErrorCode.BASTION_UNREACHABLE,
+                f"The connection to {self.name} dropped while opening a tunnel to {vm_name}.",
+            ) from exc
+
+    def _open_direct_tcpip(
+        self, transport: paramiko.Transport, vm: SshEndpoint, vm_name: str, deadline: Deadline
+    ) -> paramiko.Channel:
+        """One open: no answer within the step is a RunnerError; a quick failure is raised as it came."""
+        step = deadline.step(self.connect_timeout)
+        began = self._plumbing.clock()
+        try:
+            return transport.open_channel(
+                "direct-tcpip", (str(vm.address), vm.port), ("127.0.0.1", 0), timeout=step
+            )
+        except paramiko.ChannelException as exc:
+            raise RunnerError(
+                RunnerErrorCode.VM_UNREACHABLE,
+                f"The bastion could not reach {vm_name}: {exc.text or 'channel open refused'}.",
+            ) from exc
+        except _NETWORK_ERRORS as exc:
+            if self._plumbing.clock() - began >= step:
+                raise self._unanswered_open(transport, vm_name, step, deadline) from exc
+            raise
 
     def _unanswered_open(
         self, transport: paramiko.Transport, vm_name: str, step: float, deadline: Deadline
