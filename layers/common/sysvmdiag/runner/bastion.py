@@ -34,7 +34,7 @@ from sysvmdiag.runner.tunnel import (
 )
 from sysvmdiag.topology.model import SshEndpoint
 
-# Where each tuning constant lives now; read here by callers that knew them as bastion's.
+# The tuning constants live with their layer; re-exported for callers that import them from here.
 __all__ = [
     "DEFAULT_CONNECT_ATTEMPTS",
     "DEFAULT_CONNECT_TIMEOUT",

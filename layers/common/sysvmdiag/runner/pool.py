@@ -1,6 +1,6 @@
 """The VM connection pool: one logged-in VM Transport per VM endpoint, like an OpenSSH ControlMaster.
 
-A pooled connection is bound to a ``EndpointKey`` (address, port, user and the pinned key), so a new
+A pooled connection is bound to an ``EndpointKey`` (address, port, user and the pinned key), so a new
 pin is a new key and never reuses a connection verified against the old one. Connections live only
 as long as a ControlPersist would let them, so a VM rekeyed behind the same address is verified
 again within minutes. Runs lease a connection (one session each) and release it when done.
