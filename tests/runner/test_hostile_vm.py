@@ -25,7 +25,7 @@ import pytest
 from simvms.sshd import SSH_KEYGEN, SSHD, SshdSpec, StatePaths, public_key_text, sshd_config_text
 from sysvmdiag.local.motoserver import free_loopback_port
 from sysvmdiag.runner import BastionRunner, RunnerError, RunnerErrorCode, parse_private_key
-from sysvmdiag.runner.bastion import WATCHDOG_GRACE_SECONDS
+from sysvmdiag.runner.deadline import WATCHDOG_GRACE_SECONDS
 from sysvmdiag.topology.model import SshEndpoint
 
 USER = "root"
@@ -319,9 +319,9 @@ SLOW = "import time\ntime.sleep(2)\nprint('finished')\n"
 def test_a_retired_bastion_connection_lets_runs_in_flight_finish(mini_zone, monkeypatch) -> None:
     """Retiring a suspect connection (an open that timed out) must not cut other threads' runs:
     new runs connect afresh, runs already on it finish, and it is closed after the grace period."""
-    from sysvmdiag.runner import bastion as bastion_module
+    from sysvmdiag.runner import tunnel as tunnel_module
 
-    monkeypatch.setattr(bastion_module, "RETIRED_TRANSPORT_GRACE_SECONDS", 4.0)
+    monkeypatch.setattr(tunnel_module, "RETIRED_TRANSPORT_GRACE_SECONDS", 4.0)
     zone = mini_zone(SLOW)
     runner = BastionRunner(zone.bastion.endpoint, zone.key)
     try:
@@ -336,7 +336,7 @@ def test_a_retired_bastion_connection_lets_runs_in_flight_finish(mini_zone, monk
         retired = runner.transport
         assert retired is not None
         time.sleep(0.5)  # the in-flight run is now inside its exec on the retired connection
-        runner._retire(retired)
+        runner._tunnel.retire(retired)
         fresh = runner.run(zone.vm.endpoint, "ping -c 1 127.0.0.1", timeout=10)
         in_flight.join(timeout=10)
         assert fresh.exit_code == 0 and "finished" in fresh.stdout

@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from sysvmdiag.runner import BastionRunner, RunnerError, RunnerErrorCode, clear_runners, get_runner
-from sysvmdiag.runner.bastion import FIRST_BACKOFF_SECONDS
 from sysvmdiag.runner.keys import parse_private_key
+from sysvmdiag.runner.tunnel import FIRST_BACKOFF_SECONDS
 from sysvmdiag.topology.model import SshEndpoint
 
 VM = SshEndpoint(

@@ -16,11 +16,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import paramiko
 import pytest
 
 from simvms.sshd import SSH_KEYGEN, StatePaths, public_key_text
 from sysvmdiag.runner import BastionRunner, RunnerError, RunnerErrorCode, clear_runners, get_runner
-from sysvmdiag.runner import bastion as bastion_module
+from sysvmdiag.runner import pool as pool_module
+from sysvmdiag.runner.deadline import WATCHDOG_GRACE_SECONDS
 from tests.runner import test_hostile_vm
 from tests.runner.test_hostile_vm import ECHO, SILENT, MiniZone, _descendants
 
@@ -64,7 +66,7 @@ def test_warm_runs_reuse_one_vm_login(mini_zone) -> None:
 def test_concurrent_runs_on_one_vm_share_a_connection_up_to_the_session_limit(mini_zone) -> None:
     zone = mini_zone(OVERLAPPING)
     runner = BastionRunner(zone.bastion.endpoint, zone.key)
-    limit = bastion_module.MAX_SESSIONS_PER_VM_CONNECTION
+    limit = pool_module.MAX_SESSIONS_PER_VM_CONNECTION
     try:
         runner.run(zone.vm.endpoint, COMMAND, timeout=10)  # the shared connection exists from here on
         with ThreadPoolExecutor(max_workers=limit) as pool:
@@ -108,19 +110,19 @@ def test_a_stale_connection_is_retried_once_not_for_ever(mini_zone, monkeypatch)
     try:
         assert runner.run(zone.vm.endpoint, COMMAND, timeout=10).exit_code == 3
         opened: list[object] = []
-        real_open = bastion_module.paramiko.Transport.open_session
+        real_open = paramiko.Transport.open_session
 
         def refusing_open(transport, *args, **kwargs):
             opened.append(transport)
-            raise bastion_module.paramiko.SSHException("administratively prohibited")
+            raise paramiko.SSHException("administratively prohibited")
 
-        monkeypatch.setattr(bastion_module.paramiko.Transport, "open_session", refusing_open)
+        monkeypatch.setattr(paramiko.Transport, "open_session", refusing_open)
         with pytest.raises(RunnerError) as caught:
             runner.run(zone.vm.endpoint, COMMAND, timeout=10)
         assert caught.value.code is RunnerErrorCode.VM_UNREACHABLE
         assert "refused the session" in caught.value.message
         assert len(opened) == 2 and opened[0] is not opened[1]  # the cached one, then one fresh
-        monkeypatch.setattr(bastion_module.paramiko.Transport, "open_session", real_open)
+        monkeypatch.setattr(paramiko.Transport, "open_session", real_open)
         assert runner.run(zone.vm.endpoint, COMMAND, timeout=10).exit_code == 3
     finally:
         runner.close()
@@ -145,7 +147,7 @@ def test_a_run_that_was_executing_is_not_retried(mini_zone) -> None:
 
 
 def test_an_idle_connection_expires(mini_zone, monkeypatch) -> None:
-    monkeypatch.setattr(bastion_module, "VM_CONNECTION_IDLE_SECONDS", 1.0)
+    monkeypatch.setattr(pool_module, "VM_CONNECTION_IDLE_SECONDS", 1.0)
     zone = mini_zone(ECHO)
     runner = BastionRunner(zone.bastion.endpoint, zone.key)
     try:
@@ -164,7 +166,7 @@ def test_an_idle_connection_expires(mini_zone, monkeypatch) -> None:
 
 
 def test_a_connection_past_its_max_age_is_not_reused_even_if_busy(mini_zone, monkeypatch) -> None:
-    monkeypatch.setattr(bastion_module, "VM_CONNECTION_MAX_AGE_SECONDS", 1.0)
+    monkeypatch.setattr(pool_module, "VM_CONNECTION_MAX_AGE_SECONDS", 1.0)
     zone = mini_zone(ECHO)
     runner = BastionRunner(zone.bastion.endpoint, zone.key)
     try:
@@ -229,7 +231,7 @@ def test_a_rekeyed_vm_is_a_mismatch_once_its_cached_connection_expires(
     mini_zone, monkeypatch, tmp_path: Path
 ) -> None:
     """The VM's real key changes behind a cached connection: the next connect sees it."""
-    monkeypatch.setattr(bastion_module, "VM_CONNECTION_IDLE_SECONDS", 2.0)
+    monkeypatch.setattr(pool_module, "VM_CONNECTION_IDLE_SECONDS", 2.0)
     zone = mini_zone(ECHO)
     runner = BastionRunner(zone.bastion.endpoint, zone.key)
     try:
@@ -306,7 +308,7 @@ def test_a_hung_run_does_not_block_other_runs_on_the_same_vm(mini_zone) -> None:
         with pytest.raises(RunnerError) as caught:
             runner.run(zone.vm.endpoint, COMMAND, timeout=1.5)
         assert caught.value.code is RunnerErrorCode.TIMEOUT
-        assert time.monotonic() - started < 1.5 + bastion_module.WATCHDOG_GRACE_SECONDS
+        assert time.monotonic() - started < 1.5 + WATCHDOG_GRACE_SECONDS
         assert len(runner.connections_to(zone.vm.endpoint)) == 1  # the second run shared it
         hung.join(timeout=10)
         assert not hung.is_alive()

@@ -3,6 +3,11 @@
 ``RunnerError`` and ``RunOutput`` import without paramiko; the SSH machinery (``BastionRunner``,
 ``get_runner``, ``load_private_key``) is loaded on first use so the API's cold start stays light.
 
+The layers, each testable without sshd (tests/unit/runner): ``deadline`` (budget, watchdog),
+``pinning`` (key exchange against the pinned key, auth), ``tunnel`` (the shared bastion Transport,
+direct-tcpip channels), ``pool`` (VM connections keyed by endpoint and pin), ``session`` (exec,
+output cap, deadline); ``bastion`` composes them; ``plumbing`` is what they reach the world through.
+
 Typical use in a handler::
 
     runner = get_runner(bastion_host.ssh, lambda: load_private_key(os.environ["SSH_KEY_SECRET"]))
