@@ -26,11 +26,11 @@ def _prewarm() -> None:
     from sysvmdiag import bootstrap
     from sysvmdiag.config import Settings
     from sysvmdiag.runner import get_runner, load_private_key
-    from sysvmdiag.runner.bastion import _Deadline
+    from sysvmdiag.runner.deadline import Deadline
 
     endpoint = bootstrap.topology_store(Settings.from_env()).bastion().ssh
     runner = get_runner(endpoint, lambda: load_private_key(os.environ["SSH_KEY_SECRET_ID"]))
-    runner._bastion_transport(_Deadline(10))
+    runner._tunnel.live(Deadline(10))
 
 
 def _child(argv: list[str]) -> int:

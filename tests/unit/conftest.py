@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
+import pytest_socket
 
 from sysvmdiag.limits import AccountLimits
 from sysvmdiag.pipeline.origin import RequestOrigin
@@ -31,9 +32,12 @@ TIGHT = {
 
 
 @pytest.fixture(autouse=True)
-def _no_network(socket_disabled: None) -> Iterator[None]:
-    """pytest-socket: any socket a unit test opens fails the test."""
+def _no_network() -> Iterator[None]:
+    """pytest-socket: any network socket a unit test opens fails it (socketpairs for in-process SSH
+    servers stay allowed: they never leave the process)."""
+    pytest_socket.disable_socket(allow_unix_socket=True)
     yield
+    pytest_socket.enable_socket()
 
 
 def caller(name: str) -> Caller:

@@ -10,7 +10,7 @@ output cap, deadline); ``bastion`` composes them; ``plumbing`` is what they reac
 
 Typical use in a handler::
 
-    runner = get_runner(bastion_host.ssh, lambda: load_private_key(os.environ["SSH_KEY_SECRET"]))
+    runner = get_runner(bastion_host.ssh, lambda: load_private_key(settings.ssh_key_secret_id))
     output = runner.run(vm_host.ssh, invocation.command_line(), timeout=budget_seconds)
 """
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from typing import TYPE_CHECKING
 
 import paramiko
@@ -15,7 +14,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 # How long a warm Lambda keeps the fetched secret before asking Secrets Manager again.
-DEFAULT_SECRET_MAX_AGE_SECONDS = int(os.environ.get("SSH_KEY_SECRET_MAX_AGE", "300"))
+DEFAULT_SECRET_MAX_AGE_SECONDS = 300  # the composition root passes Settings.ssh_key_max_age_seconds
 
 
 def parse_private_key(text: str | bytes, password: str | None = None) -> paramiko.PKey:
