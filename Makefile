@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV  := .venv
 BIN   := $(VENV)/bin
 
-.PHONY: deps run down test validate lint lab-up lab-down bench compose-test
+.PHONY: deps run down test test-unit validate lint lab-up lab-down bench compose-test
 
 deps:
 	@scripts/bootstrap.sh
@@ -22,11 +22,19 @@ run: deps
 down: deps
 	$(BIN)/sysvmdiag local down
 
-## make test: the whole suite (lint, template validation, unit, lab end-to-end), then the compose lab's.
+## make test: the whole suite (lint, template validation), tier by tier: unit (with its coverage gate),
+## integration (moto), lab (root, namespaces, sshd), then the compose lab's.
+UNIT_COVERAGE := --cov=sysvmdiag.pipeline --cov=sysvmdiag.policy --cov=sysvmdiag.runner \
+	--cov=sysvmdiag.errors --cov=sysvmdiag.toolargs --cov=sysvmdiag.parsers --cov-fail-under=90
 test: deps validate
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest tests/unit $(UNIT_COVERAGE) --cov-report=term:skip-covered
+	$(BIN)/python -m pytest tests/integration tests/lab
 	$(MAKE) --no-print-directory compose-test
+
+## make test-unit: the unit tier alone (no moto, no lab, no root, sockets off).
+test-unit: deps
+	$(BIN)/python -m pytest tests/unit $(UNIT_COVERAGE)
 
 ## make compose-test: the same zone in Docker containers (Debian's docker.io and docker-compose, a
 ## dockerd started and stopped here if none runs, the lab image built offline on a debootstrapped base

@@ -14,6 +14,9 @@ from simvms.lab import Lab, prerequisite_problems
 from sysvmdiag.local.motoserver import EmbeddedAws, free_loopback_port, start_moto_server
 from sysvmdiag.local.stack import LocalStack
 
+# The golden tool outputs captured from the lab (tests/lab/parsers/capture.py writes them).
+GOLDEN_OUTPUTS = Path(__file__).resolve().parent / "unit" / "parsers" / "outputs"
+
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[EmbeddedAws]:

@@ -10,7 +10,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sysvmdiag.audit import AuditRecord
 from sysvmdiag.jobs import Job, JobStatus, sources_of
@@ -18,8 +17,9 @@ from sysvmdiag.limits import LimitExceeded
 from sysvmdiag.runner.errors import RunnerError, RunOutput
 from sysvmdiag.topology.loader import decision_slice
 from sysvmdiag.topology.model import DEFAULT_TOPOLOGY_FILE, Host, SshEndpoint, Topology, load_topology
+from tests.conftest import GOLDEN_OUTPUTS
 
-OUTPUTS = Path(__file__).resolve().parents[1] / "parsers" / "outputs"
+OUTPUTS = GOLDEN_OUTPUTS
 LAB = load_topology(DEFAULT_TOPOLOGY_FILE)
 
 
@@ -60,7 +60,7 @@ class FakeTopology:
 
 
 def captured(name: str) -> RunOutput:
-    """A tool's output captured from the lab (tests/parsers/outputs), as the runner returns it."""
+    """A tool's output captured from the lab (tests/unit/parsers/outputs), as the runner returns it."""
     data = json.loads((OUTPUTS / f"{name}.json").read_text())
     return RunOutput(data["exit_code"], data["stdout"], data["stderr"], truncated=False, duration_ms=5)
 

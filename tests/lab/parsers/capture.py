@@ -1,0 +1,218 @@
+"""Capture real ping / traceroute / arping outputs from the namespace lab as parser fixtures.
+
+Run as root with the lab up (``simvms up``)::
+
+    .venv/bin/python tests/lab/parsers/capture.py            # every capture
+    .venv/bin/python tests/lab/parsers/capture.py arping_ok  # just some, by name
+
+Each capture runs one tool inside one lab host's network namespace (``ip netns exec
+<prefix>-<host>``, argv only, no shell) and is stored as ``outputs/<name>.json`` with the
+command, stdout, stderr and exit code. Only lab addresses are ever targeted: a destination that
+is not inside one of the topology's networks is refused before anything is sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from sysvmdiag.topology.model import DEFAULT_TOPOLOGY_FILE, Topology, load_topology
+from tests.conftest import GOLDEN_OUTPUTS
+
+OUTPUTS_DIR = GOLDEN_OUTPUTS
+NETNS_DIR = Path("/run/netns")
+CAPTURE_TIMEOUT_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Capture:
+    """One tool run to record: on which lab host, with which argv (destination last)."""
+
+    name: str
+    host: str
+    argv: tuple[str, ...]
+    description: str
+
+    @property
+    def destination(self) -> str:
+        return self.argv[-1]
+
+
+CAPTURES: tuple[Capture, ...] = (
+    Capture(
+        "ping_v4_ok",
+        "vr",
+        ("ping", "-n", "-c", "3", "-w", "8", "198.51.100.80"),
+        "VR pings the web server through r1 and r2: every reply comes back.",
+    ),
+    Capture(
+        "ping_v6_ok",
+        "vr",
+        ("ping", "-n", "-c", "3", "-w", "8", "2001:db8:52::80"),
+        "The same over IPv6.",
+    ),
+    Capture(
+        "ping_v4_host_unreachable",
+        "vr",
+        ("ping", "-n", "-c", "4", "-w", "8", "10.1.1.99"),
+        "VR pings a free address of its own guest subnet: ARP fails, 'Destination Host Unreachable'.",
+    ),
+    Capture(
+        "ping_v6_address_unreachable",
+        "vr",
+        ("ping", "-n", "-c", "4", "-w", "8", "2001:db8:1:1::99"),
+        "VR pings a free IPv6 address of its guest subnet: neighbour discovery fails.",
+    ),
+    Capture(
+        "ping_v4_net_unreachable",
+        "vr",
+        ("ping", "-n", "-c", "2", "-w", "4", "10.100.0.10"),
+        "VR pings the datacenter host, which only the VPC reaches: r2 has no route and says so.",
+    ),
+    Capture(
+        "ping_v4_deadline_no_reply",
+        "vr",
+        ("ping", "-n", "-c", "2", "-w", "2", "10.1.1.99"),
+        "The -w deadline ends the run before ARP gives up: no reply and no error line at all.",
+    ),
+    Capture(
+        "traceroute_v4",
+        "vr",
+        ("traceroute", "-n", "-m", "20", "-q", "3", "-w", "3", "-N", "16", "198.51.100.80"),
+        "VR to the web server: r1, r2, then the web server itself.",
+    ),
+    Capture(
+        "traceroute_v6",
+        "vr",
+        ("traceroute", "-n", "-m", "20", "-q", "3", "-w", "3", "-N", "16", "2001:db8:52::80"),
+        "The same over IPv6.",
+    ),
+    Capture(
+        "traceroute_stars",
+        "vr",
+        ("traceroute", "-n", "-m", "3", "-q", "3", "-w", "1", "-N", "16", "10.1.1.99"),
+        "VR to a free guest address with a 1 s wait: every probe times out, '* * *' hops.",
+    ),
+    Capture(
+        "traceroute_net_unreachable",
+        "vr",
+        ("traceroute", "-n", "-m", "5", "-q", "3", "-w", "2", "-N", "16", "10.100.0.10"),
+        "VR to the datacenter host: r1 forwards, r2 has no route and answers '!N'.",
+    ),
+    Capture(
+        "traceroute_v6_stars",
+        "vr",
+        ("traceroute", "-n", "-m", "2", "-q", "2", "-w", "1", "-N", "16", "2001:db8:1:1::99"),
+        "IPv6 '*' hops: a free guest address, neighbour discovery outlasts the 1 s wait.",
+    ),
+    Capture(
+        "traceroute_vpc_private_gateway",
+        "vpcvr",
+        ("traceroute", "-n", "-m", "10", "-q", "3", "-w", "3", "-N", "16", "10.100.0.10"),
+        "VPC VR to the datacenter host through its private gateway: dc, then dchost.",
+    ),
+    Capture(
+        "ping_ssvm_storage",
+        "ssvm",
+        ("ping", "-n", "-c", "2", "-w", "6", "172.31.201.10"),
+        "SSVM pings the NFS server on its storage network (directly connected: ttl 64).",
+    ),
+    Capture(
+        "arping_ssvm_management",
+        "ssvm",
+        ("arping", "-c", "3", "-w", "5", "-i", "eth1", "172.31.200.10"),
+        "SSVM arpings the management server on its management interface.",
+    ),
+    Capture(
+        "arping_ok",
+        "vr",
+        ("arping", "-c", "2", "-w", "4", "-i", "eth2", "203.0.113.1"),
+        "VR arpings the public gateway r1 on its public interface.",
+    ),
+    Capture(
+        "arping_no_reply",
+        "vr",
+        ("arping", "-c", "2", "-w", "4", "-i", "eth2", "203.0.113.99"),
+        "VR arpings a free public address: nobody answers.",
+    ),
+)
+
+
+class CaptureRefused(RuntimeError):
+    """A capture that would leave the lab, or a lab that is not there."""
+
+
+def check_lab_destination(topology: Topology, destination: str) -> None:
+    """Refuse any destination that is not inside one of the lab topology's networks."""
+    address = ipaddress.ip_address(destination)
+    if not any(network.contains(address) for network in topology.networks):
+        raise CaptureRefused(f"{destination} is not a lab address; refusing to send traffic to it")
+
+
+def namespace_of(topology: Topology, host: str) -> str:
+    """The network namespace of a lab host, which must exist (the lab must be up)."""
+    topology.host(host)  # raises for a host the topology does not have
+    namespace = f"{topology.lab.prefix}-{host}"
+    if not (NETNS_DIR / namespace).exists():
+        raise CaptureRefused(
+            f"network namespace {namespace} does not exist: bring the lab up with `simvms up`"
+        )
+    return namespace
+
+
+def run_capture(capture: Capture, topology: Topology) -> dict[str, object]:
+    """Run one capture inside its host's namespace and return the fixture record."""
+    check_lab_destination(topology, capture.destination)
+    namespace = namespace_of(topology, capture.host)
+    completed = subprocess.run(
+        ["ip", "netns", "exec", namespace, *capture.argv],
+        capture_output=True,
+        text=True,
+        timeout=CAPTURE_TIMEOUT_SECONDS,
+        check=False,
+    )
+    return {
+        "name": capture.name,
+        "description": capture.description,
+        "host": capture.host,
+        "namespace": namespace,
+        "tool": capture.argv[0],
+        "argv": list(capture.argv),
+        "command": shlex.join(capture.argv),
+        "stdout": completed.stdout,
+        "stderr": completed.stderr,
+        "exit_code": completed.returncode,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("names", nargs="*", help="captures to run (default: all)")
+    parser.add_argument("--topology", default=str(DEFAULT_TOPOLOGY_FILE), help="lab topology file")
+    parser.add_argument("--outputs", default=str(OUTPUTS_DIR), help="directory for the fixture files")
+    args = parser.parse_args(argv)
+
+    by_name = {capture.name: capture for capture in CAPTURES}
+    unknown = sorted(set(args.names) - set(by_name))
+    if unknown:
+        parser.error(f"unknown capture(s) {', '.join(unknown)}; known: {', '.join(by_name)}")
+    topology = load_topology(args.topology)
+    outputs = Path(args.outputs)
+    outputs.mkdir(parents=True, exist_ok=True)
+    for name in args.names or list(by_name):
+        record = run_capture(by_name[name], topology)
+        (outputs / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
+        print(f"{name}: exit {record['exit_code']}, {len(str(record['stdout']))} bytes of stdout")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

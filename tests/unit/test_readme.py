@@ -1,0 +1,19 @@
+"""The README's reason-code table is the one the code prints (one place defines the codes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sysvmdiag.policy.reasons import markdown_table
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_readme_lists_every_reason_code_as_the_code_defines_it():
+    assert markdown_table().strip() in README.read_text()
+
+
+def test_readme_lists_every_error_code_as_the_catalogue_defines_it():
+    from sysvmdiag.errors import markdown_table as error_table
+
+    assert error_table().strip() in README.read_text()
