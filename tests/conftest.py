@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from simvms.lab import Lab, prerequisite_problems
 from sysvmdiag.local.motoserver import EmbeddedAws, free_loopback_port, start_moto_server
 from sysvmdiag.local.stack import LocalStack
+from sysvmdiag.topology.store import TopologyStore, create_tables
 
 # The golden tool outputs captured from the lab (tests/lab/parsers/capture.py writes them).
 GOLDEN_OUTPUTS = Path(__file__).resolve().parent / "unit" / "parsers" / "outputs"
@@ -27,6 +30,32 @@ def moto_server() -> Iterator[EmbeddedAws]:
     aws = start_moto_server()
     yield aws
     aws.stop()
+
+
+# -- DynamoDB tables of a test's own on the session's moto server (store tests, integration and lab) ---------
+
+
+@pytest.fixture(scope="module")
+def dynamodb(moto_server: Any) -> Any:
+    return boto3.resource("dynamodb", endpoint_url=moto_server.endpoint_url)
+
+
+@pytest.fixture(scope="module")
+def make_store(dynamodb: Any, request: pytest.FixtureRequest) -> Callable[[], TopologyStore]:
+    """Creates a store on fresh, uniquely named tables (so tests never see each other's items)."""
+
+    def make() -> TopologyStore:
+        prefix = f"{request.module.__name__.rsplit('.', 1)[-1]}-{uuid.uuid4().hex[:8]}"
+        names = {table: f"{prefix}-{table}" for table in ("topology", "accounts", "jobs", "audit")}
+        tables = create_tables(dynamodb, names)
+        return TopologyStore(tables["topology"], tables["accounts"])
+
+    return make
+
+
+@pytest.fixture
+def store(make_store: Callable[[], TopologyStore]) -> Iterator[TopologyStore]:
+    yield make_store()
 
 
 # -- the namespace lab (simvms) ------------------------------------------------------------------

@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sysvmdiag import bootstrap
 from sysvmdiag.config import Settings
-from sysvmdiag.errors import ServiceError
+from sysvmdiag.errors import ErrorCode, ServiceError
 from sysvmdiag.identity import caller_from_context
 from sysvmdiag.jobs import Job
 from sysvmdiag.models import AuditPage, DiagnosticRequest, DiagnosticResult, ErrorBody, SystemVmList
@@ -184,6 +184,11 @@ def get_openapi() -> Response[str]:
 
 @app.exception_handler(ServiceError)
 def handle_service_error(error: ServiceError) -> Response:
+    return _error(error)
+
+
+def _error(error: ServiceError) -> Response:
+    """Every error answer: the catalogue's status, ``{"code", "message"[, "field"]}``, Retry-After."""
     return _json(error.status, error.to_dict(), error.headers())
 
 
@@ -191,22 +196,17 @@ def handle_service_error(error: ServiceError) -> Response:
 def handle_validation_error(error: RequestValidationError) -> Response:
     first = error.errors()[0] if error.errors() else {}
     if first.get("type") == "json_invalid":
-        return _json(
-            HTTPStatus.BAD_REQUEST, {"code": "INVALID_JSON", "message": "The body is not valid JSON."}
-        )
+        return _error(ServiceError(ErrorCode.INVALID_JSON, "The body is not valid JSON."))
     location = [str(part) for part in first.get("loc", ()) if part != "body"]
     field = ".".join(location) or "body"
     message = first.get("msg", "The request is not valid.")
     if field:
         message = f"{field}: {message}"
-    return _json(HTTPStatus.BAD_REQUEST, {"code": "INVALID_REQUEST", "message": message, "field": field})
+    return _error(ServiceError(ErrorCode.INVALID_REQUEST, message, field=field))
 
 
 def _not_json() -> Response:
-    return _json(
-        HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-        {"code": "UNSUPPORTED_MEDIA_TYPE", "message": "Send the body as application/json."},
-    )
+    return _error(ServiceError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Send the body as application/json."))
 
 
 @app.exception_handler(RequestUnsupportedContentType)
@@ -217,7 +217,7 @@ def handle_unsupported_content_type(_error: RequestUnsupportedContentType) -> Re
 @app.exception_handler([RecursionError, UnicodeDecodeError])
 def handle_unreadable_body(_error: Exception) -> Response:
     """A body nested too deep for json.loads, or not UTF-8: the client's fault, not a 500."""
-    return _json(HTTPStatus.BAD_REQUEST, {"code": "INVALID_JSON", "message": "The body is not valid JSON."})
+    return _error(ServiceError(ErrorCode.INVALID_JSON, "The body is not valid JSON."))
 
 
 @app.exception_handler(ValueError)
@@ -232,18 +232,16 @@ def handle_value_error(error: ValueError) -> Response:
 def handle_unexpected_error(error: Exception) -> Response:
     """The last resort: a JSON 500 with a code (logged with its traceback), never API Gateway's bare one."""
     logger.exception("unhandled error", extra={"error": type(error).__name__})
-    return _json(
-        HTTPStatus.INTERNAL_SERVER_ERROR,
-        {"code": "INTERNAL_ERROR", "message": "An internal error stopped the request; it has been logged."},
+    return _error(
+        ServiceError(ErrorCode.INTERNAL_ERROR, "An internal error stopped the request; it has been logged.")
     )
 
 
 @app.not_found
 def handle_unknown_route(_error: Exception) -> Response:
     event = app.current_event
-    return _json(
-        HTTPStatus.NOT_FOUND,
-        {"code": "ROUTE_NOT_FOUND", "message": f"There is no route {event.http_method} {event.path}."},
+    return _error(
+        ServiceError(ErrorCode.ROUTE_NOT_FOUND, f"There is no route {event.http_method} {event.path}.")
     )
 
 

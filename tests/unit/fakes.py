@@ -52,7 +52,7 @@ class FakeTopology:
             return None
         return decision_slice(self.topology, vm)
 
-    def list_system_vms(self, caller_account_id: str | None = None) -> Topology:
+    def list_system_vms(self) -> Topology:
         return self.topology
 
     def bastion(self) -> Host:

@@ -165,13 +165,6 @@ class JobStore:
         )
         return [Job.model_validate_json(item["doc"]) for item in response["Items"] if "doc" in item]
 
-    def open_count(self) -> int:
-        """Queued and running jobs now (for status pages and tests)."""
-        response = self.table.query(
-            IndexName=OPEN_JOBS_INDEX, KeyConditionExpression=Key("open_pk").eq(OPEN), Select="COUNT"
-        )
-        return int(response["Count"])
-
 
 class JobQueue:
     """The SQS queue between the API (and the alarm handler) and the worker.

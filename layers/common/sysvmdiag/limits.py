@@ -28,6 +28,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
+from sysvmdiag.errors import ErrorCode
 from sysvmdiag.topology.model import Role
 
 
@@ -136,7 +137,7 @@ class LimitExceeded(Exception):
 
     def __init__(self, code: str, message: str, retry_after: int) -> None:
         super().__init__(message)
-        self.code = code  # "RATE_LIMITED" | "TOO_MANY_JOBS" | "VM_BUSY"
+        self.code = ErrorCode(code)  # a LIMITS code of the catalogue
         self.message = message
         self.retry_after = max(1, int(retry_after))
 
@@ -182,7 +183,7 @@ class LimitStore:
         window_start = int(now // RATE_WINDOW_SECONDS) * RATE_WINDOW_SECONDS
         window_end = window_start + RATE_WINDOW_SECONDS
         refusal = LimitExceeded(
-            "RATE_LIMITED",
+            ErrorCode.RATE_LIMITED,
             f"Account {account_id} sent its {per_minute} requests allowed per minute; "
             f"retry in {_seconds_until(window_end, now)} s.",
             _seconds_until(window_end, now),
@@ -212,7 +213,7 @@ class LimitStore:
             holder,
             limit,
             lease_seconds,
-            "TOO_MANY_JOBS",
+            ErrorCode.TOO_MANY_JOBS,
             f"Account {account_id} already has {limit} diagnostics in flight (its limit)",
         )
 
@@ -224,7 +225,7 @@ class LimitStore:
             holder,
             limit,
             lease_seconds,
-            "VM_BUSY",
+            ErrorCode.VM_BUSY,
             f"System VM {vm_id} is already running {limit} diagnostics (its limit)",
         )
 

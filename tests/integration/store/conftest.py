@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sysvmdiag.topology.model import DEFAULT_TOPOLOGY_FILE, Topology, load_topology
-from sysvmdiag.topology.store import TopologyStore, create_tables
-
-
-@pytest.fixture(scope="module")
-def dynamodb(moto_server: Any) -> Any:
-    return boto3.resource("dynamodb", endpoint_url=moto_server.endpoint_url)
 
 
 @pytest.fixture(scope="module")
@@ -58,21 +49,3 @@ def lab_status_without_lab(topology: Topology) -> dict[str, Any]:
         "host_key": openssh_ed25519_public_key(),
     }
     return {"up": True, "bastion": bastion, "hosts": hosts}
-
-
-@pytest.fixture(scope="module")
-def make_store(dynamodb: Any, request: pytest.FixtureRequest) -> Callable[[], TopologyStore]:
-    """Creates a store on fresh, uniquely named tables (so tests never see each other's items)."""
-
-    def make() -> TopologyStore:
-        prefix = f"{request.module.__name__.rsplit('.', 1)[-1]}-{uuid.uuid4().hex[:8]}"
-        names = {table: f"{prefix}-{table}" for table in ("topology", "accounts", "jobs", "audit")}
-        tables = create_tables(dynamodb, names)
-        return TopologyStore(tables["topology"], tables["accounts"])
-
-    return make
-
-
-@pytest.fixture
-def store(make_store: Callable[[], TopologyStore]) -> Iterator[TopologyStore]:
-    yield make_store()

@@ -154,7 +154,7 @@ def test_list_system_vms_is_one_query_over_every_vm(
     pinned = apply_lab_status(topology, lab_status_without_lab)
     client = store.topology_table.meta.client
     with DynamoCallCounter(client) as counter:
-        listing = store.list_system_vms("acct-alice")
+        listing = store.list_system_vms()
     assert counter.operations == ["Query"]
     assert {vm.name for vm in listing.system_vms()} == {vm.name for vm in topology.system_vms()}
     for vm in listing.system_vms():
@@ -285,7 +285,7 @@ def test_the_listing_answers_may_target_and_egress_kinds_like_the_whole_zone(
     targetable = 0
     for caller in callers(topology):
         with DynamoCallCounter(store.topology_table.meta.client) as counter:
-            listing = store.list_system_vms(caller.account_id)
+            listing = store.list_system_vms()
             answers = {
                 vm.name: (may_target(caller, vm, listing), allowed_egress_kinds(caller, vm, listing))
                 for vm in listing.system_vms()

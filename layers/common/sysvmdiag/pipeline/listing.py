@@ -18,7 +18,7 @@ class Listing:
     def targets(self, caller: Caller) -> SystemVmList:
         """A non-admin sees only interfaces on the public network and on networks it has: no control or
         management address, nothing of another tenant."""
-        topology = self._topology.list_system_vms(caller.account_id)
+        topology = self._topology.list_system_vms()
         reach = Reach(caller, topology)
         views = [_view(caller, reach, vm, topology) for vm in topology.system_vms() if reach.may_target(vm)]
         return SystemVmList(count=len(views), systemvms=views)

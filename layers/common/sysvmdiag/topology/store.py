@@ -275,14 +275,12 @@ class TopologyStore:
             return None
         return Topology.model_validate_json(item["context"])
 
-    def list_system_vms(self, caller_account_id: str | None = None) -> Topology:
+    def list_system_vms(self) -> Topology:
         """All system VMs of the zone with their decision slices merged: one Query on ``listing``.
 
-        ``caller_account_id`` does not narrow the Query: an account id alone cannot tell an admin
-        (who sees every VM) from a user, and guessing would hide VMs; the policy's ``may_target``
-        filters the result. The parameter keeps the agreed signature for callers that pass it.
+        The policy's ``may_target`` filters the result for the caller (an account id alone cannot tell
+        an admin, who sees every VM, from a user).
         """
-        del caller_account_id
         query: dict[str, Any] = {
             "IndexName": LISTING_INDEX,
             "KeyConditionExpression": Key("list_pk").eq(SYSTEM_VM_LISTING),
