@@ -184,10 +184,10 @@ def get_openapi() -> Response[str]:
 
 @app.exception_handler(ServiceError)
 def handle_service_error(error: ServiceError) -> Response:
-    return _error(error)
+    return _error_response(error)
 
 
-def _error(error: ServiceError) -> Response:
+def _error_response(error: ServiceError) -> Response:
     """Every error answer: the catalogue's status, ``{"code", "message"[, "field"]}``, Retry-After."""
     return _json(error.status, error.to_dict(), error.headers())
 
@@ -196,17 +196,19 @@ def _error(error: ServiceError) -> Response:
 def handle_validation_error(error: RequestValidationError) -> Response:
     first = error.errors()[0] if error.errors() else {}
     if first.get("type") == "json_invalid":
-        return _error(ServiceError(ErrorCode.INVALID_JSON, "The body is not valid JSON."))
+        return _error_response(ServiceError(ErrorCode.INVALID_JSON, "The body is not valid JSON."))
     location = [str(part) for part in first.get("loc", ()) if part != "body"]
     field = ".".join(location) or "body"
     message = first.get("msg", "The request is not valid.")
     if field:
         message = f"{field}: {message}"
-    return _error(ServiceError(ErrorCode.INVALID_REQUEST, message, field=field))
+    return _error_response(ServiceError(ErrorCode.INVALID_REQUEST, message, field=field))
 
 
 def _not_json() -> Response:
-    return _error(ServiceError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Send the body as application/json."))
+    return _error_response(
+        ServiceError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Send the body as application/json.")
+    )
 
 
 @app.exception_handler(RequestUnsupportedContentType)
@@ -217,7 +219,7 @@ def handle_unsupported_content_type(_error: RequestUnsupportedContentType) -> Re
 @app.exception_handler([RecursionError, UnicodeDecodeError])
 def handle_unreadable_body(_error: Exception) -> Response:
     """A body nested too deep for json.loads, or not UTF-8: the client's fault, not a 500."""
-    return _error(ServiceError(ErrorCode.INVALID_JSON, "The body is not valid JSON."))
+    return _error_response(ServiceError(ErrorCode.INVALID_JSON, "The body is not valid JSON."))
 
 
 @app.exception_handler(ValueError)
@@ -232,7 +234,7 @@ def handle_value_error(error: ValueError) -> Response:
 def handle_unexpected_error(error: Exception) -> Response:
     """The last resort: a JSON 500 with a code (logged with its traceback), never API Gateway's bare one."""
     logger.exception("unhandled error", extra={"error": type(error).__name__})
-    return _error(
+    return _error_response(
         ServiceError(ErrorCode.INTERNAL_ERROR, "An internal error stopped the request; it has been logged.")
     )
 
@@ -240,7 +242,7 @@ def handle_unexpected_error(error: Exception) -> Response:
 @app.not_found
 def handle_unknown_route(_error: Exception) -> Response:
     event = app.current_event
-    return _error(
+    return _error_response(
         ServiceError(ErrorCode.ROUTE_NOT_FOUND, f"There is no route {event.http_method} {event.path}.")
     )
 

@@ -6,29 +6,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sysvmdiag.errors import ErrorCode
+from sysvmdiag.errors import ErrorCode, Source
 
 
-class ReasonCode(StrEnum):
-    """Why a request was refused; the value is what the API returns as ``code``."""
-
-    INVALID_TEST = "INVALID_TEST"
-    INVALID_DESTINATION = "INVALID_DESTINATION"
-    INVALID_OPTION = "INVALID_OPTION"
-    OPTION_OUT_OF_BOUNDS = "OPTION_OUT_OF_BOUNDS"
-    ARPING_IPV4_ONLY = "ARPING_IPV4_ONLY"
-    TARGET_NOT_FOUND = "TARGET_NOT_FOUND"
-    SYSTEM_VM_KIND_ADMIN_ONLY = "SYSTEM_VM_KIND_ADMIN_ONLY"
-    TARGET_NOT_OWNED = "TARGET_NOT_OWNED"
-    VM_NOT_RUNNING = "VM_NOT_RUNNING"
-    DESTINATION_IN_MANAGEMENT_RANGE = "DESTINATION_IN_MANAGEMENT_RANGE"
-    VR_CONTROL_OR_MANAGEMENT_ADDRESS = "VR_CONTROL_OR_MANAGEMENT_ADDRESS"
-    DESTINATION_NOT_ALLOWED = "DESTINATION_NOT_ALLOWED"
-    SHARED_NETWORK_NOT_EXCLUSIVE = "SHARED_NETWORK_NOT_EXCLUSIVE"
-    NO_ROUTE = "NO_ROUTE"
-    EGRESS_NOT_ALLOWED = "EGRESS_NOT_ALLOWED"
-    INTERFACE_NOT_ALLOWED = "INTERFACE_NOT_ALLOWED"
-    ARPING_NOT_ON_LINK = "ARPING_NOT_ON_LINK"
+class _PolicyCode(StrEnum):
+    """What every reason code knows of itself, from its entry in the error catalogue."""
 
     @property
     def sentence(self) -> str:
@@ -38,6 +20,14 @@ class ReasonCode(StrEnum):
     def http_status(self) -> int:
         """The HTTP status the API answers with (from the error catalogue)."""
         return int(ErrorCode(self.value).status)
+
+
+# Why a request was refused: the catalogue's policy codes, in its order (one list, in errors.py).
+ReasonCode = _PolicyCode(
+    "ReasonCode",
+    [(code.name, code.value) for code in ErrorCode if code.spec.source is Source.POLICY],
+    module=__name__,
+)
 
 
 def markdown_table() -> str:
