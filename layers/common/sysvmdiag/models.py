@@ -11,10 +11,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from sysvmdiag.audit import AuditRecord
+from sysvmdiag.audit_record import AuditRecord
+from sysvmdiag.results import ParsedResult
 
 
 class DiagnosticType(StrEnum):
@@ -87,13 +88,24 @@ class DiagnosticResult(Wire):
     stdout: str
     stderr: str
     truncated: bool = False
-    result: dict[str, Any] = Field(default_factory=dict)
+    result: ParsedResult = Field(description="What the parser read from stdout/stderr; its tool is `type`.")
     egress_interface: str | None = None
     egress_kind: str | None = None
     command: str | None = None
     started_at: datetime
     finished_at: datetime
     duration_ms: int
+
+    @model_validator(mode="before")
+    @classmethod
+    def _result_names_its_tool(cls, data: Any) -> Any:
+        """Results stored before they were typed carry no ``tool``: it is the run's ``type``."""
+        if not isinstance(data, dict) or data.get("type") is None:
+            return data
+        result = data.get("result")
+        if result is None or (isinstance(result, dict) and "tool" not in result):
+            return {**data, "result": {**(result or {}), "tool": str(data["type"])}}
+        return data
 
 
 class SystemVmInterface(Wire):
