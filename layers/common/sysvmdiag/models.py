@@ -15,7 +15,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from sysvmdiag.audit_record import AuditRecord
-from sysvmdiag.results import ParsedResult
+from sysvmdiag.results import ParsedResult, with_tool
 
 
 class DiagnosticType(StrEnum):
@@ -100,11 +100,10 @@ class DiagnosticResult(Wire):
     @classmethod
     def _result_names_its_tool(cls, data: Any) -> Any:
         """Results stored before they were typed carry no ``tool``: it is the run's ``type``."""
-        if not isinstance(data, dict) or data.get("type") is None:
-            return data
-        result = data.get("result")
-        if result is None or (isinstance(result, dict) and "tool" not in result):
-            return {**data, "result": {**(result or {}), "tool": str(data["type"])}}
+        if isinstance(data, dict) and data.get("type") is not None:
+            result = data.get("result")
+            if result is None or isinstance(result, dict):
+                return {**data, "result": with_tool(result, str(data["type"]))}
         return data
 
 

@@ -145,3 +145,14 @@ RESULT_TYPES: dict[str, type[PingResult | TracerouteResult | ArpingResult]] = {
     "traceroute": TracerouteResult,
     "arping": ArpingResult,
 }
+
+
+def with_tool(raw: dict[str, Any] | None, tool: str) -> dict[str, Any]:
+    """``raw`` naming its ``tool``: results stored before they were typed have none (it is the run type)."""
+    raw = raw or {}
+    return raw if "tool" in raw else {**raw, "tool": tool}
+
+
+def load_result(raw: dict[str, Any] | None, tool: str) -> ParsedResult:
+    """A result as JSON gave it (a stored job, an API answer), ``tool`` filled in when it lacks one."""
+    return PARSED_RESULT.validate_python(with_tool(raw, tool))
