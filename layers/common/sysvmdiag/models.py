@@ -99,7 +99,8 @@ class DiagnosticResult(Wire):
     @model_validator(mode="before")
     @classmethod
     def _result_names_its_tool(cls, data: Any) -> Any:
-        """Results stored before they were typed carry no ``tool``: it is the run's ``type``."""
+        """A stored result may name no ``tool`` (jobs written before results were typed, an empty
+        ``{}``): it is the run's ``type``, so every stored job still loads."""
         if isinstance(data, dict) and data.get("type") is not None:
             result = data.get("result")
             if result is None or isinstance(result, dict):
