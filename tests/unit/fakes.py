@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sysvmdiag.audit import AuditRecord
+from sysvmdiag.audit_record import AuditRecord
 from sysvmdiag.jobs import Job, JobStatus, sources_of
 from sysvmdiag.limits import LimitExceeded
 from sysvmdiag.runner.errors import RunnerError, RunOutput

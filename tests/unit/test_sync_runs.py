@@ -29,7 +29,7 @@ def test_an_allowed_ping_runs_once_is_parsed_and_audited(world: World) -> None:
     result = world.service().submit(caller("alice"), ping(), world.origin())
     assert isinstance(result, DiagnosticResult)
     assert result.success and result.status == "succeeded" and result.exit_code == 0
-    assert result.result["packet_loss_percent"] == 0 and result.egress_interface == "eth2"
+    assert result.result.packet_loss_percent == 0 and result.egress_interface == "eth2"
     assert result.target_id.endswith("000000000004") and result.target_name == "r-4-VM"
     [(address, command, timeout)] = world.runner.commands
     assert address == "169.254.1.10" and command.startswith("ping -n -c 3") and timeout > 3
@@ -46,7 +46,7 @@ def test_a_traceroute_short_of_its_destination_is_a_failure(world: World) -> Non
         DiagnosticRequest(target_id="r-4-VM", type="traceroute", ip_address=WEB),
         world.origin(),
     )
-    assert isinstance(result, DiagnosticResult) and result.result["reached"] is False
+    assert isinstance(result, DiagnosticResult) and result.result.reached is False
     assert not result.success and result.status == "failed"
     assert world.audit.records["req-1"].status == "failed"
 

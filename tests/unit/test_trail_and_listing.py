@@ -60,7 +60,7 @@ def test_the_null_objects_do_what_a_deployment_without_the_part_expects() -> Non
 def _record():
     from datetime import UTC, datetime
 
-    from sysvmdiag.audit import AuditRecord
+    from sysvmdiag.audit_record import AuditRecord
 
     return AuditRecord(id="r", at=datetime.now(UTC), account_id="a", role="user", decision="allowed")
 

@@ -19,14 +19,12 @@ import binascii
 import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, field_validator
-from pydantic.alias_generators import to_camel
 
+from sysvmdiag.audit_record import AuditRecord, AuditStatus, in_utc
 from sysvmdiag.observability import logger
 from sysvmdiag.topology.store import AUDIT_BY_DAY_INDEX, AUDIT_BY_VM_INDEX
 
@@ -45,79 +43,8 @@ _RESUME_KEYS: dict[str, tuple[str, ...]] = {
 _STORAGE_ONLY = ("pk", "sk", "vm_pk", "day", "expires_at")
 
 
-class AuditDecision(StrEnum):
-    ALLOWED = "allowed"
-    DENIED = "denied"  # the policy said no
-    REJECTED = "rejected"  # invalid request, over a limit, a backing service down: nothing ran
-
-
-class AuditStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    DENIED = "denied"
-    REJECTED = "rejected"
-
-
-class AuditRecord(BaseModel):
-    """Who asked what of which VM, what was decided and how it ended."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-    id: str  # the request id (API Gateway request id) or the job id for alarm runs
-    at: datetime  # UTC, when the request arrived
-    account_id: str
-    account_name: str | None = None
-    role: str
-    domain: str | None = None
-    actor: str = "api"  # "api" | "alarm" (a system identity acting for an alarm playbook)
-    system: bool = False  # True for system identities (alarm playbooks)
-    target_id: str | None = None
-    vm_uuid: str | None = None
-    vm_name: str | None = None
-    type: str | None = None
-    ip_address: str | None = None
-    params: str | None = None
-    decision: AuditDecision
-    reason_code: str | None = None
-    reason: str | None = None
-    detail_code: str | None = None  # the precise reason when the caller was told less (admins only)
-    detail: str | None = None
-    mode: str | None = None  # "sync" | "async"
-    job_id: str | None = None
-    status: AuditStatus | None = None
-    exit_code: int | None = None
-    duration_ms: int | None = None
-    error_code: str | None = None
-    source_ip: str | None = None
-    user_agent: str | None = None
-    alarm_name: str | None = None
-    playbook: str | None = None
-
-    @field_validator("at")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return _in_utc(value)
-
-    @property
-    def vm_key(self) -> str | None:
-        """The VM this record is about, as the by_vm index knows it (uuid when resolved)."""
-        vm = self.vm_uuid or self.target_id
-        return f"VM#{vm}" if vm else None
-
-    def as_log(self) -> dict[str, Any]:
-        """The record as the JSON the logs and the API show (camelCase, nothing unset left out)."""
-        return self.model_dump(mode="json", by_alias=True)
-
-
-def _in_utc(moment: datetime) -> datetime:
-    """Keys sort by their text, so every time is UTC (a naive time is taken as UTC)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _sk_time(moment: datetime) -> str:
-    return _in_utc(moment).strftime(_SK_TIME_FORMAT)
+    return in_utc(moment).strftime(_SK_TIME_FORMAT)
 
 
 def _plain(value: Any) -> Any:
@@ -248,8 +175,8 @@ class AuditStore:
         """
         if not 1 <= limit <= MAX_QUERY_LIMIT:
             raise ValueError(f"The limit must be between 1 and {MAX_QUERY_LIMIT}, not {limit}.")
-        since = _in_utc(since) if since is not None else None
-        until = _in_utc(until) if until is not None else None
+        since = in_utc(since) if since is not None else None
+        until = in_utc(until) if until is not None else None
         if since is not None and until is not None and since > until:
             raise ValueError("The start of the time range (since) must not be later than its end (until).")
         if account_id is not None:
@@ -290,8 +217,8 @@ class AuditStore:
     ) -> list[dict[str, Any]]:
         """Up to ``wanted`` items of the by_day index, newest first, from ``until``'s day back to
         ``since``'s (resuming after ``start_key``, on its day)."""
-        until = _in_utc(until) if until is not None else datetime.now(UTC)
-        since = _in_utc(since) if since is not None else until - DEFAULT_WINDOW
+        until = in_utc(until) if until is not None else datetime.now(UTC)
+        since = in_utc(since) if since is not None else until - DEFAULT_WINDOW
         if until - since > MAX_DAY_RANGE:
             raise ValueError(
                 f"Without an account or VM the time range can span at most {MAX_DAY_RANGE.days} days; "

@@ -11,10 +11,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from sysvmdiag.audit import AuditRecord
+from sysvmdiag.audit_record import AuditRecord
+from sysvmdiag.results import ParsedResult, with_tool
 
 
 class DiagnosticType(StrEnum):
@@ -87,13 +88,24 @@ class DiagnosticResult(Wire):
     stdout: str
     stderr: str
     truncated: bool = False
-    result: dict[str, Any] = Field(default_factory=dict)
+    result: ParsedResult = Field(description="What the parser read from stdout/stderr; its tool is `type`.")
     egress_interface: str | None = None
     egress_kind: str | None = None
     command: str | None = None
     started_at: datetime
     finished_at: datetime
     duration_ms: int
+
+    @model_validator(mode="before")
+    @classmethod
+    def _result_names_its_tool(cls, data: Any) -> Any:
+        """A stored result may name no ``tool`` (jobs written before results were typed, an empty
+        ``{}``): it is the run's ``type``, so every stored job still loads."""
+        if isinstance(data, dict) and data.get("type") is not None:
+            result = data.get("result")
+            if result is None or isinstance(result, dict):
+                return {**data, "result": with_tool(result, str(data["type"]))}
+        return data
 
 
 class SystemVmInterface(Wire):

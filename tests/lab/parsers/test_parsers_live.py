@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from sysvmdiag.parsers import parse_output
 from sysvmdiag.runner import BastionRunner, parse_private_key
 from sysvmdiag.topology.model import SshEndpoint, Topology, load_topology
 from tests.conftest import GOLDEN_OUTPUTS
 from tests.lab.parsers.capture import CAPTURES, Capture, run_capture
+from tests.unit.parsers.wire import parse_wire
 
 OUTPUTS = GOLDEN_OUTPUTS
 
@@ -73,17 +73,17 @@ def test_live_run_matches_its_fixture(
 ) -> None:
     record = run_capture(capture, topology)
     assert record["namespace"] == lab_status["hosts"][capture.host]["namespace"]
-    live = parse_output(capture.argv[0], record["stdout"], record["stderr"], record["exit_code"])
+    live = parse_wire(capture.argv[0], record["stdout"], record["stderr"], record["exit_code"])
     stored = json.loads((OUTPUTS / f"{capture.name}.json").read_text())
     assert record["exit_code"] == stored["exit_code"], record
-    expected = parse_output(stored["tool"], stored["stdout"], stored["stderr"], stored["exit_code"])
+    expected = parse_wire(stored["tool"], stored["stdout"], stored["stderr"], stored["exit_code"])
     assert_consistent(live, expected)
 
 
 def test_live_arping_mac_is_the_gateway_interface_mac(topology: Topology, lab_status: dict[str, Any]) -> None:
     arping_ok = next(capture for capture in CAPTURES if capture.name == "arping_ok")
     record = run_capture(arping_ok, topology)
-    result = parse_output("arping", record["stdout"], record["stderr"], record["exit_code"])
+    result = parse_wire("arping", record["stdout"], record["stderr"], record["exit_code"])
     gateway = next(i for i in lab_status["hosts"]["r1"]["interfaces"] if i["ipv4"] == "203.0.113.1/24")
     assert {reply["mac"] for reply in result["replies"]} == {gateway["mac"]}
 
@@ -112,10 +112,10 @@ def test_output_through_bastion_and_forced_command_parses_like_the_fixture(
     capture = next(capture for capture in CAPTURES if capture.name == name)
     vm = _endpoint(lab_status["hosts"][capture.host]["ssh"])
     output = runner.run(vm, shlex.join(capture.argv), timeout=30)
-    live = parse_output(capture.argv[0], output.stdout, output.stderr, output.exit_code)
+    live = parse_wire(capture.argv[0], output.stdout, output.stderr, output.exit_code)
     stored = json.loads((OUTPUTS / f"{name}.json").read_text())
     assert output.exit_code == stored["exit_code"], output
     assert output.stderr == stored["stderr"]
     assert_consistent(
-        live, parse_output(stored["tool"], stored["stdout"], stored["stderr"], stored["exit_code"])
+        live, parse_wire(stored["tool"], stored["stdout"], stored["stderr"], stored["exit_code"])
     )

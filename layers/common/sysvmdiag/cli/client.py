@@ -14,7 +14,11 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from pydantic import ValidationError
+
 from sysvmdiag.local.stack import LocalStack
+from sysvmdiag.results import load_result
+from sysvmdiag.summaries import detail_lines
 
 FINAL_JOB_STATUSES = ("succeeded", "failed", "denied")
 
@@ -103,13 +107,17 @@ class Spinner:
             self._thread.join()
 
 
-def _ms(value: Any) -> str:
-    return f"{value:.3f} ms" if isinstance(value, int | float) else "-"
+def _result_lines(response: dict) -> list[str]:
+    """The result's lines (sysvmdiag.summaries); none when this client cannot read the result."""
+    try:
+        result = load_result(response.get("result"), response["type"])
+    except ValidationError:  # a server newer or older than this client: the headline still helps
+        return []
+    return detail_lines(result)
 
 
 def summarize(response: dict) -> str:
     """A few readable lines: loss and rtt, hops, or MACs."""
-    result = response.get("result") or {}
     target = response.get("targetName") or response["targetId"]
     head = (
         f"{response['type']} {response['ipAddress']} from {target} via "
@@ -117,30 +125,7 @@ def summarize(response: dict) -> str:
         f"{'success' if response.get('success') else 'FAILED'}, exit {response.get('exitCode')}, "
         f"{response.get('durationMs')} ms"
     )
-    lines = [head]
-    kind = response["type"]
-    if kind in ("ping", "arping") and "transmitted" in result:
-        lines.append(
-            f"  {result.get('received', 0)}/{result.get('transmitted', 0)} received, "
-            f"{result.get('packet_loss_percent', 0):g}% loss"
-        )
-    if kind == "ping" and result.get("rtt_ms"):
-        rtt = result["rtt_ms"]
-        lines.append(
-            f"  rtt min/avg/max/mdev {_ms(rtt.get('min'))} / {_ms(rtt.get('avg'))} / "
-            f"{_ms(rtt.get('max'))} / {_ms(rtt.get('mdev'))}"
-        )
-    if kind == "traceroute":
-        for hop in result.get("hops", []):
-            probes = hop.get("probes") or []
-            addresses = sorted({p.get("address") or "*" for p in probes}) or ["*"]
-            rtts = " ".join(_ms(p.get("rtt_ms")) for p in probes if p.get("rtt_ms") is not None)
-            lines.append(f"  {hop.get('hop'):>2}  {', '.join(addresses):<18} {rtts}")
-    if kind == "arping":
-        for reply in result.get("replies", []):
-            lines.append(
-                f"  reply from {reply.get('address')} [{reply.get('mac')}] {_ms(reply.get('rtt_ms'))}"
-            )
+    lines = [head, *_result_lines(response)]
     if response.get("truncated"):
         lines.append("  (output truncated)")
     if not response.get("success") and response.get("stderr"):

@@ -1,23 +1,23 @@
 """Turn the raw output of ping, traceroute and arping into one stable, structured shape.
 
-The API returns the tool's stdout/stderr verbatim *and* this structure, so callers never have to
-scrape text. Every parser is total: odd, truncated or empty output yields whatever could be read
-plus a ``parse_error`` sentence, never an exception (the run itself already happened and must be
-reported even when its output surprises us).
+The API returns the tool's stdout/stderr verbatim *and* this structure (the models of
+:mod:`sysvmdiag.results`), so callers never have to scrape text. Every parser is total: odd,
+truncated or empty output yields whatever could be read plus a ``parse_error`` sentence, never an
+exception (the run itself already happened and must be reported even when its output surprises us).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from sysvmdiag.parsers.arping import parse_arping
 from sysvmdiag.parsers.ping import parse_ping
 from sysvmdiag.parsers.traceroute import parse_traceroute
+from sysvmdiag.results import RESULT_TYPES, ParsedResult
 
 __all__ = ["PARSERS", "parse_arping", "parse_output", "parse_ping", "parse_traceroute"]
 
-Parser = Callable[[str, str, "int | None"], dict[str, Any]]
+Parser = Callable[[str, str, "int | None"], ParsedResult]
 
 PARSERS: dict[str, Parser] = {
     "ping": parse_ping,
@@ -26,12 +26,16 @@ PARSERS: dict[str, Parser] = {
 }
 
 
-def parse_output(tool: str, stdout: str, stderr: str, exit_code: int | None) -> dict[str, Any]:
-    """Structured result of one run of ``tool``; never raises, even for an unknown tool name."""
+def parse_output(tool: str, stdout: str, stderr: str, exit_code: int | None) -> ParsedResult:
+    """Structured result of one run of ``tool``; raises only for a tool that has no parser.
+
+    A tool without a parser is a programming error: requests name one of the three tools (the
+    request model's enum), so no caller input reaches here with another name.
+    """
     parser = PARSERS.get(tool)
     if parser is None:
-        return {"tool": tool, "parse_error": f"no parser for tool {tool!r}"}
+        raise ValueError(f"no parser for tool {tool!r}")
     try:
         return parser(stdout or "", stderr or "", exit_code)
     except Exception as exc:  # a parser bug must not turn a finished run into a 500
-        return {"tool": tool, "parse_error": f"{tool} output could not be parsed: {exc!r}"}
+        return RESULT_TYPES[tool](parse_error=f"{tool} output could not be parsed: {exc!r}")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+
+from sysvmdiag.results import ToolMessage
 
 
-def stderr_errors(stderr: str) -> list[dict[str, Any]]:
+def stderr_errors(stderr: str) -> list[ToolMessage]:
     """Each non-blank stderr line as an error entry: tools report their own failures there."""
-    return [{"message": line.strip()} for line in stderr.splitlines() if line.strip()]
+    return [ToolMessage(message=line.strip()) for line in stderr.splitlines() if line.strip()]
 
 
 def same_address(left: str | None, right: str | None) -> bool:

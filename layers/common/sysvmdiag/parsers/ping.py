@@ -15,6 +15,7 @@ from typing import Any
 import jc
 
 from sysvmdiag.parsers.common import loss_percent, stderr_errors
+from sysvmdiag.results import IcmpError, PingReply, PingResult, RoundTrip
 
 # "From 10.1.1.1 icmp_seq=1 Destination Host Unreachable"; without -n: "From gw (10.1.1.1) icmp_seq=..".
 ICMP_ERROR_LINE = re.compile(
@@ -34,18 +35,18 @@ def _strip_colon(source: str) -> str:
     return source
 
 
-def icmp_errors(stdout: str) -> list[dict[str, Any]]:
+def icmp_errors(stdout: str) -> list[IcmpError]:
     """The ICMP error reports ping printed, one entry per line, in output order."""
-    errors: list[dict[str, Any]] = []
+    errors: list[IcmpError] = []
     for line in stdout.splitlines():
         match = ICMP_ERROR_LINE.match(line.strip())
         if match:
             errors.append(
-                {
-                    "address": match["address"] or _strip_colon(match["source"]),
-                    "seq": int(match["seq"]),
-                    "message": match["message"],
-                }
+                IcmpError(
+                    address=match["address"] or _strip_colon(match["source"]),
+                    seq=int(match["seq"]),
+                    message=match["message"],
+                )
             )
     return errors
 
@@ -58,9 +59,9 @@ def _destination(stdout: str) -> str | None:
     return None
 
 
-def parse_ping(stdout: str, stderr: str, exit_code: int | None) -> dict[str, Any]:
+def parse_ping(stdout: str, stderr: str, exit_code: int | None) -> PingResult:
     """Counts, loss, rtt statistics, replies and ICMP errors of one ``ping`` run."""
-    replies: list[dict[str, Any]] = []
+    replies: list[PingReply] = []
     summary: dict[str, Any] | None = None
     unreadable: list[str] = []
     for record in jc.parse("ping_s", stdout.splitlines(), ignore_exceptions=True, quiet=True):
@@ -69,53 +70,46 @@ def parse_ping(stdout: str, stderr: str, exit_code: int | None) -> dict[str, Any
             unreadable.append(meta.get("line", ""))
         elif record.get("type") == "reply":
             replies.append(
-                {
-                    "seq": record.get("icmp_seq"),
-                    "ttl": record.get("ttl"),
-                    "rtt_ms": record.get("time_ms"),
-                    "address": record.get("response_ip"),
-                    "duplicate": bool(record.get("duplicate")),
-                }
+                PingReply(
+                    seq=record.get("icmp_seq"),
+                    ttl=record.get("ttl"),
+                    rtt_ms=record.get("time_ms"),
+                    address=record.get("response_ip"),
+                    duplicate=bool(record.get("duplicate")),
+                )
             )
         elif record.get("type") == "summary":
             summary = record
 
     icmp_reports = icmp_errors(stdout)
-    result: dict[str, Any] = {
-        "tool": "ping",
-        "destination": _destination(stdout),
-        "transmitted": None,
-        "received": None,
-        "duplicates": 0,
-        "error_count": len(icmp_reports),
-        "packet_loss_percent": None,
-        "rtt_ms": None,
-        "replies": replies,
-        "errors": icmp_reports + stderr_errors(stderr),
-        "parse_error": None,
-    }
+    result = PingResult(
+        destination=_destination(stdout),
+        error_count=len(icmp_reports),
+        replies=replies,
+        errors=[*icmp_reports, *stderr_errors(stderr)],
+    )
     if summary is not None:
-        result["transmitted"] = summary.get("packets_transmitted")
-        result["received"] = summary.get("packets_received")
-        result["duplicates"] = summary.get("duplicates") or 0
+        result.transmitted = summary.get("packets_transmitted")
+        result.received = summary.get("packets_received")
+        result.duplicates = summary.get("duplicates") or 0
         # ping's own "+N errors" count; the lines themselves may be fewer if output was cut.
-        result["error_count"] = summary.get("errors") or 0
-        result["packet_loss_percent"] = summary.get("packet_loss_percent")
+        result.error_count = summary.get("errors") or 0
+        result.packet_loss_percent = summary.get("packet_loss_percent")
         if summary.get("round_trip_ms_min") is not None:
-            result["rtt_ms"] = {
-                "min": summary.get("round_trip_ms_min"),
-                "avg": summary.get("round_trip_ms_avg"),
-                "max": summary.get("round_trip_ms_max"),
-                "mdev": summary.get("round_trip_ms_stddev"),
-            }
+            result.rtt_ms = RoundTrip(
+                min=summary.get("round_trip_ms_min"),
+                avg=summary.get("round_trip_ms_avg"),
+                max=summary.get("round_trip_ms_max"),
+                mdev=summary.get("round_trip_ms_stddev"),
+            )
     else:
         # Cut off before the summary: the replies seen so far are still facts worth returning.
-        result["received"] = len([reply for reply in replies if not reply["duplicate"]])
-        result["parse_error"] = _missing_summary_reason(stdout, stderr, exit_code)
-    if result["packet_loss_percent"] is None:
-        result["packet_loss_percent"] = loss_percent(result["transmitted"], result["received"])
-    if unreadable and result["parse_error"] is None:
-        result["parse_error"] = f"{len(unreadable)} line(s) of ping output were not understood"
+        result.received = len([reply for reply in replies if not reply.duplicate])
+        result.parse_error = _missing_summary_reason(stdout, stderr, exit_code)
+    if result.packet_loss_percent is None:
+        result.packet_loss_percent = loss_percent(result.transmitted, result.received)
+    if unreadable and result.parse_error is None:
+        result.parse_error = f"{len(unreadable)} line(s) of ping output were not understood"
     return result
 
 

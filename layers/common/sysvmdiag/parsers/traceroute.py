@@ -15,6 +15,7 @@ from typing import Any
 import jc
 
 from sysvmdiag.parsers.common import same_address, stderr_errors
+from sysvmdiag.results import HopError, TracerouteHop, TracerouteProbe, TracerouteResult
 
 TIMEOUT_MARK = "*"  # a probe that got no answer within -w
 RTT_UNIT = "ms"  # follows every answered probe's round-trip time
@@ -53,48 +54,40 @@ def _hop_lines(stdout: str) -> dict[int, str]:
     return hop_lines
 
 
-def _probe(jc_probe: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "address": jc_probe.get("ip"),
-        "rtt_ms": jc_probe.get("rtt"),
-        "annotation": jc_probe.get("annotation"),
-    }
+def _probe(jc_probe: dict[str, Any]) -> TracerouteProbe:
+    return TracerouteProbe(
+        address=jc_probe.get("ip"), rtt_ms=jc_probe.get("rtt"), annotation=jc_probe.get("annotation")
+    )
 
 
-def _merge_probes(jc_probes: list[dict[str, Any]], line: str | None) -> list[dict[str, Any]]:
+def _merge_probes(jc_probes: list[dict[str, Any]], line: str | None) -> list[TracerouteProbe]:
     """jc's answered probes with the unanswered ones re-inserted where the line had ``*``."""
     # jc sometimes turns trailing "* *" into a probe with an address but no time: not an answer.
     answered = [_probe(probe) for probe in jc_probes if probe.get("rtt") is not None]
     slots = _probe_slots(line) if line is not None else []
     if slots.count(True) != len(answered):
         # The line did not tokenise as expected: keep jc's view, and still report the timeouts.
-        return answered + [_timeout()] * slots.count(False)
+        return answered + [TracerouteProbe() for _ in range(slots.count(False))]
     replies = iter(answered)
-    return [next(replies) if answered_slot else _timeout() for answered_slot in slots]
+    return [next(replies) if answered_slot else TracerouteProbe() for answered_slot in slots]
 
 
-def _timeout() -> dict[str, Any]:
-    return {"address": None, "rtt_ms": None, "annotation": None}
-
-
-def _annotation_errors(hops: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    errors: list[dict[str, Any]] = []
+def _annotation_errors(hops: list[TracerouteHop]) -> list[HopError]:
+    errors: list[HopError] = []
     seen: set[tuple[int, str | None, str]] = set()
     for hop in hops:
-        for probe in hop["probes"]:
-            annotation = probe["annotation"]
-            key = (hop["hop"], probe["address"], annotation)
+        for probe in hop.probes:
+            annotation = probe.annotation
+            key = (hop.hop, probe.address, annotation)
             if not annotation or key in seen:
                 continue
             seen.add(key)
             meaning = ANNOTATIONS.get(annotation, "unreachable (ICMP code in the mark)")
-            errors.append(
-                {"hop": hop["hop"], "address": probe["address"], "message": f"{annotation} {meaning}"}
-            )
+            errors.append(HopError(hop=hop.hop, address=probe.address, message=f"{annotation} {meaning}"))
     return errors
 
 
-def parse_traceroute(stdout: str, stderr: str, exit_code: int | None) -> dict[str, Any]:
+def parse_traceroute(stdout: str, stderr: str, exit_code: int | None) -> TracerouteResult:
     """Destination, hops with every probe (``*`` as address null) and whether the destination answered."""
     parse_error: str | None = None
     try:
@@ -105,16 +98,16 @@ def parse_traceroute(stdout: str, stderr: str, exit_code: int | None) -> dict[st
 
     hop_lines = _hop_lines(stdout)
     hops = [
-        {
-            "hop": jc_hop["hop"],
-            "probes": _merge_probes(jc_hop.get("probes") or [], hop_lines.get(jc_hop["hop"])),
-        }
+        TracerouteHop(
+            hop=jc_hop["hop"],
+            probes=_merge_probes(jc_hop.get("probes") or [], hop_lines.get(jc_hop["hop"])),
+        )
         for jc_hop in parsed.get("hops") or []
         if isinstance(jc_hop.get("hop"), int)
     ]
     destination = parsed.get("destination_ip")
-    last_hop_probes = hops[-1]["probes"] if hops else []
-    reached = any(same_address(probe["address"], destination) for probe in last_hop_probes)
+    last_hop_probes = hops[-1].probes if hops else []
+    reached = any(same_address(probe.address, destination) for probe in last_hop_probes)
 
     if parse_error is None and destination is None:
         parse_error = (
@@ -125,12 +118,11 @@ def parse_traceroute(stdout: str, stderr: str, exit_code: int | None) -> dict[st
     elif parse_error is None and len(hops) != len(hop_lines):
         parse_error = f"{len(hop_lines) - len(hops)} hop line(s) of traceroute output were not understood"
 
-    return {
-        "tool": "traceroute",
-        "destination": destination,
-        "max_hops": parsed.get("max_hops"),
-        "hops": hops,
-        "reached": reached,
-        "errors": _annotation_errors(hops) + stderr_errors(stderr),
-        "parse_error": parse_error,
-    }
+    return TracerouteResult(
+        destination=destination,
+        max_hops=parsed.get("max_hops"),
+        hops=hops,
+        reached=reached,
+        errors=[*_annotation_errors(hops), *stderr_errors(stderr)],
+        parse_error=parse_error,
+    )

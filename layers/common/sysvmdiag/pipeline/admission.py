@@ -6,7 +6,7 @@ back with the decision and the slice it was made on, for the run or the job that
 
 from __future__ import annotations
 
-from sysvmdiag.audit import AuditRecord
+from sysvmdiag.audit_record import AuditRecord
 from sysvmdiag.errors import ErrorCode, ServiceError
 from sysvmdiag.models import DiagnosticRequest
 from sysvmdiag.observability import count_by, logger, tracer

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sysvmdiag.audit import AuditDecision, AuditRecord, AuditStatus
+from sysvmdiag.audit_record import AuditDecision, AuditRecord, AuditStatus
 from sysvmdiag.errors import ErrorCode, Outcome, ServiceError
 from sysvmdiag.identity import is_system_caller
 from sysvmdiag.models import DiagnosticRequest, DiagnosticResult

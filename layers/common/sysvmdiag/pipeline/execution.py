@@ -50,7 +50,7 @@ class Execution:
         metrics.add_metric(name="SshLatency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
         parsed = parse_output(request.type.value, output.stdout, output.stderr, output.exit_code)
         # Exit 0 is success, except a traceroute that ended short of its destination (!N, !H, * * *).
-        success = output.exit_code == 0 and parsed.get("reached") is not False
+        success = output.exit_code == 0 and not parsed.ended_short
         return DiagnosticResult(
             id=str(uuid.uuid4()),
             target_id=vm.uuid or request.target_id,

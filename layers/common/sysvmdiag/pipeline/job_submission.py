@@ -11,7 +11,7 @@ from datetime import datetime
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from sysvmdiag.audit import AuditDecision, AuditRecord, AuditStatus
+from sysvmdiag.audit_record import AuditDecision, AuditRecord, AuditStatus
 from sysvmdiag.errors import ErrorCode, ServiceError
 from sysvmdiag.jobs import Job, JobStatus, new_deadline
 from sysvmdiag.models import DiagnosticRequest, ErrorBody

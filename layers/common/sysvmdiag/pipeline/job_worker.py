@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sysvmdiag.audit import AuditRecord, AuditStatus
+from sysvmdiag.audit_record import AuditRecord, AuditStatus
 from sysvmdiag.errors import ErrorCode, ServiceError
 from sysvmdiag.jobs import Job, JobStatus
 from sysvmdiag.models import DiagnosticRequest, DiagnosticResult, ErrorBody

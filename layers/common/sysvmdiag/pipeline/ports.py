@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from sysvmdiag.audit import AuditRecord
+from sysvmdiag.audit_record import AuditRecord
 from sysvmdiag.errors import ErrorCode, ServiceError
 from sysvmdiag.jobs import Job, JobStatus
 from sysvmdiag.observability import logger

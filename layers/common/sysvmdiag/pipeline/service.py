@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from sysvmdiag.audit import AuditRecord
+from sysvmdiag.audit_record import AuditRecord
 from sysvmdiag.errors import ErrorCode, ServiceError
 from sysvmdiag.jobs import Job
 from sysvmdiag.limits import DEFAULT_VM_CONCURRENT_RUNS, AccountLimits

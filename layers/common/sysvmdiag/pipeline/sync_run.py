@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 
-from sysvmdiag.audit import AuditDecision, AuditRecord, AuditStatus
+from sysvmdiag.audit_record import AuditDecision, AuditRecord, AuditStatus
 from sysvmdiag.errors import ServiceError
 from sysvmdiag.models import DiagnosticRequest, DiagnosticResult
 from sysvmdiag.pipeline.audit_trail import AuditTrail

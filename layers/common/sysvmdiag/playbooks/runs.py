@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from sysvmdiag.jobs import JOB_RETENTION_DAYS, Job, JobStatus, JobStore
 from sysvmdiag.observability import logger
+from sysvmdiag.summaries import one_line
 
 RUN_ID_PREFIX = "playbook-run#"
 SUBJECT_MAX = 100  # SNS: subjects are at most 100 printable ASCII characters
@@ -38,42 +39,13 @@ def _iso(moment: datetime) -> str:
 # -- summaries (pure) -----------------------------------------------------------------------------------
 
 
-def _number(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, int | float) else "?"
-
-
 def job_summary(job: Job) -> str:
     """One short line a person reads in a notification: loss, hops reached, or why it did not run."""
     if job.error is not None and (job.result is None or job.status is JobStatus.DENIED):
         return f"{job.status.value}: {job.error.code}: {job.error.message}"[:200]
     if job.result is None:
         return f"{job.status.value}: no result"
-    parsed = job.result.result or {}
-    if job.result.type.value in ("ping", "arping"):
-        line = (
-            f"{_number(parsed.get('received'))}/{_number(parsed.get('transmitted'))} replies, "
-            f"{_number(parsed.get('packet_loss_percent'))}% loss"
-        )
-        rtt = parsed.get("rtt_ms") or {}
-        if rtt.get("avg") is not None:
-            line += f", avg {_number(rtt['avg'])} ms"
-    else:
-        hops = parsed.get("hops") or []
-        destination = parsed.get("destination") or job.ip_address
-        if parsed.get("reached"):
-            line = f"reached {destination} in {len(hops)} hop(s)"
-        else:
-            answered = [
-                (hop["hop"], probe["address"])
-                for hop in hops
-                for probe in hop.get("probes", [])
-                if probe.get("address")
-            ]
-            line = f"{destination} not reached after {len(hops)} hop(s)"
-            if answered:
-                line += f", last answer from {answered[-1][1]} at hop {answered[-1][0]}"
-    if parsed.get("errors"):
-        line += f", {len(parsed['errors'])} error(s)"
+    line = one_line(job.result.result, job.ip_address)
     if not job.result.success and job.result.exit_code not in (None, 0):
         line += f" (exit code {job.result.exit_code})"
     return line
