@@ -31,6 +31,7 @@ from simvms.compose import (
     build_compose_plan,
     render_compose,
 )
+from simvms.plan import interface_status
 from simvms.sshd import SshdSpec, StatePaths
 from sysvmdiag.local.motoserver import free_loopback_port
 from sysvmdiag.topology.model import DEFAULT_TOPOLOGY_FILE, Topology, load_topology
@@ -265,15 +266,7 @@ class ComposeLab:
                 link = links.get(iface.name)
                 if report is not None and (link is None or link.get("address") != iface.mac):
                     issues.append(f"{host.name}: {iface.name} missing or without MAC {iface.mac}")
-                interfaces.append(
-                    {
-                        "name": iface.name,
-                        "network": iface.network,
-                        "ipv4": iface.ipv4.with_prefixlen if iface.ipv4 else None,
-                        "ipv6": iface.ipv6.with_prefixlen if iface.ipv6 else None,
-                        "mac": link.get("address") if link else None,
-                    }
-                )
+                interfaces.append(interface_status(iface, link))
             entry: dict[str, Any] = {
                 "kind": str(host.kind),
                 "container": planned.container,

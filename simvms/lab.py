@@ -16,7 +16,7 @@ from typing import Any
 
 from simvms import plan as lab_plan
 from simvms import sshd
-from simvms.plan import LabPlan, PlannedHost
+from simvms.plan import LabPlan, PlannedHost, interface_status
 from simvms.sshd import SshdSpec, StatePaths
 from sysvmdiag.topology.model import DEFAULT_TOPOLOGY_FILE, Host, Topology, load_topology
 
@@ -353,16 +353,7 @@ class Lab:
             links = {link["ifname"]: link for link in observed.get(planned.namespace, {}).get("addr", [])}
             interfaces = []
             for iface in host.interfaces:
-                link = links.get(iface.name)
-                interfaces.append(
-                    {
-                        "name": iface.name,
-                        "network": iface.network,
-                        "ipv4": iface.ipv4.with_prefixlen if iface.ipv4 else None,
-                        "ipv6": iface.ipv6.with_prefixlen if iface.ipv6 else None,
-                        "mac": link.get("address") if link else None,
-                    }
-                )
+                interfaces.append(interface_status(iface, links.get(iface.name)))
             entry: dict[str, Any] = {
                 "kind": str(host.kind),
                 "namespace": planned.namespace,

@@ -9,7 +9,7 @@ import hashlib
 import ipaddress
 from dataclasses import dataclass, field
 
-from sysvmdiag.topology.model import ROUTER_VM_KINDS, Host, HostKind, Topology
+from sysvmdiag.topology.model import ROUTER_VM_KINDS, Host, HostKind, Interface, Topology
 
 IFNAMSIZ = 15  # Linux interface names are at most 15 characters
 HOST_LINK_ROOT_IFNAME = "host"  # root-side veth is "<prefix>-host"
@@ -152,6 +152,17 @@ def build_plan(topology: Topology) -> LabPlan:
         bastion=topology.bastion().name,
         lab_networks=lab_networks,
     )
+
+
+def interface_status(iface: Interface, link: dict | None) -> dict[str, str | None]:
+    """One interface in `status --json`: as the topology says it, with the MAC the lab observed."""
+    return {
+        "name": iface.name,
+        "network": iface.network,
+        "ipv4": iface.ipv4.with_prefixlen if iface.ipv4 else None,
+        "ipv6": iface.ipv6.with_prefixlen if iface.ipv6 else None,
+        "mac": link.get("address") if link else None,
+    }
 
 
 def switch_batch(plan: LabPlan) -> list[str]:

@@ -5,17 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from sysvmdiag.errors import ErrorCode, Source
 
-class RunnerErrorCode(StrEnum):
-    """Why a run produced no tool output; the API maps each to a gateway status."""
-
-    BASTION_UNREACHABLE = "BASTION_UNREACHABLE"
-    VM_UNREACHABLE = "VM_UNREACHABLE"
-    HOST_KEY_MISMATCH = "HOST_KEY_MISMATCH"
-    AUTH_FAILED = "AUTH_FAILED"
-    TIMEOUT = "TIMEOUT"
-    # The runner's own SSH key could not be fetched or read (Secrets Manager down, secret missing).
-    SSH_KEY_UNAVAILABLE = "SSH_KEY_UNAVAILABLE"
+# Why a run produced no tool output: the error catalogue's runner codes (their statuses and sentences
+# are there), e.g. BASTION_UNREACHABLE, HOST_KEY_MISMATCH, TIMEOUT, SSH_KEY_UNAVAILABLE.
+RunnerErrorCode = StrEnum(
+    "RunnerErrorCode",
+    [(code.name, code.value) for code in ErrorCode if code.spec.source is Source.RUNNER],
+    module=__name__,
+)
 
 
 class RunnerError(Exception):
