@@ -61,3 +61,28 @@ def test_every_module_of_the_layer_imports_without_what_was_left_out(layer: Path
     done = _python_with(layer, code, layer)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) == len(modules) > 40
+
+
+def test_the_vm_side_runs_from_its_own_file_set(tmp_path: Path) -> None:
+    """Three files and the standard library (no site, nothing else on the path): the forced command
+    refuses what is not on the allow-list, says why and logs it."""
+    subprocess.run(
+        ["make", "-s", "-C", str(REPO / "layers" / "common"), "vm-side-files", f"ARTIFACTS_DIR={tmp_path}"],
+        check=True,
+    )
+    assert sorted(p.name for p in (tmp_path / "sysvmdiag").iterdir()) == [
+        "__init__.py",
+        "toolargs.py",
+        "vmside.py",
+    ]
+    log = tmp_path / "runs.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-S", "-m", "sysvmdiag.vmside", "--host", "unit", "--log", str(log)],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(tmp_path), "SSH_ORIGINAL_COMMAND": "ping -c 1 10.0.0.1; reboot"},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 126 and done.stdout == "", done.stderr
+    assert "refused: '10.0.0.1;' contains ';'" in done.stderr
+    assert '"accepted": false' in log.read_text() and '"code": "INVALID_OPTION"' in log.read_text()
