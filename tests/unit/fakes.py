@@ -159,28 +159,34 @@ class InMemoryAudit:
 
 
 class FakeLimiter:
-    """Requests per minute and slots as plain counters; over a limit: LimitExceeded, like the store."""
+    """Requests per minute and slots as plain counters; over a limit: LimitExceeded, like the store.
+
+    ``taken`` keeps every slot asked for as (key, holder, lease seconds, expected seconds)."""
 
     def __init__(self) -> None:
         self.requests: dict[str, int] = {}
         self.slots: dict[str, set[str]] = {}
+        self.taken: list[tuple[str, str, float, float]] = []
 
     def count_request(self, account_id: str, per_minute: int) -> None:
         if self.requests.get(account_id, 0) >= per_minute:
             raise LimitExceeded("RATE_LIMITED", "over the requests per minute; retry in 42 s.", 42)
         self.requests[account_id] = self.requests.get(account_id, 0) + 1
 
-    def _acquire(self, key: str, holder: str, limit: int, code: str) -> None:
+    def _acquire(self, key: str, holder: str, limit: int, code: str, seconds: tuple[float, float]) -> None:
+        self.taken.append((key, holder, *seconds))
         held = self.slots.setdefault(key, set())
         if len(held) >= limit:
             raise LimitExceeded(code, f"{key} is at its limit of {limit}; retry in 7 s.", 7)
         held.add(holder)
 
-    def acquire_account_slot(self, account_id: str, holder: str, limit: int, lease: float) -> None:
-        self._acquire(f"ACCOUNT#{account_id}", holder, limit, "TOO_MANY_JOBS")
+    def acquire_account_slot(
+        self, account_id: str, holder: str, limit: int, lease: float, expected: float
+    ) -> None:
+        self._acquire(f"ACCOUNT#{account_id}", holder, limit, "TOO_MANY_JOBS", (lease, expected))
 
-    def acquire_vm_slot(self, vm_id: str, holder: str, limit: int, lease: float) -> None:
-        self._acquire(f"VM#{vm_id}", holder, limit, "VM_BUSY")
+    def acquire_vm_slot(self, vm_id: str, holder: str, limit: int, lease: float, expected: float) -> None:
+        self._acquire(f"VM#{vm_id}", holder, limit, "VM_BUSY", (lease, expected))
 
     def release_account_slot(self, account_id: str, holder: str) -> None:
         self.slots.get(f"ACCOUNT#{account_id}", set()).discard(holder)

@@ -51,8 +51,8 @@ def test_the_null_objects_do_what_a_deployment_without_the_part_expects() -> Non
     for call in (limits.count_request, limits.release_account_slot, limits.release_vm_slot):
         assert call("a", 1) is None  # type: ignore[arg-type]
     assert (
-        limits.acquire_account_slot("a", "h", 1, 1.0) is None
-        and limits.acquire_vm_slot("v", "h", 1, 1.0) is None
+        limits.acquire_account_slot("a", "h", 1, 1.0, 1.0) is None
+        and limits.acquire_vm_slot("v", "h", 1, 1.0, 1.0) is None
     )
     assert LogOnlyAudit().complete(_record(), status="failed").status == "failed"
 

@@ -24,7 +24,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from sysvmdiag.audit_record import AuditRecord, AuditStatus, in_utc
+from sysvmdiag.audit_record import FIELD_MAX_CHARS, AuditRecord, AuditStatus, bounded, in_utc
 from sysvmdiag.observability import logger
 from sysvmdiag.topology.store import AUDIT_BY_DAY_INDEX, AUDIT_BY_VM_INDEX
 
@@ -131,11 +131,11 @@ class AuditStore:
             ("exit_code", exit_code),
             ("duration_ms", duration_ms),
             ("error_code", error_code),
-            ("reason", reason),
+            ("reason", bounded(reason, FIELD_MAX_CHARS["reason"])),
         ):
             if value is not None:
                 changes[name] = value
-        completed = record.model_copy(update=changes)
+        completed = record.updated(**changes)
         names = {f"#{name}": name for name in changes}
         values = {f":{name}": value for name, value in changes.items()}
         try:

@@ -10,8 +10,38 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
+
+# The longest text each free-text field keeps (what a client sent, or what the service said about it);
+# longer text is cut where the record is built, so no caller can fill the table or an admin's terminal.
+# The request's own bounds (targetId 64, ipAddress 64, params 256) hold only for a request that passed
+# validation; a refused one is recorded too, so the record bounds them again. Text is stored as sent,
+# control characters included: the CLI escapes them when it prints (sysvmdiag.summaries.printable).
+USER_AGENT_MAX_CHARS = 512
+FIELD_MAX_CHARS: dict[str, int] = {
+    "account_name": 128,
+    "domain": 256,
+    "target_id": 128,
+    "vm_name": 128,
+    "type": 32,
+    "ip_address": 128,
+    "params": 512,
+    "reason": 1024,
+    "detail": 1024,
+    "source_ip": 64,
+    "user_agent": USER_AGENT_MAX_CHARS,
+    "alarm_name": 256,
+    "playbook": 256,
+}
+TRUNCATION_MARK = "…"
+
+
+def bounded(text: str | None, limit: int) -> str | None:
+    """``text`` cut to at most ``limit`` characters, its last one ``…`` when it was cut (idempotent)."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - len(TRUNCATION_MARK)] + TRUNCATION_MARK
 
 
 class AuditDecision(StrEnum):
@@ -64,10 +94,19 @@ class AuditRecord(BaseModel):
     alarm_name: str | None = None
     playbook: str | None = None
 
+    @field_validator(*FIELD_MAX_CHARS, mode="after")
+    @classmethod
+    def _bounded(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return bounded(value, FIELD_MAX_CHARS[str(info.field_name)])
+
     @field_validator("at")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
         return in_utc(value)
+
+    def updated(self, **changes: Any) -> AuditRecord:
+        """A copy with ``changes``, validated again (``model_copy`` would skip the bounds)."""
+        return type(self).model_validate({**self.model_dump(), **changes})
 
     @property
     def vm_key(self) -> str | None:

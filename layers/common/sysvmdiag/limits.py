@@ -8,6 +8,11 @@ Every Lambda instance has its own memory, so counters live in the limits table (
 * ``ACCOUNT#<account>`` / ``SLOT#<n>`` and ``VM#<vm>`` / ``SLOT#<n>``: concurrency *leases*, not bare
   counters. A slot is taken while its ``lease_until`` lies ahead, so a worker that crashes before
   releasing gives its capacity back when the lease runs out, and a failed job never leaks a slot.
+  Each slot also keeps ``expected_end``, when its holder is expected to give it back (a run's end, a
+  job's expected end; never after ``lease_until``). The lease is the safety expiry, the worst case; a
+  refusal's Retry-After is the time until the earliest *expected* end among the held slots (at least
+  1 s; a holder already past its expected end counts as freeing any moment), so a queued job's
+  10-minute queue allowance does not turn into a 10-minute Retry-After.
 
 The defaults live in :data:`DEFAULT_ACCOUNT_LIMITS` and :data:`DEFAULT_VM_CONCURRENT_RUNS` (the one
 config place), overridable per account (:func:`limits_for`) and per deployment (``LIMITS_JSON``,
@@ -161,6 +166,21 @@ class _Slot:
     sk: str
     holder: str
     lease_until: float
+    expected_end: float  # when the holder is expected to free it (<= lease_until)
+
+
+def retry_after_for(held: list[_Slot], now: float) -> int:
+    """Seconds until the earliest of the held slots is expected to free (each at its expected end,
+    never later than its lease), rounded up and at least 1."""
+    return _seconds_until(min(min(slot.expected_end, slot.lease_until) for slot in held), now)
+
+
+def _slot_of(item: Mapping[str, Any]) -> _Slot:
+    """A slot item as stored; one written before ``expected_end`` existed is expected at its lease."""
+    lease_until = float(item.get("lease_until", 0))
+    return _Slot(
+        item["sk"], str(item.get("holder", "")), lease_until, float(item.get("expected_end", lease_until))
+    )
 
 
 class LimitStore:
@@ -205,26 +225,42 @@ class LimitStore:
 
     # -- concurrency leases ------------------------------------------------------------------------------
 
-    def acquire_account_slot(self, account_id: str, holder: str, limit: int, lease_seconds: float) -> None:
+    def acquire_account_slot(
+        self,
+        account_id: str,
+        holder: str,
+        limit: int,
+        lease_seconds: float,
+        expected_seconds: float | None = None,
+    ) -> None:
         """Take one of the account's ``limit`` job slots for ``holder`` (a job or request id) for
-        ``lease_seconds``; LimitExceeded TOO_MANY_JOBS when all are held."""
+        ``lease_seconds``, expected back within ``expected_seconds`` (default: the lease);
+        LimitExceeded TOO_MANY_JOBS when all are held."""
         self._acquire(
             f"ACCOUNT#{account_id}",
             holder,
             limit,
-            lease_seconds,
+            (lease_seconds, lease_seconds if expected_seconds is None else expected_seconds),
             ErrorCode.TOO_MANY_JOBS,
             f"Account {account_id} already has {limit} diagnostics in flight (its limit)",
         )
 
-    def acquire_vm_slot(self, vm_id: str, holder: str, limit: int, lease_seconds: float) -> None:
-        """Take one of the VM's ``limit`` run slots for ``holder``; LimitExceeded VM_BUSY when all are
-        held (keeps a burst under the VM sshd's MaxStartups)."""
+    def acquire_vm_slot(
+        self,
+        vm_id: str,
+        holder: str,
+        limit: int,
+        lease_seconds: float,
+        expected_seconds: float | None = None,
+    ) -> None:
+        """Take one of the VM's ``limit`` run slots for ``holder`` (expected back within
+        ``expected_seconds``, default the lease); LimitExceeded VM_BUSY when all are held (keeps a
+        burst under the VM sshd's MaxStartups)."""
         self._acquire(
             f"VM#{vm_id}",
             holder,
             limit,
-            lease_seconds,
+            (lease_seconds, lease_seconds if expected_seconds is None else expected_seconds),
             ErrorCode.VM_BUSY,
             f"System VM {vm_id} is already running {limit} diagnostics (its limit)",
         )
@@ -254,10 +290,7 @@ class LimitStore:
         }
         while True:
             response = self.table.query(**kwargs)
-            slots.extend(
-                _Slot(item["sk"], str(item.get("holder", "")), float(item.get("lease_until", 0)))
-                for item in response.get("Items", [])
-            )
+            slots.extend(_slot_of(item) for item in response.get("Items", []))
             if "LastEvaluatedKey" not in response:
                 return slots
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -266,32 +299,38 @@ class LimitStore:
         now = self.clock()
         return sum(1 for slot in self._slots(pk) if slot.lease_until >= now)
 
-    def _acquire(self, pk: str, holder: str, limit: int, lease_seconds: float, code: str, what: str) -> None:
+    def _acquire(
+        self, pk: str, holder: str, limit: int, seconds: tuple[float, float], code: str, what: str
+    ) -> None:
+        """``seconds``: the lease and the expected time the holder keeps the slot, both from now."""
         for _ in range(ACQUIRE_ATTEMPTS):
             now = self.clock()
-            lease_until = now + lease_seconds
+            lease_until = now + seconds[0]
+            ends = (lease_until, min(now + seconds[1], lease_until))
             slots = self._slots(pk)
             mine = next((slot for slot in slots if slot.holder == holder), None)
             still_mine = Attr("holder").eq(holder)
-            if mine is not None and self._put_slot(pk, mine.sk, holder, lease_until, still_mine):
+            if mine is not None and self._put_slot(pk, mine.sk, holder, ends, still_mine):
                 self._remember(pk, holder, mine.sk)
                 return  # already held: the same slot, its lease renewed
             live = [slot for slot in slots if slot.lease_until >= now and slot.holder != holder]
             if len(live) >= limit:
-                retry_after = _seconds_until(min(slot.lease_until for slot in live), now)
+                retry_after = retry_after_for(live, now)
                 raise LimitExceeded(code, f"{what}; retry in {retry_after} s.", retry_after)
             taken = {slot.sk for slot in live}
             free = [f"SLOT#{n}" for n in range(limit) if f"SLOT#{n}" not in taken]
             is_free = Attr("pk").not_exists() | Attr("lease_until").lt(_number(now))
             for sk in free:
-                if self._put_slot(pk, sk, holder, lease_until, is_free):
+                if self._put_slot(pk, sk, holder, ends, is_free):
                     self._remember(pk, holder, sk)
                     return
             # every slot we saw free was taken meanwhile by another instance: look again
         raise LimitExceeded(code, f"{what}; retry in 1 s.", 1)
 
-    def _put_slot(self, pk: str, sk: str, holder: str, lease_until: float, condition: Any) -> bool:
-        """Conditional PutItem of a lease; False when another instance won the slot."""
+    def _put_slot(self, pk: str, sk: str, holder: str, ends: tuple[float, float], condition: Any) -> bool:
+        """Conditional PutItem of a lease (``ends``: lease_until, expected_end); False when another
+        instance won the slot."""
+        lease_until, expected_end = ends
         try:
             self.table.put_item(
                 Item={
@@ -299,6 +338,7 @@ class LimitStore:
                     "sk": sk,
                     "holder": holder,
                     "lease_until": _number(lease_until),
+                    "expected_end": _number(expected_end),
                     "expires_at": math.ceil(lease_until) + LEASE_TTL_SECONDS,
                 },
                 ConditionExpression=condition,

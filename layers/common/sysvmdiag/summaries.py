@@ -3,11 +3,46 @@
 Both format the typed results of :mod:`sysvmdiag.results`, so a field renamed there fails here, in
 tests, instead of printing "None" in a terminal or an SNS message. A value the parser could not
 read shows as "?" (counts) or "-" (times).
+
+Every line here, and every line the CLI prints, passes through :func:`printable`: text that came from a
+client or a VM (a user agent, a target id, a tool's stderr) cannot move the cursor, start a new line,
+recolour or reorder a terminal. JSON output (``--json``, the API) is left as it is.
 """
 
 from __future__ import annotations
 
+import unicodedata
+
 from sysvmdiag.results import ArpingResult, ParsedResult, PingResult, TracerouteResult
+
+# Unicode categories escaped by printable(): controls (C0, DEL, C1: newline, carriage return, ESC),
+# format characters (the bidi embeddings, overrides and isolates U+202A-U+202E and U+2066-U+2069, the
+# marks U+200E/U+200F/U+061C, zero-width characters), line and paragraph separators, lone surrogates.
+_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(char: str) -> str:
+    if char in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[char]
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def printable(text: object) -> str:
+    """``text`` as one inert line for a terminal or a notification: every control, format or separator
+    character is written as its escape (``\\n``, ``\\x1b``, ``\\u202e``); everything else is kept.
+
+    Backslashes are kept as they are, so printable(printable(x)) == printable(x).
+    """
+    text = str(text)
+    if all(unicodedata.category(char) not in _ESCAPED_CATEGORIES for char in text):
+        return text
+    return "".join(
+        _escape(char) if unicodedata.category(char) in _ESCAPED_CATEGORIES else char for char in text
+    )
 
 
 def number(value: float | None) -> str:
@@ -40,7 +75,7 @@ def detail_lines(result: ParsedResult) -> list[str]:
         lines.extend(
             f"  reply from {reply.address} [{reply.mac}] {ms(reply.rtt_ms)}" for reply in result.replies
         )
-    return lines
+    return [printable(line) for line in lines]
 
 
 def one_line(result: ParsedResult, destination: str) -> str:
@@ -59,7 +94,7 @@ def one_line(result: ParsedResult, destination: str) -> str:
             line += f", avg {number(result.rtt_ms.avg)} ms"
     if result.errors:
         line += f", {len(result.errors)} error(s)"
-    return line
+    return printable(line)
 
 
 def _traceroute_line(result: TracerouteResult, destination: str) -> str:

@@ -192,3 +192,56 @@ def test_a_release_by_the_instance_that_acquired_costs_one_call(limits: LimitSto
     limits.release_vm_slot("vm-remember", "run-1")
     assert calls == ["DeleteItem"]
     assert limits.in_flight_for_vm("vm-remember") == 0
+
+
+# -- Retry-After from the expected ends, not the leases ---------------------------------------------
+
+
+def test_retry_after_is_the_earliest_expected_end_not_the_lease(limits: LimitStore, clock: Any) -> None:
+    # a queued job: leased for its deadline (600 s queue allowance + worst case), expected in ~38 s
+    limits.acquire_account_slot("acct-1", "job-a", limit=2, lease_seconds=643, expected_seconds=38)
+    clock.advance(4)
+    limits.acquire_account_slot("acct-1", "run-b", limit=2, lease_seconds=33, expected_seconds=28)
+    item = limits.table.get_item(Key={"pk": "ACCOUNT#acct-1", "sk": "SLOT#0"})["Item"]
+    assert (float(item["lease_until"]), float(item["expected_end"])) == (clock.now - 4 + 643, clock.now + 34)
+    clock.advance(10.5)
+    with pytest.raises(LimitExceeded) as refused:
+        limits.acquire_account_slot("acct-1", "job-c", limit=2, lease_seconds=643, expected_seconds=38)
+    assert refused.value.retry_after == 18  # ceil(32 - 14.5): run-b's end, not job-a's 638 s lease
+    assert "retry in 18 s" in refused.value.message
+    limits.release_account_slot("acct-1", "run-b")
+    with pytest.raises(LimitExceeded) as refused:
+        limits.acquire_account_slot("acct-1", "job-c", limit=1, lease_seconds=643, expected_seconds=38)
+    assert refused.value.retry_after == 24  # ceil(38 - 14.5): job-a's expected end
+
+
+def test_a_holder_past_its_expected_end_frees_any_moment(limits: LimitStore, clock: Any) -> None:
+    limits.acquire_vm_slot("vm-1", "job-a", limit=1, lease_seconds=643, expected_seconds=38)
+    clock.advance(100)  # the job waited in the queue longer than expected: its lease still holds
+    with pytest.raises(LimitExceeded) as refused:
+        limits.acquire_vm_slot("vm-1", "run-b", limit=1, lease_seconds=30, expected_seconds=25)
+    assert (refused.value.code, refused.value.retry_after) == ("VM_BUSY", 1)
+
+
+def test_an_expected_end_never_outlives_the_lease_and_defaults_to_it(limits: LimitStore, clock: Any) -> None:
+    limits.acquire_account_slot("acct-1", "job-a", limit=2, lease_seconds=20, expected_seconds=500)
+    limits.acquire_account_slot("acct-1", "job-b", limit=2, lease_seconds=90)  # no estimate: the lease
+    items = limits.table.query(
+        KeyConditionExpression=boto3.dynamodb.conditions.Key("pk").eq("ACCOUNT#acct-1")
+    )
+    ends = sorted(float(i["expected_end"]) - clock.now for i in items["Items"])
+    assert ends == [20, 90]
+    with pytest.raises(LimitExceeded) as refused:
+        limits.acquire_account_slot("acct-1", "job-c", limit=2, lease_seconds=20)
+    assert refused.value.retry_after == 20
+
+
+def test_a_slot_written_before_expected_ends_existed_counts_at_its_lease(
+    limits: LimitStore, clock: Any
+) -> None:
+    limits.table.put_item(
+        Item={"pk": "VM#vm-1", "sk": "SLOT#0", "holder": "old", "lease_until": int(clock.now) + 45}
+    )
+    with pytest.raises(LimitExceeded) as refused:
+        limits.acquire_vm_slot("vm-1", "run-b", limit=1, lease_seconds=30, expected_seconds=25)
+    assert refused.value.retry_after == 45

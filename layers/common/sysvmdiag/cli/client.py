@@ -1,4 +1,10 @@
-"""``sysvmdiag run``, ``job``, ``vms`` and ``audit``: a client of the HTTP API for people at a terminal."""
+"""``sysvmdiag run``, ``job``, ``vms`` and ``audit``: a client of the HTTP API for people at a terminal.
+
+Every line printed for a person is built from the API's fields and passed through
+:func:`sysvmdiag.summaries.printable`, one line at a time, so a field holding a newline, a carriage
+return or an escape sequence (a tenant's user agent, target id or params) shows as its escape and cannot
+forge a line; ``--json`` prints the API's JSON unchanged.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ from pydantic import ValidationError
 
 from sysvmdiag.local.stack import LocalStack
 from sysvmdiag.results import load_result
-from sysvmdiag.summaries import detail_lines
+from sysvmdiag.summaries import detail_lines, printable
 
 FINAL_JOB_STATUSES = ("succeeded", "failed", "denied")
 
@@ -32,7 +38,7 @@ class ApiError(Exception):
 
     def describe(self) -> str:
         text = f"refused ({self.status} {self.body.get('code')}): {self.body.get('message')}"
-        return f"{text} Retry after {self.retry_after} s." if self.retry_after else text
+        return printable(f"{text} Retry after {self.retry_after} s." if self.retry_after else text)
 
 
 def resolve_endpoint(api: str | None, key: str | None, as_account: str) -> tuple[str, str]:
@@ -92,7 +98,7 @@ class Spinner:
         for frame in itertools.cycle("|/-\\"):
             if self._stop.wait(0.1):
                 break
-            sys.stderr.write(f"\r{frame} {self._text}")
+            sys.stderr.write(f"\r{frame} {printable(self._text)}")
             sys.stderr.flush()
         sys.stderr.write("\r" + " " * (len(self._text) + 2) + "\r")
 
@@ -128,9 +134,14 @@ def summarize(response: dict) -> str:
     lines = [head, *_result_lines(response)]
     if response.get("truncated"):
         lines.append("  (output truncated)")
-    if not response.get("success") and response.get("stderr"):
+    if not response.get("success") and (response.get("stderr") or "").strip():
         lines.append("  stderr: " + response["stderr"].strip().splitlines()[-1])
-    return "\n".join(lines)
+    return text_lines(lines)
+
+
+def text_lines(lines: list[str]) -> str:
+    """Lines for a terminal: each one made printable, then joined (only these newlines are printed)."""
+    return "\n".join(printable(line) for line in lines)
 
 
 def is_job(response: dict) -> bool:
@@ -152,9 +163,9 @@ def wait_for_job(api: str, key: str, job: dict, timeout: float) -> dict:
 
 def summarize_job(job: dict) -> str:
     if job.get("result"):
-        return f"job {job['id']} {job['status']}\n" + summarize(job["result"])
+        return text_lines([f"job {job['id']} {job['status']}"]) + "\n" + summarize(job["result"])
     error = job.get("error") or {}
-    return f"job {job['id']} {job['status']}: {error.get('code')}: {error.get('message')}"
+    return printable(f"job {job['id']} {job['status']}: {error.get('code')}: {error.get('message')}")
 
 
 def _refused(err: ApiError, as_json: bool) -> int:
@@ -178,19 +189,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 print(
                     json.dumps(response, indent=2)
                     if args.json
-                    else f"job {response['id']} queued: poll with `sysvmdiag job {response['id']}`"
+                    else printable(f"job {response['id']} queued: poll with `sysvmdiag job {response['id']}`")
                 )
                 return 0
             if not args.json:
                 print(
-                    f"job {response['id']} queued (worst case {response['worstCaseSeconds']:.0f} s)",
+                    printable(
+                        f"job {response['id']} queued (worst case {response['worstCaseSeconds']:.0f} s)"
+                    ),
                     file=sys.stderr,
                 )
             response = wait_for_job(api, key, response, args.wait)
     except ApiError as err:
         return _refused(err, args.json)
     except TimeoutError as err:
-        print(f"sysvmdiag: {err}", file=sys.stderr)
+        print(printable(f"sysvmdiag: {err}"), file=sys.stderr)
         return 1
     if is_job(response):
         print(json.dumps(response, indent=2) if args.json else summarize_job(response))
@@ -208,7 +221,7 @@ def _cmd_job(args: argparse.Namespace) -> int:
     except ApiError as err:
         return _refused(err, args.json)
     except TimeoutError as err:
-        print(f"sysvmdiag: {err}", file=sys.stderr)
+        print(printable(f"sysvmdiag: {err}"), file=sys.stderr)
         return 1
     print(json.dumps(job, indent=2) if args.json else summarize_job(job))
     return 0 if job["status"] in ("succeeded", "queued", "running") else 1
@@ -235,17 +248,24 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         print(json.dumps(page, indent=2))
         return 0
     for record in page["items"]:
-        outcome = record.get("status") or "-"
-        reason = f" {record['reasonCode']}" if record.get("reasonCode") else ""
-        target = record.get("vmName") or record.get("targetId")
-        exit_code = f" exit {record['exitCode']}" if record.get("exitCode") is not None else ""
-        print(
-            f"{record['at']}  {record['accountId']:<16} {record['decision']:<8} {outcome:<9}{reason:<22} "
-            f"{record.get('type') or '-'} {record.get('ipAddress') or '-'} on {target}{exit_code}"
-        )
+        print(audit_line(record))
     if page.get("nextToken"):
-        print(f"(more: --json shows nextToken {page['nextToken'][:16]}...)")
+        print(printable(f"(more: --json shows nextToken {page['nextToken'][:16]}...)"))
     return 0
+
+
+def audit_line(record: dict) -> str:
+    """One audit record (as GET /audit shows it) on one line, whatever its fields hold."""
+    outcome = record.get("status") or "-"
+    reason = f" {record['reasonCode']}" if record.get("reasonCode") else ""
+    target = record.get("vmName") or record.get("targetId")
+    exit_code = f" exit {record['exitCode']}" if record.get("exitCode") is not None else ""
+    source = f" from {record.get('sourceIp') or '-'}"
+    agent = f" ({record['userAgent']})" if record.get("userAgent") else ""
+    return printable(
+        f"{record['at']}  {record['accountId']:<16} {record['decision']:<8} {outcome:<9}{reason:<22} "
+        f"{record.get('type') or '-'} {record.get('ipAddress') or '-'} on {target}{exit_code}{source}{agent}"
+    )
 
 
 def _cmd_vms(args: argparse.Namespace) -> int:
@@ -253,7 +273,7 @@ def _cmd_vms(args: argparse.Namespace) -> int:
     try:
         response = call_api("GET", f"{api}/systemvms", key)
     except ApiError as err:
-        print(f"refused ({err.status}): {err.body.get('message')}", file=sys.stderr)
+        print(printable(f"refused ({err.status}): {err.body.get('message')}"), file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(response, indent=2))
@@ -262,10 +282,11 @@ def _cmd_vms(args: argparse.Namespace) -> int:
         addresses = ", ".join(
             f"{i['name']}={i.get('ipv4') or i.get('ipv6')} ({i['networkKind']})" for i in vm["interfaces"]
         )
-        print(
+        head = (
             f"{vm['id']}  {vm['name']:<8} {vm['kind']:<6} {vm['state']:<8} egress: "
-            f"{', '.join(vm['allowedEgressKinds']) or '-'}\n    {addresses}"
+            f"{', '.join(vm['allowedEgressKinds']) or '-'}"
         )
+        print(text_lines([head, f"    {addresses}"]))
     return 0
 
 

@@ -68,18 +68,16 @@ class AuditTrail:
         result: DiagnosticResult | None = None,
     ) -> AuditRecord:
         """Write the request's record as it stands now."""
-        final = record.model_copy(
-            update={
-                "decision": decision,
-                "status": status,
-                "reason_code": error.code.value if error else None,
-                "reason": error.message if error else None,
-                "detail_code": error.detail_code if error else None,
-                "detail": error.detail if error else None,
-                "error_code": error.code.value if error and decision is AuditDecision.ALLOWED else None,
-                "exit_code": result.exit_code if result else None,
-                "duration_ms": result.duration_ms if result else None,
-            }
+        final = record.updated(  # validated again: the error's sentences are bounded like the rest
+            decision=decision,
+            status=status,
+            reason_code=error.code.value if error else None,
+            reason=error.message if error else None,
+            detail_code=error.detail_code if error else None,
+            detail=error.detail if error else None,
+            error_code=error.code.value if error and decision is AuditDecision.ALLOWED else None,
+            exit_code=result.exit_code if result else None,
+            duration_ms=result.duration_ms if result else None,
         )
         try:
             self._log.record(final)

@@ -1,7 +1,9 @@
 """Job submission: a request that outlasts the synchronous budget (or asks for it) becomes a queued job.
 
 The audit record is written before the job exists, so the worker's completion always finds it; the
-account's slot is held from now until the job ends.
+account's slot is held from now until the job ends: leased until the job's deadline (the queue allowance
+is part of it), expected back after a short queue wait and the job's worst case (the Retry-After of a
+caller refused meanwhile).
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ from sysvmdiag.pipeline.audit_trail import AuditTrail
 from sysvmdiag.pipeline.guards import dependency_errors
 from sysvmdiag.pipeline.job_worker import JobWorker
 from sysvmdiag.pipeline.leases import Leases
-from sysvmdiag.pipeline.origin import LEASE_MARGIN_SECONDS, SSH_OVERHEAD_SECONDS, RequestOrigin
+from sysvmdiag.pipeline.origin import (
+    EXPECTED_QUEUE_WAIT_SECONDS,
+    LEASE_MARGIN_SECONDS,
+    SSH_OVERHEAD_SECONDS,
+    RequestOrigin,
+)
 from sysvmdiag.pipeline.ports import Clock, JobQueuePort, JobRepository
 from sysvmdiag.policy import Caller, Decision
 
@@ -79,9 +86,10 @@ class JobSubmission:
         job = self._new_job(caller, request, origin, decision.worst_case_seconds or 0.0, now, playbook_run_id)
         record = record.model_copy(update={"mode": "async", "job_id": job.id})
         lease = (job.deadline_at - now).total_seconds() + LEASE_MARGIN_SECONDS
+        expected = EXPECTED_QUEUE_WAIT_SECONDS + job.worst_case_seconds + SSH_OVERHEAD_SECONDS
         try:
             with dependency_errors():
-                self._leases.take_account_slot(caller, job.id, lease)
+                self._leases.take_account_slot(caller, job.id, lease, expected)
         except ServiceError as err:
             self._audit.refused(record, err)
             raise

@@ -72,9 +72,9 @@ class JobWorker:
         except ServiceError as err:
             return self.finish(job, JobStatus.DENIED, error=err)
         vm_id = decision.vm_uuid or job.target_id
-        lease = job.worst_case_seconds + SSH_OVERHEAD_SECONDS + LEASE_MARGIN_SECONDS
+        expected = job.worst_case_seconds + SSH_OVERHEAD_SECONDS  # the run's end
         try:
-            self._leases.take_vm_slot(vm_id, job.id, lease)
+            self._leases.take_vm_slot(vm_id, job.id, expected + LEASE_MARGIN_SECONDS, expected)
         except ServiceError as err:
             return self._defer(job, attempt, err.retry_after or 5)
         try:

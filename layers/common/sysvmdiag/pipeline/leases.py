@@ -37,20 +37,26 @@ class Leases:
                 caller.account_id, self._account_limits[caller.role].requests_per_minute
             )
 
-    def take_account_slot(self, caller: Caller, holder: str, lease_seconds: float) -> None:
+    def take_account_slot(
+        self, caller: Caller, holder: str, lease_seconds: float, expected_seconds: float
+    ) -> None:
+        """Hold a slot for at most ``lease_seconds`` (the safety expiry), expected back within
+        ``expected_seconds`` (what a refused caller's Retry-After is computed from)."""
         if is_system_caller(caller):
             return
         limit = self._account_limits[caller.role].concurrent_jobs
         with limit_errors():
-            self._limiter.acquire_account_slot(caller.account_id, holder, limit, lease_seconds)
+            self._limiter.acquire_account_slot(
+                caller.account_id, holder, limit, lease_seconds, expected_seconds
+            )
 
     def free_account_slot(self, account_id: str, holder: str) -> None:
         if not is_system_account(account_id):
             self._limiter.release_account_slot(account_id, holder)
 
-    def take_vm_slot(self, vm_id: str, holder: str, lease_seconds: float) -> None:
+    def take_vm_slot(self, vm_id: str, holder: str, lease_seconds: float, expected_seconds: float) -> None:
         with limit_errors():
-            self._limiter.acquire_vm_slot(vm_id, holder, self._vm_runs, lease_seconds)
+            self._limiter.acquire_vm_slot(vm_id, holder, self._vm_runs, lease_seconds, expected_seconds)
 
     def free_vm_slot(self, vm_id: str, holder: str) -> None:
         self._limiter.release_vm_slot(vm_id, holder)

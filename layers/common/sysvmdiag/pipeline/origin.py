@@ -9,6 +9,11 @@ SYNC_BUDGET_SECONDS = 25.0
 SSH_OVERHEAD_SECONDS = 3.0
 # A lease outlives its run by this much, so a slow release never frees a slot under a live run.
 LEASE_MARGIN_SECONDS = 5.0
+# How long a queued job is expected to wait before a worker takes it: SQS hands a message to the worker
+# Lambda within a second or two, a cold start adds a few more. Only the Retry-After of a refusal uses
+# it (a job's expected end = now + this + worst case + SSH overhead); the job's deadline (10-minute
+# queue allowance, jobs.QUEUE_ALLOWANCE_SECONDS) stays the lease, the bound that frees a lost job's slot.
+EXPECTED_QUEUE_WAIT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)

@@ -63,9 +63,11 @@ class AuditLog(Protocol):
 class Limiter(Protocol):
     def count_request(self, account_id: str, per_minute: int) -> None: ...
     def acquire_account_slot(
-        self, account_id: str, holder: str, limit: int, lease_seconds: float
+        self, account_id: str, holder: str, limit: int, lease_seconds: float, expected_seconds: float
     ) -> None: ...
-    def acquire_vm_slot(self, vm_id: str, holder: str, limit: int, lease_seconds: float) -> None: ...
+    def acquire_vm_slot(
+        self, vm_id: str, holder: str, limit: int, lease_seconds: float, expected_seconds: float
+    ) -> None: ...
     def release_account_slot(self, account_id: str, holder: str) -> None: ...
     def release_vm_slot(self, vm_id: str, holder: str) -> None: ...
 
@@ -121,10 +123,14 @@ class NoLimits:
     def count_request(self, account_id: str, per_minute: int) -> None:
         return None
 
-    def acquire_account_slot(self, account_id: str, holder: str, limit: int, lease_seconds: float) -> None:
+    def acquire_account_slot(
+        self, account_id: str, holder: str, limit: int, lease_seconds: float, expected_seconds: float
+    ) -> None:
         return None
 
-    def acquire_vm_slot(self, vm_id: str, holder: str, limit: int, lease_seconds: float) -> None:
+    def acquire_vm_slot(
+        self, vm_id: str, holder: str, limit: int, lease_seconds: float, expected_seconds: float
+    ) -> None:
         return None
 
     def release_account_slot(self, account_id: str, holder: str) -> None:

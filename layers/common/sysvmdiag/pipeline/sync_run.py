@@ -32,14 +32,15 @@ class SyncRun:
     ) -> DiagnosticResult:
         """Run now; slots are released in reverse order whatever happens; nothing runs over a limit."""
         holder = record.id
-        lease = (decision.worst_case_seconds or 0.0) + SSH_OVERHEAD_SECONDS + LEASE_MARGIN_SECONDS
+        expected = (decision.worst_case_seconds or 0.0) + SSH_OVERHEAD_SECONDS  # the run's end
+        lease = expected + LEASE_MARGIN_SECONDS
         vm_id = decision.vm_uuid or request.target_id
         record = record.model_copy(update={"mode": "sync"})
         try:
             with dependency_errors(), ExitStack() as held:
-                self._leases.take_account_slot(caller, holder, lease)
+                self._leases.take_account_slot(caller, holder, lease, expected)
                 held.callback(self._leases.free_account_slot, caller.account_id, holder)
-                self._leases.take_vm_slot(vm_id, holder, lease)
+                self._leases.take_vm_slot(vm_id, holder, lease, expected)
                 held.callback(self._leases.free_vm_slot, vm_id, holder)
                 result = self._execution.run(request, decision, context)
         except ServiceError as err:

@@ -1,0 +1,62 @@
+"""Retry-After of a full account or VM: when the earliest held slot is expected to free, not its lease."""
+
+from __future__ import annotations
+
+import pytest
+
+from sysvmdiag.jobs import QUEUE_ALLOWANCE_SECONDS, Job
+from sysvmdiag.limits import _Slot, retry_after_for
+from sysvmdiag.pipeline.origin import EXPECTED_QUEUE_WAIT_SECONDS, LEASE_MARGIN_SECONDS, SSH_OVERHEAD_SECONDS
+from tests.unit.conftest import World, caller
+from tests.unit.test_jobs import long_ping
+from tests.unit.test_sync_runs import ping
+
+NOW = 1_700_000_000.0
+
+
+def slot(lease_in: float, expected_in: float) -> _Slot:
+    return _Slot("SLOT#0", "h", NOW + lease_in, NOW + expected_in)
+
+
+@pytest.mark.parametrize(
+    ("held", "seconds"),
+    [
+        ([slot(638, 38)], 38),  # a queued job: its expected end, not its deadline's lease
+        ([slot(638, 38), slot(33, 28.2)], 29),  # the earliest of them, rounded up
+        ([slot(20, 500)], 20),  # never after the lease, whatever the estimate said
+        ([slot(638, -60), slot(33, 28)], 1),  # one past its expected end: any moment, at least 1 s
+        ([slot(0.2, 0.2)], 1),
+    ],
+)
+def test_retry_after_is_the_earliest_expected_end(held: list[_Slot], seconds: int) -> None:
+    assert retry_after_for(held, NOW) == seconds
+
+
+def test_a_job_s_slot_is_leased_to_its_deadline_and_expected_after_queue_wait_and_worst_case(
+    world: World,
+) -> None:
+    job = world.service().submit(caller("alice"), long_ping(), world.origin())
+    assert isinstance(job, Job)
+    [(key, holder, lease, expected)] = world.limiter.taken
+    assert (key, holder) == ("ACCOUNT#acct-alice", job.id)
+    run = job.worst_case_seconds + SSH_OVERHEAD_SECONDS
+    assert lease == QUEUE_ALLOWANCE_SECONDS + run + LEASE_MARGIN_SECONDS  # unchanged: the safety expiry
+    assert expected == EXPECTED_QUEUE_WAIT_SECONDS + run  # what a refused caller waits for
+
+
+def test_the_worker_s_vm_slot_is_expected_at_the_run_s_end(world: World) -> None:
+    job = world.service().submit(caller("alice"), long_ping(), world.origin())
+    world.service().process_job(job.id)
+    [(_key, _holder, lease, expected)] = [
+        taken for taken in world.limiter.taken if taken[0].startswith("VM#")
+    ]
+    run = job.worst_case_seconds + SSH_OVERHEAD_SECONDS
+    assert (lease, expected) == (run + LEASE_MARGIN_SECONDS, run)
+
+
+def test_a_synchronous_run_s_slots_are_expected_at_the_run_s_end(world: World) -> None:
+    world.service().submit(caller("alice"), ping(), world.origin())
+    (account_key, *_), (vm_key, *_) = world.limiter.taken
+    assert account_key == "ACCOUNT#acct-alice" and vm_key.startswith("VM#")
+    assert {(lease - expected) for _k, _h, lease, expected in world.limiter.taken} == {LEASE_MARGIN_SECONDS}
+    assert all(expected > SSH_OVERHEAD_SECONDS for *_, expected in world.limiter.taken)
