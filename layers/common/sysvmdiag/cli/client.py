@@ -237,7 +237,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     for record in page["items"]:
         outcome = record.get("status") or "-"
         reason = f" {record['reasonCode']}" if record.get("reasonCode") else ""
-        target = record.get("vmName") or record.get("targetId")
+        target = record.get("vmName") or record.get("targetId") or "-"
         exit_code = f" exit {record['exitCode']}" if record.get("exitCode") is not None else ""
         print(
             f"{record['at']}  {record['accountId']:<16} {record['decision']:<8} {outcome:<9}{reason:<22} "
