@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 from datetime import datetime
 from functools import cache
 from http import HTTPStatus
-from typing import Annotated
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
+    OpenAPIRequestValidationMiddleware,
+)
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
@@ -27,6 +31,7 @@ from sysvmdiag.models import AuditPage, DiagnosticRequest, DiagnosticResult, Err
 from sysvmdiag.observability import logger, metrics, tracer
 from sysvmdiag.pipeline.origin import RequestOrigin
 from sysvmdiag.pipeline.service import DiagnosticsService
+from sysvmdiag.policy import Caller
 
 TITLE = "sysvmdiag"
 DESCRIPTION = "Run ping, traceroute and arping on cloud system VMs, under an access policy."
@@ -34,7 +39,45 @@ DESCRIPTION = "Run ping, traceroute and arping on cloud system VMs, under an acc
 # Denials and errors emit no metric of their own on some paths; an empty flush is expected, not news.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
-app = APIGatewayHttpResolver(enable_validation=True)
+
+def _json_body(text: str) -> Any:
+    """``json.loads`` as powertools calls it for the body, every way of failing a JSONDecodeError (which
+    powertools answers as ``json_invalid``): an integer over ``sys.get_int_max_str_digits()`` digits
+    (int() raises a bare ValueError) and nesting deeper than the recursion limit (RecursionError)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except ValueError as err:
+        limit = sys.get_int_max_str_digits()
+        raise json.JSONDecodeError(f"a number has more than {limit} digits", text, 0) from err
+    except RecursionError as err:
+        raise json.JSONDecodeError("it is nested too deeply", text, 0) from err
+
+
+class _JsonBodiesOnly(OpenAPIRequestValidationMiddleware):
+    """powertools' request validation, reading the body as JSON or refusing it: the media type compared
+    case-insensitively (RFC 9110: ``APPLICATION/JSON; charset=UTF-8`` is JSON), form and multipart bodies
+    (which powertools would parse) refused as 415, a body that is not UTF-8 ``json_invalid``."""
+
+    def _get_body(self, app: Any) -> dict[str, Any]:
+        content_type = app.current_event.headers.get("content-type") or ""
+        media_type = content_type.partition(";")[0].strip().lower()
+        if media_type not in ("", content_types.APPLICATION_JSON):
+            raise RequestUnsupportedContentType(
+                "Unsupported content type",
+                errors=[{"type": "unsupported_content_type", "loc": ("body",), "msg": media_type}],
+            )
+        try:
+            return self._parse_json_data(app)
+        except UnicodeDecodeError as err:
+            error = {"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error"}
+            raise RequestValidationError([{**error, "ctx": {"error": "it is not UTF-8"}}]) from err
+
+
+app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=_json_body)
+# powertools builds this middleware in the constructor and runs it first on every validated route.
+app._request_validation_middleware = _JsonBodiesOnly()
 app.enable_swagger(path="/swagger", title=TITLE, description=DESCRIPTION)
 
 
@@ -184,6 +227,9 @@ def get_openapi() -> Response[str]:
 
 @app.exception_handler(ServiceError)
 def handle_service_error(error: ServiceError) -> Response:
+    """The use cases audit and count their own refusals; a missing caller identity is refused here."""
+    if error.code is ErrorCode.UNAUTHENTICATED:
+        return _refused(error)
     return _error_response(error)
 
 
@@ -192,49 +238,50 @@ def _error_response(error: ServiceError) -> Response:
     return _json(error.status, error.to_dict(), error.headers())
 
 
+def _refused(error: ServiceError) -> Response:
+    """A refusal decided in this handler: the pipeline counts it toward the caller's minute (or the source
+    address's) and audits it, and may answer RATE_LIMITED instead. If even the service cannot be built
+    (the bug being answered), the refusal is only logged."""
+    try:
+        service = _service()
+    except Exception:
+        logger.exception("refusal not audited: the service could not be built")
+        return _error_response(error)
+    return _error_response(service.refused_at_the_edge(_caller_or_none(), _origin(), error))
+
+
+def _caller_or_none() -> Caller | None:
+    try:
+        return _caller()
+    except ServiceError:
+        return None
+
+
 @app.exception_handler(RequestValidationError)
 def handle_validation_error(error: RequestValidationError) -> Response:
     first = error.errors()[0] if error.errors() else {}
     if first.get("type") == "json_invalid":
-        return _error_response(ServiceError(ErrorCode.INVALID_JSON, "The body is not valid JSON."))
+        reason = first.get("ctx", {}).get("error")
+        message = f"The body is not valid JSON: {reason}." if reason else "The body is not valid JSON."
+        return _refused(ServiceError(ErrorCode.INVALID_JSON, message))
     location = [str(part) for part in first.get("loc", ()) if part != "body"]
     field = ".".join(location) or "body"
     message = first.get("msg", "The request is not valid.")
     if field:
         message = f"{field}: {message}"
-    return _error_response(ServiceError(ErrorCode.INVALID_REQUEST, message, field=field))
-
-
-def _not_json() -> Response:
-    return _error_response(
-        ServiceError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Send the body as application/json.")
-    )
+    return _refused(ServiceError(ErrorCode.INVALID_REQUEST, message, field=field))
 
 
 @app.exception_handler(RequestUnsupportedContentType)
 def handle_unsupported_content_type(_error: RequestUnsupportedContentType) -> Response:
-    return _not_json()
-
-
-@app.exception_handler([RecursionError, UnicodeDecodeError])
-def handle_unreadable_body(_error: Exception) -> Response:
-    """A body nested too deep for json.loads, or not UTF-8: the client's fault, not a 500."""
-    return _error_response(ServiceError(ErrorCode.INVALID_JSON, "The body is not valid JSON."))
-
-
-@app.exception_handler(ValueError)
-def handle_value_error(error: ValueError) -> Response:
-    """powertools raises a bare ValueError for multipart/form-data without a boundary; we take JSON only."""
-    if app.current_event.headers.get("content-type", "").lower().startswith("multipart/"):
-        return _not_json()
-    return handle_unexpected_error(error)
+    return _refused(ServiceError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Send the body as application/json."))
 
 
 @app.exception_handler(Exception)
 def handle_unexpected_error(error: Exception) -> Response:
     """The last resort: a JSON 500 with a code (logged with its traceback), never API Gateway's bare one."""
     logger.exception("unhandled error", extra={"error": type(error).__name__})
-    return _error_response(
+    return _refused(
         ServiceError(ErrorCode.INTERNAL_ERROR, "An internal error stopped the request; it has been logged.")
     )
 
@@ -242,7 +289,7 @@ def handle_unexpected_error(error: Exception) -> Response:
 @app.not_found
 def handle_unknown_route(_error: Exception) -> Response:
     event = app.current_event
-    return _error_response(
+    return _refused(
         ServiceError(ErrorCode.ROUTE_NOT_FOUND, f"There is no route {event.http_method} {event.path}.")
     )
 

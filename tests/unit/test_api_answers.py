@@ -14,6 +14,17 @@ from tests.unit.conftest import World
 
 ALICE = {"accountId": "acct-alice", "accountName": "alice", "role": "user", "domain": "ROOT/acme/engineering"}
 BODY = {"targetId": "r-4-VM", "type": "ping", "ipAddress": "198.51.100.80", "params": "-c 1"}
+GOOD = json.dumps(BODY).encode()
+# One digit past Python's int max str digits (4300): int() raises a bare ValueError inside json.loads.
+HUGE_INTEGER = (
+    b'{"targetId": "r-4-VM", "type": "ping", "ipAddress": "198.51.100.80", "params": 9' + b"9" * 4300 + b"}"
+)
+FORM = b"targetId=r-4-VM&type=ping&ipAddress=198.51.100.80"
+MULTIPART = (
+    b'--x\r\nContent-Disposition: form-data; name="targetId"\r\n\r\nr-4-VM\r\n'
+    b'--x\r\nContent-Disposition: form-data; name="type"\r\n\r\nping\r\n'
+    b'--x\r\nContent-Disposition: form-data; name="ipAddress"\r\n\r\n198.51.100.80\r\n--x--\r\n'
+)
 
 
 @pytest.fixture
@@ -27,9 +38,17 @@ def api(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     yield app
 
 
-def call(api: Any, method: str, path: str, body: bytes = b"", content_type: str = "application/json") -> Any:
+def call(
+    api: Any,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    content_type: str = "application/json",
+    identity: dict[str, str] | None = ALICE,
+) -> Any:
     event = http_api_event(method, path, {"content-type": content_type}, body, "192.0.2.7")
-    event["requestContext"]["authorizer"] = {"lambda": ALICE}
+    if identity is not None:
+        event["requestContext"]["authorizer"] = {"lambda": identity}
     answer = api.app.resolve(event, LambdaContext("api"))
     return answer["statusCode"], json.loads(answer["body"]), answer.get("headers") or {}
 
@@ -44,6 +63,12 @@ def call(api: Any, method: str, path: str, body: bytes = b"", content_type: str 
         ("POST", "/diagnostics", b'{"type": "ping"}', "application/json", 400, "INVALID_REQUEST"),
         ("POST", "/diagnostics", b"a=b", "text/plain", 415, "UNSUPPORTED_MEDIA_TYPE"),
         ("POST", "/diagnostics", b"--x--", "multipart/form-data", 415, "UNSUPPORTED_MEDIA_TYPE"),
+        ("POST", "/diagnostics", HUGE_INTEGER, "application/json", 400, "INVALID_JSON"),
+        ("POST", "/diagnostics", b"-" + b"9" * 4301, "application/json", 400, "INVALID_JSON"),
+        ("POST", "/diagnostics", FORM, "application/x-www-form-urlencoded", 415, "UNSUPPORTED_MEDIA_TYPE"),
+        ("POST", "/diagnostics", MULTIPART, "multipart/form-data; boundary=x", 415, "UNSUPPORTED_MEDIA_TYPE"),
+        ("POST", "/diagnostics", GOOD, "application/jsonp", 415, "UNSUPPORTED_MEDIA_TYPE"),
+        ("POST", "/diagnostics", GOOD, "text/json", 415, "UNSUPPORTED_MEDIA_TYPE"),
     ],
 )
 def test_the_handlers_own_answers_are_coded(
@@ -74,3 +99,115 @@ def test_a_bug_is_a_coded_500(api: Any, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(api, "_service", broken)
     status, answer, _ = call(api, "GET", "/systemvms")
     assert (status, answer["code"]) == (500, "INTERNAL_ERROR")
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "APPLICATION/JSON",
+        "Application/Json; charset=UTF-8",
+        "application/json;charset=utf-8",
+        " application/json ",
+    ],
+)
+def test_json_is_json_whatever_the_case_of_its_media_type(api: Any, content_type: str) -> None:
+    status, result, _ = call(api, "POST", "/diagnostics", GOOD, content_type)
+    assert status == 200 and result["success"] is True
+
+
+EDGE_REFUSALS = [
+    ("POST", "/diagnostics", b"{not json", "application/json", "INVALID_JSON"),
+    ("POST", "/diagnostics", HUGE_INTEGER, "application/json", "INVALID_JSON"),
+    ("POST", "/diagnostics", b"\xff\xfe\x00", "application/json", "INVALID_JSON"),
+    ("POST", "/diagnostics", b'{"type": "ping"}', "application/json", "INVALID_REQUEST"),
+    ("GET", "/audit?limit=0", b"", "application/json", "INVALID_REQUEST"),
+    ("POST", "/diagnostics", FORM, "application/x-www-form-urlencoded", "UNSUPPORTED_MEDIA_TYPE"),
+    ("POST", "/diagnostics", MULTIPART, "multipart/form-data; boundary=x", "UNSUPPORTED_MEDIA_TYPE"),
+    ("DELETE", "/diagnostics", b"", "application/json", "ROUTE_NOT_FOUND"),
+    ("GET", "/nope", b"", "application/json", "ROUTE_NOT_FOUND"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "content_type", "code"), EDGE_REFUSALS)
+def test_a_refusal_at_the_edge_is_audited_and_counted(
+    api: Any, world: World, method: str, path: str, body: bytes, content_type: str, code: str
+) -> None:
+    status, answer, _ = call(api, method, path, body, content_type)
+    assert answer["code"] == code and status >= 400
+    assert world.limiter.requests == {"acct-alice": 1}
+    [record] = world.audit.records.values()
+    assert (record.account_id, record.reason_code, record.decision, record.status) == (
+        "acct-alice",
+        code,
+        "rejected",
+        "rejected",
+    )
+    assert (record.source_ip, record.role, record.reason) == ("192.0.2.7", "user", answer["message"])
+
+
+def test_a_bug_is_audited_and_counted(api: Any, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    service = api._service()
+
+    def broken(_caller: Any) -> Any:
+        raise KeyError("bug")
+
+    monkeypatch.setattr(service, "list_targets", broken)
+    status, answer, _ = call(api, "GET", "/systemvms")
+    assert (status, answer["code"]) == (500, "INTERNAL_ERROR")
+    [record] = world.audit.records.values()
+    assert (record.reason_code, record.decision) == ("INTERNAL_ERROR", "rejected")
+    assert world.limiter.requests == {"acct-alice": 1}
+
+
+def test_a_valid_request_is_counted_and_audited_once(api: Any, world: World) -> None:
+    status, _result, _ = call(api, "POST", "/diagnostics", GOOD)
+    assert status == 200
+    assert world.limiter.requests == {"acct-alice": 1} and len(world.audit.records) == 1
+
+
+def test_probing_past_the_minute_is_rate_limited(api: Any, world: World) -> None:
+    """Bad bodies spend the caller's minute like good ones; past it the answer is 429 and the audit keeps
+    the refusal it replaced."""
+    answers = [call(api, "POST", "/diagnostics", b"{not json")[:2] for _ in range(6)]
+    assert [status for status, _ in answers] == [400] * 5 + [429]
+    assert answers[-1][1]["code"] == "RATE_LIMITED"
+    reasons = sorted((r.reason_code, r.detail_code or "") for r in world.audit.records.values())
+    assert reasons == [("INVALID_JSON", "")] * 5 + [("RATE_LIMITED", "INVALID_JSON")]
+    status, answer, headers = call(api, "POST", "/diagnostics", GOOD)
+    assert (status, answer["code"], headers.get("Retry-After")) == (429, "RATE_LIMITED", "42")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "code"),
+    [
+        ("POST", "/diagnostics", b"{not json", "INVALID_JSON"),
+        ("GET", "/systemvms", b"", "UNAUTHENTICATED"),
+        ("GET", "/nope", b"", "ROUTE_NOT_FOUND"),
+    ],
+)
+def test_a_request_without_a_caller_is_logged_and_counted_per_source(
+    api: Any, world: World, caplog: pytest.LogCaptureFixture, method: str, path: str, body: bytes, code: str
+) -> None:
+    status, answer, _ = call(api, method, path, body, identity=None)
+    assert answer["code"] == code and status >= 400
+    assert world.limiter.requests == {"SOURCE#192.0.2.7": 1} and world.audit.records == {}
+    [refusal] = [entry for entry in caplog.records if entry.getMessage() == "refused without a caller"]
+    assert (refusal.source_ip, refusal.code) == ("192.0.2.7", code)  # type: ignore[attr-defined]
+
+
+def test_a_source_without_a_caller_is_rate_limited_at_a_users_rate(api: Any, world: World) -> None:
+    statuses = [call(api, "GET", "/systemvms", identity=None)[0] for _ in range(6)]
+    assert statuses == [401] * 5 + [429]  # TIGHT: 5 requests a minute for users
+
+
+def test_a_failing_limits_store_does_not_change_the_refusal(
+    api: Any, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(_account: str, _per_minute: int) -> None:
+        raise RuntimeError("limits table down")
+
+    monkeypatch.setattr(world.limiter, "count_request", down)
+    status, answer, _ = call(api, "POST", "/diagnostics", b"{not json")
+    assert (status, answer["code"]) == (400, "INVALID_JSON")
+    [record] = world.audit.records.values()
+    assert record.reason_code == "INVALID_JSON"

@@ -8,7 +8,10 @@ from typing import Any
 import boto3
 import pytest
 
-from sysvmdiag.limits import LimitExceeded, LimitStore
+from sysvmdiag.errors import ServiceError
+from sysvmdiag.limits import DEFAULT_ACCOUNT_LIMITS, AccountLimits, LimitExceeded, LimitStore
+from sysvmdiag.pipeline.leases import Leases
+from sysvmdiag.topology.model import Role
 
 
 @pytest.fixture
@@ -35,6 +38,20 @@ def test_rate_window_refuses_the_request_over_the_limit(limits: LimitStore, cloc
     assert item["count"] == 3
     assert item["expires_at"] > window_start + 60
     limits.count_request("acct-2", per_minute=3)
+
+
+def test_a_source_without_a_caller_has_its_own_minute_in_the_table(limits: LimitStore, clock: Any) -> None:
+    window_start = 1_700_000_100
+    clock.now = window_start + 1
+    leases = Leases(limits, {**DEFAULT_ACCOUNT_LIMITS, Role.USER: AccountLimits(4, 2)})
+    leases.count_source("192.0.2.7")
+    leases.count_source("192.0.2.7")
+    with pytest.raises(ServiceError) as refused:
+        leases.count_source("192.0.2.7")
+    assert (refused.value.code, refused.value.retry_after) == ("RATE_LIMITED", 59)
+    item = limits.table.get_item(Key={"pk": "RATE#SOURCE#192.0.2.7", "sk": str(window_start)})["Item"]
+    assert item["count"] == 2
+    leases.count_source("192.0.2.8")  # another address, another minute
 
 
 def test_a_new_window_allows_again(limits: LimitStore, clock: Any) -> None:

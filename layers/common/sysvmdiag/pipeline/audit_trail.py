@@ -52,6 +52,22 @@ class AuditTrail:
             playbook=origin.playbook,
         )
 
+    def edge_record(self, caller: Caller, origin: RequestOrigin) -> AuditRecord:
+        """A request refused before it became a diagnostic request (body, JSON, media type, route, bug):
+        who sent it and from where; no VM, test or destination is known."""
+        return AuditRecord(
+            id=origin.request_id,
+            at=self._clock(),
+            account_id=caller.account_id,
+            role=caller.role.value,
+            domain=caller.domain,
+            actor=origin.actor,
+            system=is_system_caller(caller),
+            decision=AuditDecision.REJECTED,
+            source_ip=origin.source_ip,
+            user_agent=origin.user_agent,
+        )
+
     def refused(self, record: AuditRecord, error: ServiceError, *, admitted: bool = True) -> AuditRecord:
         """A request answered with an error code; before admission a failure counts as a rejection."""
         outcome = error.outcome if admitted or error.outcome is not Outcome.FAILED else Outcome.REJECTED

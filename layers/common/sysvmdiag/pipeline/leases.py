@@ -1,7 +1,9 @@
 """The limits as the pipeline applies them: per-role request rates and slots, per-VM run slots.
 
 System identities (alarm playbooks) are not rate limited and hold no account slot; a VM's slots apply to
-everyone. The limiter port holds the state (DynamoDB leases across instances, or nothing at all).
+everyone. A request without a valid caller counts toward its source address's minute (``SOURCE#<ip>``,
+at the user role's rate). The limiter port holds the state (DynamoDB leases across instances, or
+nothing at all).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from sysvmdiag.pipeline.guards import limit_errors
 from sysvmdiag.pipeline.ports import Limiter
 from sysvmdiag.policy import Caller
 from sysvmdiag.topology.model import Role
+
+SOURCE_PREFIX = "SOURCE#"  # the limits key of a caller-less source address (RATE#SOURCE#<ip>)
 
 
 class Leases:
@@ -35,6 +39,14 @@ class Leases:
         with limit_errors():
             self._limiter.count_request(
                 caller.account_id, self._account_limits[caller.role].requests_per_minute
+            )
+
+    def count_source(self, source_ip: str | None) -> None:
+        """A request that carries no valid caller: counted per source address, at a user's rate."""
+        with limit_errors():
+            self._limiter.count_request(
+                f"{SOURCE_PREFIX}{source_ip or 'unknown'}",
+                self._account_limits[Role.USER].requests_per_minute,
             )
 
     def take_account_slot(

@@ -18,6 +18,7 @@ from sysvmdiag.models import DiagnosticRequest, DiagnosticResult, SystemVmList
 from sysvmdiag.observability import tracer
 from sysvmdiag.pipeline.admission import Admission
 from sysvmdiag.pipeline.audit_trail import AuditTrail
+from sysvmdiag.pipeline.edge import EdgeRefusals
 from sysvmdiag.pipeline.execution import Execution
 from sysvmdiag.pipeline.job_submission import JobSubmission
 from sysvmdiag.pipeline.job_worker import JobFinishedHook, JobWorker
@@ -81,6 +82,7 @@ class DiagnosticsService:
         )
         self._submission = JobSubmission(jobs, queue, leases, self._audit, self._worker, clock)
         self._listing = Listing(topology)
+        self._edge = EdgeRefusals(leases, self._audit)
         self._sync_budget = sync_budget_seconds
 
     def authorize(self, caller: Caller, request: DiagnosticRequest) -> tuple[Decision, Topology]:
@@ -133,6 +135,15 @@ class DiagnosticsService:
             return self._submission.denied(caller, request, origin, err, playbook_run_id)
         record = _resolved(record, context, request)
         return self._submission.enqueue(caller, request, decision, origin, record, playbook_run_id)
+
+    def refused_at_the_edge(
+        self, caller: Caller | None, origin: RequestOrigin, error: ServiceError
+    ) -> ServiceError:
+        """A request the API refused before it reached a use case (validation, JSON, media type, route,
+        a bug): counted toward the caller's minute (or, without a caller, its source address's) and
+        audited with its code. Returns the error to answer with: ``error``, or RATE_LIMITED over the
+        minute. Never raises."""
+        return self._edge.refuse(caller, origin, error)
 
     def process_job(self, job_id: str, attempt: int = 1) -> Job | None:
         """The worker's half: run a queued job once. Safe to call again for the same job and attempt."""
