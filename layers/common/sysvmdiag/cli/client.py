@@ -258,7 +258,7 @@ def audit_line(record: dict) -> str:
     """One audit record (as GET /audit shows it) on one line, whatever its fields hold."""
     outcome = record.get("status") or "-"
     reason = f" {record['reasonCode']}" if record.get("reasonCode") else ""
-    target = record.get("vmName") or record.get("targetId")
+    target = record.get("vmName") or record.get("targetId") or "-"
     exit_code = f" exit {record['exitCode']}" if record.get("exitCode") is not None else ""
     source = f" from {record.get('sourceIp') or '-'}"
     agent = f" ({record['userAgent']})" if record.get("userAgent") else ""
