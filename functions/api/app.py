@@ -288,10 +288,28 @@ def handle_unexpected_error(error: Exception) -> Response:
 
 @app.not_found
 def handle_unknown_route(_error: Exception) -> Response:
+    """404 for a path no route has; 405 with ``Allow`` for a route asked with another method."""
     event = app.current_event
-    return _refused(
-        ServiceError(ErrorCode.ROUTE_NOT_FOUND, f"There is no route {event.http_method} {event.path}.")
+    allowed = _methods_for(event.path)
+    if not allowed:
+        return _refused(
+            ServiceError(ErrorCode.ROUTE_NOT_FOUND, f"There is no route {event.http_method} {event.path}.")
+        )
+    answer = _refused(
+        ServiceError(
+            ErrorCode.METHOD_NOT_ALLOWED,
+            f"{event.path} takes {', '.join(allowed)}, not {event.http_method}.",
+        )
     )
+    if answer.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
+        answer.headers["Allow"] = ", ".join(allowed)
+    return answer
+
+
+def _methods_for(path: str) -> list[str]:
+    """The methods the resolver's routes take for ``path`` (powertools keeps them on the app)."""
+    routes = [*app._static_routes, *app._dynamic_routes]
+    return sorted({route.method for route in routes if route.rule.match(path)})
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -57,6 +57,8 @@ def call(
     ("method", "path", "body", "content_type", "status", "code"),
     [
         ("GET", "/nope", b"", "application/json", 404, "ROUTE_NOT_FOUND"),
+        ("PUT", "/systemvms", b"", "application/json", 405, "METHOD_NOT_ALLOWED"),
+        ("GET", "/diagnostics", b"", "application/json", 405, "METHOD_NOT_ALLOWED"),
         ("POST", "/diagnostics", b"{not json", "application/json", 400, "INVALID_JSON"),
         ("POST", "/diagnostics", b"[" * 5000 + b"]" * 5000, "application/json", 400, "INVALID_JSON"),
         ("POST", "/diagnostics", b"\xff\xfe\x00", "application/json", 400, "INVALID_JSON"),
@@ -123,7 +125,7 @@ EDGE_REFUSALS = [
     ("GET", "/audit?limit=0", b"", "application/json", "INVALID_REQUEST"),
     ("POST", "/diagnostics", FORM, "application/x-www-form-urlencoded", "UNSUPPORTED_MEDIA_TYPE"),
     ("POST", "/diagnostics", MULTIPART, "multipart/form-data; boundary=x", "UNSUPPORTED_MEDIA_TYPE"),
-    ("DELETE", "/diagnostics", b"", "application/json", "ROUTE_NOT_FOUND"),
+    ("DELETE", "/diagnostics", b"", "application/json", "METHOD_NOT_ALLOWED"),
     ("GET", "/nope", b"", "application/json", "ROUTE_NOT_FOUND"),
 ]
 
@@ -211,3 +213,14 @@ def test_a_failing_limits_store_does_not_change_the_refusal(
     assert (status, answer["code"]) == (400, "INVALID_JSON")
     [record] = world.audit.records.values()
     assert record.reason_code == "INVALID_JSON"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"), [("GET", "/diagnostics", "POST"), ("DELETE", "/systemvms", "GET")]
+)
+def test_a_wrong_method_is_405_naming_the_methods_the_route_takes(
+    api: Any, method: str, path: str, allow: str
+) -> None:
+    status, answer, headers = call(api, method, path)
+    assert (status, answer["code"], headers.get("Allow")) == (405, "METHOD_NOT_ALLOWED", allow)
+    assert allow in answer["message"]

@@ -45,6 +45,7 @@ class ErrorCode(StrEnum):
     INVALID_JSON = "INVALID_JSON"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
     ROUTE_NOT_FOUND = "ROUTE_NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     INVALID_AUDIT_QUERY = "INVALID_AUDIT_QUERY"
     SYNC_BUDGET_EXCEEDED = "SYNC_BUDGET_EXCEEDED"
@@ -118,6 +119,12 @@ CATALOGUE: dict[ErrorCode, CodeSpec] = {
         _S.UNSUPPORTED_MEDIA_TYPE, _O.REJECTED, _F.REQUEST, "The body must be sent as application/json."
     ),
     ErrorCode.ROUTE_NOT_FOUND: _spec(_S.NOT_FOUND, _O.REJECTED, _F.REQUEST, "There is no such route."),
+    ErrorCode.METHOD_NOT_ALLOWED: _spec(
+        _S.METHOD_NOT_ALLOWED,
+        _O.REJECTED,
+        _F.REQUEST,
+        "The route exists but not with this method; the Allow header lists the methods it takes.",
+    ),
     ErrorCode.UNAUTHENTICATED: _spec(
         _S.UNAUTHORIZED, _O.REJECTED, _F.REQUEST, "The request carries no valid caller identity."
     ),
