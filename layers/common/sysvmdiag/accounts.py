@@ -18,9 +18,14 @@ API_KEY_BYTES = 32
 API_KEY_MIN_LENGTH = 32
 
 
+# A key starts with letters: a random one could otherwise start with "-", which argparse takes for an
+# option (`sysvmdiag run --key -AbC...` fails), and a fixed prefix lets secret scanners spot leaked keys.
+API_KEY_PREFIX = "svmd_"
+
+
 def generate_api_key() -> str:
-    """A new URL-safe API key carrying API_KEY_BYTES random bytes."""
-    return secrets.token_urlsafe(API_KEY_BYTES)
+    """A new URL-safe API key carrying API_KEY_BYTES random bytes behind API_KEY_PREFIX."""
+    return API_KEY_PREFIX + secrets.token_urlsafe(API_KEY_BYTES)
 
 
 def hash_api_key(api_key: str) -> str:
