@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -347,11 +348,24 @@ class ComposeLab:
         listed = engine.docker("ps", "-a", "--format", "{{.Names}}", check=False).stdout.split()
         if doomed := [c for c in containers if c in listed]:
             engine.docker("rm", "-f", "-v", *doomed, check=False)
-        networks = engine.docker("network", "ls", "--format", "{{.Name}}", check=False).stdout.split()
-        if doomed := [n.name for n in self.plan.networks.values() if n.name in networks]:
-            engine.docker("network", "rm", *doomed, check=False)
+        self._remove_networks()
         if engine.image_exists(IMAGE):
             engine.docker("image", "rm", IMAGE, check=False)
+
+    def _remove_networks(self, within_seconds: float = 15.0) -> None:
+        """Our networks, gone: dockerd may still hold a just-removed container's endpoint for a moment
+        ("has active endpoints"), so removal is tried again until none is listed, for a bounded time."""
+        names = {n.name for n in self.plan.networks.values()}
+        deadline = time.monotonic() + within_seconds
+        while True:
+            listed = engine.docker("network", "ls", "--format", "{{.Name}}", check=False).stdout.split()
+            doomed = sorted(names & set(listed))
+            if not doomed or time.monotonic() > deadline:
+                break
+            engine.docker("network", "rm", *doomed, check=False)
+            time.sleep(0.2)
+        if doomed:
+            print(f"simvms: networks still in use: {', '.join(doomed)}", file=sys.stderr)
 
     # -- operations on one host --------------------------------------------------------------
 
