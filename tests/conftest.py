@@ -21,6 +21,30 @@ from sysvmdiag.topology.store import TopologyStore, create_tables
 GOLDEN_OUTPUTS = Path(__file__).resolve().parent / "unit" / "parsers" / "outputs"
 
 
+def result_from_capture(name: str, *, at: Any, result_id: str = "d-1", target: str = "r-4-VM") -> Any:
+    """A DiagnosticResult built from a golden capture, parsed by the real parser (as a run returns it)."""
+    from sysvmdiag.models import DiagnosticResult, DiagnosticType
+    from sysvmdiag.parsers import parse_output
+
+    capture = json.loads((GOLDEN_OUTPUTS / f"{name}.json").read_text())
+    ok = capture["exit_code"] == 0
+    return DiagnosticResult(
+        id=result_id,
+        target_id=target,
+        type=DiagnosticType(capture["tool"]),
+        ip_address=capture["argv"][-1],
+        status="succeeded" if ok else "failed",
+        success=ok,
+        exit_code=capture["exit_code"],
+        stdout=capture["stdout"],
+        stderr=capture["stderr"],
+        result=parse_output(capture["tool"], capture["stdout"], capture["stderr"], capture["exit_code"]),
+        started_at=at,
+        finished_at=at,
+        duration_ms=5,
+    )
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[EmbeddedAws]:
     """One moto server on loopback for the session; tests isolate by table/secret names."""

@@ -15,34 +15,15 @@ from sysvmdiag import bootstrap
 from sysvmdiag.config import Settings
 from sysvmdiag.jobs import Job, JobStatus, JobStore
 from sysvmdiag.models import DiagnosticResult, DiagnosticType, ErrorBody
-from sysvmdiag.parsers import parse_output
 from sysvmdiag.playbooks import FinishedJobNotifier, PlaybookRuns, job_summary
 from sysvmdiag.playbooks.runs import new_run_id, notification_subject
-from tests.conftest import GOLDEN_OUTPUTS
+from tests.conftest import result_from_capture
 from tests.integration.alarm.conftest import ResultsTopic
-
-OUTPUTS = GOLDEN_OUTPUTS
 
 
 def captured_result(name: str, target: str = "r-4-VM") -> DiagnosticResult:
     """A result built from a run captured on the lab (the golden outputs), parsed by the real parser."""
-    capture = json.loads((OUTPUTS / f"{name}.json").read_text())
-    now = datetime.now(UTC)
-    return DiagnosticResult(
-        id=str(uuid.uuid4()),
-        target_id=target,
-        type=DiagnosticType(capture["tool"]),
-        ip_address=capture["argv"][-1],
-        status="succeeded" if capture["exit_code"] == 0 else "failed",
-        success=capture["exit_code"] == 0,
-        exit_code=capture["exit_code"],
-        stdout=capture["stdout"],
-        stderr=capture["stderr"],
-        result=parse_output(capture["tool"], capture["stdout"], capture["stderr"], capture["exit_code"]),
-        started_at=now,
-        finished_at=now,
-        duration_ms=5,
-    )
+    return result_from_capture(name, at=datetime.now(UTC), result_id=str(uuid.uuid4()), target=target)
 
 
 def new_job(run_id: str | None, kind: str = "ping", ip: str = "198.51.100.80") -> Job:

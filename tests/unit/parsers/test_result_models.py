@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -14,7 +13,7 @@ import pytest
 
 from functions.api import app as api_app
 from sysvmdiag.jobs import Job
-from sysvmdiag.models import DiagnosticResult, DiagnosticType
+from sysvmdiag.models import DiagnosticResult
 from sysvmdiag.parsers import PARSERS, parse_output
 from sysvmdiag.results import (
     PARSED_RESULT,
@@ -23,8 +22,9 @@ from sysvmdiag.results import (
     TracerouteResult,
     load_result,
 )
+from tests.conftest import GOLDEN_OUTPUTS, result_from_capture
 
-OUTPUTS = Path(__file__).resolve().parent / "outputs"
+OUTPUTS = GOLDEN_OUTPUTS
 FIXTURE_NAMES = sorted(path.stem for path in OUTPUTS.glob("*.json"))
 TYPES = {"ping": PingResult, "traceroute": TracerouteResult, "arping": ArpingResult}
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
@@ -35,22 +35,7 @@ def fixture(name: str) -> dict[str, Any]:
 
 
 def diagnostic(name: str) -> DiagnosticResult:
-    record = fixture(name)
-    return DiagnosticResult(
-        id="d-1",
-        target_id="r-4-VM",
-        type=DiagnosticType(record["tool"]),
-        ip_address=record["argv"][-1],
-        status="succeeded" if record["exit_code"] == 0 else "failed",
-        success=record["exit_code"] == 0,
-        exit_code=record["exit_code"],
-        stdout=record["stdout"],
-        stderr=record["stderr"],
-        result=parse_output(record["tool"], record["stdout"], record["stderr"], record["exit_code"]),
-        started_at=NOW,
-        finished_at=NOW,
-        duration_ms=5,
-    )
+    return result_from_capture(name, at=NOW)
 
 
 def answer(name: str) -> dict[str, Any]:
