@@ -1,0 +1,1 @@
+"""Reading a zone from a CloudStack management server: signed list calls, and their mapping to a Topology."""
