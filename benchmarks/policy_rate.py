@@ -56,7 +56,8 @@ def measure(topology: Topology, store: TopologyStore | None = None, progress=pri
     store = store or bootstrap.topology_store(Settings.from_env())
     results = []
     for case in cases(topology):
-        context = store.decision_context(topology.system_vm(case["vm"]).uuid or case["vm"])
+        vm_ref = topology.system_vm(case["vm"]).uuid or case["vm"]
+        context = store.decision_context(vm_ref, case["destination"])
         if context is None:
             raise RuntimeError(f"the store has no decision context for {case['vm']}")
         caller = _caller(topology, case["caller"])

@@ -17,7 +17,7 @@ def test_load_pins_the_running_labs_host_keys(store: TopologyStore, lab_status: 
     topology: Topology = load_topology(lab_status["topology"])
     load_topology_into_tables(topology, store, lab_status)
     for vm in topology.system_vms():
-        context = store.decision_context(vm.uuid or "")
+        context = store.decision_context(vm.uuid or "", "198.51.100.80")
         assert context is not None
         stored = context.system_vm(vm.uuid or "").ssh
         lab_ssh = lab_status["hosts"][vm.name]["ssh"]

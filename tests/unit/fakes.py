@@ -15,7 +15,7 @@ from sysvmdiag.audit_record import AuditRecord
 from sysvmdiag.jobs import Job, JobStatus, sources_of
 from sysvmdiag.limits import LimitExceeded
 from sysvmdiag.runner.errors import RunnerError, RunOutput
-from sysvmdiag.topology.loader import decision_slice
+from sysvmdiag.topology.layout import decision_slice
 from sysvmdiag.topology.model import DEFAULT_TOPOLOGY_FILE, Host, SshEndpoint, Topology, load_topology
 from tests.conftest import GOLDEN_OUTPUTS
 
@@ -43,14 +43,14 @@ class FakeTopology:
         self.topology = topology
         self.fail_with: Exception | None = None
 
-    def decision_context(self, vm_ref: str) -> Topology | None:
+    def decision_context(self, vm_ref: str, destination: str | None = None) -> Topology | None:
         if self.fail_with is not None:
             raise self.fail_with
         try:
-            vm = self.topology.system_vm(vm_ref)
+            self.topology.system_vm(vm_ref)
         except KeyError:
             return None
-        return decision_slice(self.topology, vm)
+        return decision_slice(self.topology, vm_ref, destination)
 
     def list_system_vms(self) -> Topology:
         return self.topology

@@ -9,11 +9,8 @@ from typing import Any
 import pytest
 
 from sysvmdiag.policy import Caller, allowed_egress_kinds, decide, may_target
-from sysvmdiag.topology.loader import (
-    apply_lab_status,
-    decision_slice,
-    load_topology_into_tables,
-)
+from sysvmdiag.topology.layout import decision_slice
+from sysvmdiag.topology.loader import apply_lab_status, load_topology_into_tables
 from sysvmdiag.topology.model import NetworkKind, Role, Topology
 from sysvmdiag.topology.store import TopologyStore, create_tables
 from tests.integration.store.helpers import DynamoCallCounter, all_items, shrunk_topology
@@ -24,35 +21,38 @@ def test_decision_context_is_the_pure_slice_of_every_system_vm(
 ) -> None:
     load_topology_into_tables(topology, store, lab_status_without_lab)
     pinned = apply_lab_status(topology, lab_status_without_lab)
-    for vm in pinned.system_vms():
+    for vm, destination in itertools.product(pinned.system_vms(), ("10.1.1.11", "2001:db8:5::21", None)):
         assert vm.uuid is not None
-        context = store.decision_context(vm.uuid)
-        assert context == decision_slice(pinned, vm), vm.name
+        context = store.decision_context(vm.uuid, destination)
+        assert context == decision_slice(pinned, vm.uuid, destination), vm.name
         # the VM as in the zone, with the lab's host key pinned
         assert context.system_vm(vm.uuid) == vm
         assert vm.ssh is not None
         assert vm.ssh.host_key == lab_status_without_lab["hosts"][vm.name]["ssh"]["host_key"]
-        # every network the VM sits on, unchanged, and every shared/infrastructure network of the zone
+        # every network the VM sits on, unchanged, and every infrastructure network of the zone
         for iface in vm.interfaces:
             assert context.network(iface.network) == topology.network(iface.network)
-        zone_wide = {NetworkKind.SHARED, NetworkKind.CONTROL, NetworkKind.MANAGEMENT, NetworkKind.STORAGE}
+        zone_wide = {NetworkKind.PUBLIC, NetworkKind.CONTROL, NetworkKind.MANAGEMENT, NetworkKind.STORAGE}
         for network in topology.networks:
             if network.kind in zone_wide:
                 assert context.network(network.id) == network
-        # the accounts owning or sharing those networks, with role and domain
+        # the accounts holding those networks, by their tenancy facts (role and domain)
         for network in context.networks:
             for account_id in (network.owner, *network.shared_with):
                 if account_id is not None:
-                    assert context.account(account_id) == topology.account(account_id)
+                    held = context.account(account_id)
+                    assert (held.role, held.domain) == (topology.account(account_id).role, held.domain)
         assert context.zone == topology.zone
         assert context.bastion().ssh is not None
         assert context.bastion().ssh.host_key == lab_status_without_lab["bastion"]["host_key"]
 
 
-def test_vpc_router_context_carries_its_vpc_and_owner(store: TopologyStore, topology: Topology) -> None:
+def test_a_context_holds_every_tenant_space_of_the_destination_and_no_other(
+    store: TopologyStore, topology: Topology
+) -> None:
     load_topology_into_tables(topology, store)
     vpcvr = topology.system_vm("vpcvr")
-    context = store.decision_context(vpcvr.uuid or "")
+    context = store.decision_context(vpcvr.uuid or "", "198.51.100.80")
     assert context is not None
     assert [v.id for v in context.vpcs] == ["vpc-alice-1"]
     assert {n.id for n in context.networks if n.vpc == "vpc-alice-1"} == {
@@ -62,19 +62,13 @@ def test_vpc_router_context_carries_its_vpc_and_owner(store: TopologyStore, topo
         "net-vpngw",
     }
     assert context.account("acct-alice").domain == "ROOT/acme/engineering"
-    # Destinations are checked zone-wide (other tenants' networks, every subnet's broadcast), so
-    # even the SSVM's context carries every network and the accounts owning or sharing them.
-    ssvm = store.decision_context(topology.system_vm("ssvm").uuid or "")
+    # The SSVM serves no tenant: toward 10.1.1.11 it sees both tenants that use 10.1.1.0/24 (and
+    # alice's second network in the same /16), nothing of the tenants elsewhere.
+    ssvm = store.decision_context(topology.system_vm("ssvm").uuid or "", "10.1.1.11")
     assert ssvm is not None
-    assert {n.id for n in ssvm.networks} == {n.id for n in topology.networks}
-    assert {a.id for a in ssvm.accounts} == {
-        "acct-admin",
-        "acct-alice",
-        "acct-bob",
-        "acct-carol",
-        "acct-dave",
-        "acct-erin",
-    }
+    tenant = {n.id for n in ssvm.networks if n.owner or n.shared_with}
+    assert tenant == {"net-guest-alice", "net-guest-dave", "net-guest-alice2"}
+    assert {a.id for a in ssvm.accounts} == {"acct-alice", "acct-dave"}
     assert [h.name for h in ssvm.hosts] == ["bastion", "ssvm"]
 
 
@@ -86,7 +80,7 @@ def test_unknown_vm_has_no_context(store: TopologyStore, topology: Topology) -> 
     assert store.decision_context("vr") is None
 
 
-def test_a_cloudstack_name_gives_the_same_context_in_one_get_item(
+def test_a_cloudstack_name_gives_the_same_context_in_one_batch_get(
     store: TopologyStore, topology: Topology
 ) -> None:
     load_topology_into_tables(topology, store)
@@ -94,7 +88,7 @@ def test_a_cloudstack_name_gives_the_same_context_in_one_get_item(
         assert vm.vm_name is not None
         with DynamoCallCounter(store.topology_table.meta.client) as counter:
             by_name = store.decision_context(vm.vm_name)
-        assert counter.operations == ["GetItem"]
+        assert counter.operations == ["BatchGetItem"]
         assert by_name is not None
         assert by_name == store.decision_context(vm.uuid or "")
         assert by_name.system_vm(vm.vm_name).uuid == vm.uuid
@@ -106,11 +100,16 @@ def test_loading_twice_leaves_the_same_items(
     first = load_topology_into_tables(topology, store, lab_status_without_lab)
     topology_items = all_items(store.topology_table)
     account_items = all_items(store.accounts_table)
-    second = load_topology_into_tables(topology, store, lab_status_without_lab)
+    with DynamoCallCounter(store.topology_table.meta.client) as counter:
+        second = load_topology_into_tables(topology, store, lab_status_without_lab)
     assert all_items(store.topology_table) == topology_items
     assert all_items(store.accounts_table) == account_items
-    assert first == second
-    assert second.removed_items == 0 and second.removed_accounts == 0
+    assert first.items_written == len(topology_items) and first.items_unchanged == 0
+    assert len(first.changes["system_vms"].added) == 8
+    assert second.items_written == second.items_removed == second.removed_accounts == 0
+    assert second.items_unchanged == len(topology_items)
+    assert all(not (c.added or c.changed or c.removed) for c in second.changes.values())
+    assert "BatchWriteItem" not in counter.operations and "PutItem" not in counter.operations
     kinds = sorted(item.get("item_type") for item in topology_items)
     assert kinds.count("SYSTEMVM") == len(topology.system_vms()) == 8
     assert kinds.count("SYSTEMVM_NAME") == 8
@@ -130,7 +129,11 @@ def test_reload_removes_what_the_topology_no_longer_has(store: TopologyStore, to
 
     report = load_topology_into_tables(shrunk_topology(topology), store)
 
-    assert report.removed_items == 3  # the VR's item, its name's item, and net-guest-alice's item
+    # the VR's item, its name's item, and net-guest-alice's item and its two spaces
+    assert report.items_removed == 5
+    assert report.changes["system_vms"].removed == [vr_uuid]
+    assert report.changes["networks"].removed == ["net-guest-alice"]
+    assert report.changes["networks"].changed == ["net-shared", "net-shared-dave"]  # carol is gone from both
     assert report.removed_accounts == 1
     assert store.decision_context(vr_uuid) is None
     assert store.decision_context("r-4-VM") is None
@@ -231,7 +234,7 @@ def callers(topology: Topology) -> list[Caller]:
     return [Caller(account_id=a.id, role=a.role, domain=a.domain) for a in topology.accounts]
 
 
-def test_a_decision_costs_one_get_item(
+def test_a_decision_costs_one_batch_get_and_one_query(
     store: TopologyStore, topology: Topology, lab_status_without_lab: dict
 ) -> None:
     load_topology_into_tables(topology, store, lab_status_without_lab)
@@ -239,12 +242,12 @@ def test_a_decision_costs_one_get_item(
     alice = Caller(account_id="acct-alice", role=Role.USER, domain="ROOT/acme/engineering")
     vm_uuid = topology.system_vm("vr").uuid or ""
     with DynamoCallCounter(client) as counter:
-        context = store.decision_context(vm_uuid)
+        context = store.decision_context(vm_uuid, "198.51.100.80")
         assert context is not None
         decision = decide(alice, vm_uuid, "ping", "198.51.100.80", "-c 2", context)
-        context.bastion()  # what the runner needs next is in the same item
+        context.bastion()  # what the runner needs next is in the same answer
     assert decision.allowed, decision.message
-    assert counter.operations == ["GetItem"]
+    assert counter.operations == ["BatchGetItem", "Query"]
 
 
 def test_decisions_on_the_stored_slice_match_the_whole_zone(
@@ -252,12 +255,15 @@ def test_decisions_on_the_stored_slice_match_the_whole_zone(
 ) -> None:
     load_topology_into_tables(topology, store, lab_status_without_lab)
     pinned = apply_lab_status(topology, lab_status_without_lab)
-    contexts = {vm.uuid: store.decision_context(vm.uuid or "") for vm in topology.system_vms()}
+    contexts = {
+        (vm.uuid, destination): store.decision_context(vm.uuid or "", destination)
+        for vm, destination in itertools.product(topology.system_vms(), DESTINATIONS)
+    }
     compared = allowed = 0
     for caller, vm, test, destination in itertools.product(
         callers(topology), topology.system_vms(), TESTS, DESTINATIONS
     ):
-        on_slice = decide(caller, vm.uuid or "", test, destination, None, contexts[vm.uuid])
+        on_slice = decide(caller, vm.uuid or "", test, destination, None, contexts[(vm.uuid, destination)])
         on_zone = decide(caller, vm.uuid or "", test, destination, None, pinned)
         assert on_slice.to_dict() == on_zone.to_dict(), (caller.account_id, vm.name, test, destination)
         compared += 1
@@ -307,8 +313,8 @@ def test_decisions_by_cloudstack_name_match_the_whole_zone(
     pinned = apply_lab_status(topology, lab_status_without_lab)
     for caller, vm in itertools.product(callers(topology), topology.system_vms()):
         assert vm.vm_name is not None
-        context = store.decision_context(vm.vm_name)
         for destination in ("198.51.100.80", "10.2.1.11", "172.31.200.10"):
+            context = store.decision_context(vm.vm_name, destination)
             on_slice = decide(caller, vm.vm_name, "ping", destination, "-c 1", context)
             on_zone = decide(caller, vm.vm_name, "ping", destination, "-c 1", pinned)
             assert on_slice.to_dict() == on_zone.to_dict(), (caller.account_id, vm.name, destination)

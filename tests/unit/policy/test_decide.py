@@ -8,7 +8,7 @@ import pytest
 
 from sysvmdiag.policy import ReasonCode, allowed_egress_kinds, decide, may_target
 from sysvmdiag.toolargs import parse_command_line
-from sysvmdiag.topology.loader import decision_slice
+from sysvmdiag.topology.layout import decision_slice
 from sysvmdiag.topology.model import NetworkKind
 from tests.unit.policy.topologies import LAB, VARIANTS, caller
 
@@ -437,7 +437,7 @@ def test_a_store_slice_decides_like_the_whole_zone(case: Case) -> None:
         case.test,
         case.dest,
         case.params,
-        decision_slice(topology, topology.system_vm(case.vm)),
+        decision_slice(topology, case.vm, case.dest),
     )
     assert sliced.to_dict() == whole.to_dict()
 

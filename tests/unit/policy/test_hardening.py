@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from sysvmdiag.policy import ReasonCode, decide
-from sysvmdiag.topology.loader import decision_slice
+from sysvmdiag.topology.layout import decision_slice
 from tests.unit.policy.topologies import LAB, LAB_STATE, VARIANTS, caller
 
 R = ReasonCode
@@ -38,7 +38,7 @@ def test_broadcast_and_network_addresses_of_known_subnets_are_refused(
     decision = decide(caller(who), vm, test, dest, None, topology)
     assert decision.code is R.DESTINATION_NOT_ALLOWED, decision.to_dict()
     assert dest in decision.message
-    sliced = decide(caller(who), vm, test, dest, None, decision_slice(topology, topology.system_vm(vm)))
+    sliced = decide(caller(who), vm, test, dest, None, decision_slice(topology, vm, dest))
     assert sliced.to_dict() == decision.to_dict()
 
 
@@ -68,8 +68,7 @@ def test_the_hosts_link_to_the_lab_is_refused(who: str, dest: str) -> None:
 
 
 def test_the_bastions_ssh_address_is_refused_in_the_store_slice_too() -> None:
-    vm = LAB_STATE.system_vm("vr")
-    for topology in (LAB_STATE, decision_slice(LAB_STATE, vm)):
+    for topology in (LAB_STATE, decision_slice(LAB_STATE, "vr", "100.64.254.2")):
         decision = decide(caller("alice"), "vr", "traceroute", "100.64.254.2", None, topology)
         assert decision.code is R.VR_CONTROL_OR_MANAGEMENT_ADDRESS, decision.to_dict()
         assert "bastion" in decision.detail and "bastion" not in decision.message
@@ -138,5 +137,5 @@ def test_params_that_are_not_a_string_are_an_invalid_option(params: object) -> N
 )
 def test_the_store_slice_applies_the_zone_wide_rules(who: str, vm: str, dest: str, variant: str) -> None:
     topology = VARIANTS[variant]
-    sliced = decision_slice(topology, topology.system_vm(vm))
+    sliced = decision_slice(topology, vm, dest)
     assert not decide(caller(who), vm, "ping", dest, None, sliced).allowed

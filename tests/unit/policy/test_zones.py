@@ -13,7 +13,7 @@ from typing import NamedTuple
 import pytest
 
 from sysvmdiag.policy import Caller, ReasonCode, decide
-from sysvmdiag.topology.loader import decision_slice
+from sysvmdiag.topology.layout import decision_slice
 from sysvmdiag.topology.model import Topology, load_topology
 
 ZONE_DIR = Path(__file__).parent / "zones"
@@ -450,7 +450,7 @@ def test_decide(case: Case) -> None:
 def test_a_store_slice_decides_like_the_rules(case: Case) -> None:
     """The item the store keeps for a VM holds everything a decision about it needs."""
     topology = ZONES[case.zone]
-    sliced = decision_slice(topology, topology.system_vm(case.vm))
+    sliced = decision_slice(topology, case.vm, case.dest)
     _check(case, sliced)
     caller = zone_caller(case.zone, case.who)
     whole = decide(caller, case.vm, case.test, case.dest, case.params, topology)
@@ -507,7 +507,7 @@ def test_a_vm_the_caller_may_not_use_answers_like_a_missing_one(
     assert hidden.code is missing.code is R.TARGET_NOT_FOUND
     assert hidden.message == missing.message.replace("r-31337-VM", vm)
     assert hidden.vm_uuid is None and hidden.egress_interface is None and hidden.invocation is None
-    sliced = decision_slice(topology, topology.system_vm(vm))
+    sliced = decision_slice(topology, vm, dest)
     assert decide(caller, vm, test, dest, params, sliced).message == hidden.message
 
 

@@ -1,46 +1,30 @@
 """Load a topology (and the lab's pinned host keys) into the DynamoDB tables, idempotently.
 
-The loader is where denormalisation happens: each system VM item gets its decision slice
-(:func:`decision_slice`, pure) so the request path reads one item and never joins.
+The loader is where denormalisation happens (the slices of :mod:`sysvmdiag.topology.layout`), so the
+request path reads a few small items and never joins. It writes only what changed: every item carries a
+digest of its content, so reloading an unchanged zone writes nothing, and changing one network, VM or
+account rewrites the few items that show it. All writes go through BatchWriteItem.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr
-
+from sysvmdiag.topology.layout import digest, dump_json, spaces, vm_slice, zone_slice
 from sysvmdiag.topology.model import Host, HostKind, Topology
 from sysvmdiag.topology.store import (
     SYSTEM_VM_LISTING,
+    ZONE_KEY,
     TopologyStore,
     account_item,
-    dump_json,
+    api_key_item,
     network_key,
+    space_pk,
     vm_key,
     vpc_key,
-    zone_key,
 )
-
-
-@dataclass
-class LoadReport:
-    """What a load wrote and removed (counts), for the CLI's output."""
-
-    zone: str
-    system_vms: int
-    networks: int
-    vpcs: int
-    accounts: int
-    removed_items: int
-    removed_accounts: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 # -- pure: lab status and decision slices -----------------------------------------------------------------
 
@@ -73,33 +57,6 @@ def _endpoint_fields(endpoint: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def decision_slice(topology: Topology, vm: Host) -> Topology:
-    """The part of the zone a policy decision about ``vm`` needs, as a Topology that validates.
-
-    The VM and the bastion; every network and VPC of the zone (destinations are checked zone-wide:
-    management and control ranges, shared networks, other tenants' networks and the broadcast
-    addresses of every subnet), the accounts those name, the zone and its lab settings. Other hosts
-    are left out. Networks are small (about 200 bytes each), so a zone of a thousand networks still
-    fits a DynamoDB item (400 KB); past that, a zone item read in the same BatchGetItem would do.
-    """
-    hosts: list[Host] = []
-    with contextlib.suppress(KeyError):  # a zone without a bastion still gets its decisions
-        hosts.append(topology.bastion())
-    hosts.append(vm)
-    account_ids = {vm.owner} | {v.owner for v in topology.vpcs}
-    for network in topology.networks:
-        account_ids |= {network.owner, *network.shared_with}
-    return Topology(
-        version=topology.version,
-        lab=topology.lab,
-        zone=topology.zone,
-        accounts=tuple(a for a in topology.accounts if a.id in account_ids),
-        vpcs=topology.vpcs,
-        networks=topology.networks,
-        hosts=tuple(hosts),
-    )
-
-
 # -- items ----------------------------------------------------------------------------------------------
 
 
@@ -107,58 +64,65 @@ def _json(model: Any) -> Any:
     return model.model_dump(mode="json", exclude_none=True)
 
 
+def _context(piece: Topology) -> str:
+    return dump_json(piece.model_dump(mode="json", exclude_defaults=True))
+
+
 def topology_items(topology: Topology) -> list[dict[str, Any]]:
-    """Every topology-table item for one zone, deterministic so reloading rewrites identical items."""
-    zone_id = topology.zone.id
-    try:
-        bastion: Host | None = topology.bastion()
-    except KeyError:
-        bastion = None
-    items: list[dict[str, Any]] = [
-        {
-            **zone_key(zone_id),
-            "item_type": "ZONE",
-            "zone_id": zone_id,
-            "list_pk": SYSTEM_VM_LISTING,
-            "list_sk": f"{zone_id}#",
-            "name": topology.zone.name,
-            "management_ranges": [str(r) for r in topology.zone.management_ranges],
-            "bastion": dump_json(_json(bastion)) if bastion else None,
-            # the zone header of the listing: a Topology slice with no hosts
-            "context": dump_json(_json(Topology(version=topology.version, zone=topology.zone))),
-        }
-    ]
+    """Every topology-table item of the zone, deterministic so reloading finds every item unchanged."""
+    items = [zone_item(topology)]
     for network in topology.networks:
         items.append(
             {
                 **network_key(network.id),
                 "item_type": "NETWORK",
-                "zone_id": zone_id,
                 "name": network.name,
                 "kind": network.kind.value,
-                "network": _json(network),
+                "network": dump_json(_json(network)),
             }
         )
     for vpc in topology.vpcs:
-        items.append({**vpc_key(vpc.id), "item_type": "VPC", "zone_id": zone_id, "vpc": _json(vpc)})
+        items.append({**vpc_key(vpc.id), "item_type": "VPC", "name": vpc.name, "vpc": dump_json(_json(vpc))})
+    for bucket_name, entry, piece in spaces(topology):
+        items.append(
+            {"pk": space_pk(bucket_name), "sk": entry, "item_type": "SPACE", "context": _context(piece)}
+        )
     for vm in topology.system_vms():
         vm_item = system_vm_item(topology, vm)
         items.append(vm_item)
         if vm.vm_name and vm.vm_name != vm.uuid:
             items.append(vm_name_alias_item(vm_item, vm.vm_name))
-    return [_drop_none(item) for item in items]
+    return [_with_digest(_drop_none(item)) for item in items]
+
+
+def zone_item(topology: Topology) -> dict[str, Any]:
+    """The zone: management ranges, the bastion, the zone's own networks and its wide spaces."""
+    try:
+        bastion: Host | None = topology.bastion()
+    except KeyError:
+        bastion = None
+    return {
+        **ZONE_KEY,
+        "item_type": "ZONE",
+        "zone_id": topology.zone.id,
+        "list_pk": SYSTEM_VM_LISTING,
+        "list_sk": "#ZONE",
+        "name": topology.zone.name,
+        "management_ranges": [str(r) for r in topology.zone.management_ranges],
+        "bastion": dump_json(_json(bastion)) if bastion else None,
+        "context": _context(zone_slice(topology)),
+    }
 
 
 def vm_name_alias_item(vm_item: dict[str, Any], vm_name: str) -> dict[str, Any]:
-    """A copy of a VM's decision context under its CloudStack name (r-4-VM).
+    """A copy of a VM's item under its CloudStack name (r-4-VM).
 
-    Callers may name a VM either way; a copy (not a pointer) keeps a decision at one GetItem.
+    Callers may name a VM either way; a copy (not a pointer) keeps a decision at one BatchGetItem.
     It stays out of the ``listing`` index so each VM is listed once.
     """
     return {
         **vm_key(vm_name),
         "item_type": "SYSTEMVM_NAME",
-        "zone_id": vm_item["zone_id"],
         "uuid": vm_item["uuid"],
         "vm_name": vm_name,
         "context": vm_item["context"],
@@ -166,16 +130,14 @@ def vm_name_alias_item(vm_item: dict[str, Any], vm_name: str) -> dict[str, Any]:
 
 
 def system_vm_item(topology: Topology, vm: Host) -> dict[str, Any]:
-    """A system VM item: readable attributes plus its decision slice as compact JSON."""
+    """A system VM item: readable attributes plus its slice as compact JSON."""
     assert vm.uuid is not None and vm.ssh is not None  # the model guarantees both for system VMs
-    context = decision_slice(topology, vm)
     network_kinds = {n.id: n.kind.value for n in topology.networks}
     return {
         **vm_key(vm.uuid),
         "item_type": "SYSTEMVM",
-        "zone_id": topology.zone.id,
         "list_pk": SYSTEM_VM_LISTING,
-        "list_sk": f"{topology.zone.id}#VM#{vm.vm_name or vm.name}",
+        "list_sk": f"VM#{vm.vm_name or vm.name}",
         "uuid": vm.uuid,
         "name": vm.name,
         "vm_name": vm.vm_name,
@@ -186,7 +148,7 @@ def system_vm_item(topology: Topology, vm: Host) -> dict[str, Any]:
         "ssh": _json(vm.ssh),
         "interfaces": [{**_json(i), "role": network_kinds[i.network]} for i in vm.interfaces],
         "routes": [_json(r) for r in vm.routes],
-        "context": dump_json(context.model_dump(mode="json", exclude_defaults=True)),
+        "context": _context(vm_slice(topology, vm)),
     }
 
 
@@ -198,89 +160,204 @@ def _drop_none(value: Any) -> Any:
     return value
 
 
+def _with_digest(item: dict[str, Any]) -> dict[str, Any]:
+    return {**item, "digest": digest(dump_json(item))}
+
+
 # -- the load -------------------------------------------------------------------------------------------
+
+ITEM_TYPES = frozenset({"ZONE", "SYSTEMVM", "SYSTEMVM_NAME", "NETWORK", "VPC", "SPACE"})
+_TRACKED = {"SYSTEMVM": "system_vms", "NETWORK": "networks", "VPC": "vpcs"}
+
+
+@dataclass
+class Changes:
+    """Ids of the objects a load added, changed and removed (system VMs by uuid)."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LoadReport:
+    """What a load found and did, for the CLI's and the sync's output."""
+
+    zone: str
+    system_vms: int
+    networks: int
+    vpcs: int
+    accounts: int
+    items_written: int = 0
+    items_unchanged: int = 0
+    items_removed: int = 0
+    removed_accounts: int = 0
+    changes: dict[str, Changes] = field(default_factory=dict)
+
+    def to_dict(self, *, ids_shown: int | None = 20) -> dict[str, Any]:
+        """Counts, and the ids of what changed (the first ``ids_shown`` of each list; None: all)."""
+        data = asdict(self)
+        for kind, changes in self.changes.items():
+            summary: dict[str, Any] = {}
+            for verb in ("added", "changed", "removed"):
+                ids = getattr(changes, verb)
+                summary[verb] = len(ids)
+                if ids:
+                    summary[f"{verb}_ids"] = ids if ids_shown is None else ids[:ids_shown]
+            data["changes"][kind] = summary
+        return data
+
+
+class ZoneMismatch(ValueError):
+    """The tables hold another zone: one deployment serves one zone."""
 
 
 def load_topology_into_tables(
-    topology: Topology, store: TopologyStore, lab_status: dict[str, Any] | None = None
+    topology: Topology,
+    store: TopologyStore,
+    lab_status: dict[str, Any] | None = None,
+    *,
+    replace: bool = False,
+    dry_run: bool = False,
 ) -> LoadReport:
-    """Write the zone's items and accounts, and remove those the topology no longer has.
+    """Write what changed, remove what the topology no longer has, and say which objects those were.
 
-    Idempotent: items are a pure function of the topology (and lab status), so a second run rewrites
-    the same items. Accounts that came from a topology and are gone from it are removed with their
+    Idempotent: items are a pure function of the topology (and lab status) carrying a digest of their
+    content, so a second run writes nothing. The tables hold one zone; loading another is refused
+    unless ``replace``. Accounts that came from a topology and are gone from it are removed with their
     keys; accounts created through ``put_account`` are left alone. API keys are never written here.
+    With ``dry_run`` nothing is written: the report says what would be.
     """
     if lab_status is not None:
         topology = apply_lab_status(topology, lab_status)
-    items = topology_items(topology)
-    wanted = {(item["pk"], item["sk"]) for item in items}
-    existing = _zone_item_keys(store, topology.zone.id)
-    stale = sorted(existing - wanted)
-    with store.topology_table.batch_writer() as batch:
-        for item in items:
-            batch.put_item(Item=item)
-        for pk, sk in stale:
-            batch.delete_item(Key={"pk": pk, "sk": sk})
-    removed_accounts = _load_accounts(store, topology)
-    return LoadReport(
+    items = {(item["pk"], item["sk"]): item for item in topology_items(topology)}
+    existing = _existing_items(store)
+    _check_zone(existing, topology, replace)
+    report = LoadReport(
         zone=topology.zone.id,
         system_vms=len(topology.system_vms()),
         networks=len(topology.networks),
         vpcs=len(topology.vpcs),
         accounts=len(topology.accounts),
-        removed_items=len(stale),
-        removed_accounts=removed_accounts,
+        changes={name: Changes() for name in _TRACKED.values()},
     )
+    to_write = [item for key, item in items.items() if existing.get(key, {}).get("digest") != item["digest"]]
+    stale = sorted(key for key in existing if key not in items)
+    _note_changes(report, items, existing, stale)
+    report.items_written, report.items_removed = len(to_write), len(stale)
+    report.items_unchanged = len(items) - len(to_write)
+    if dry_run:
+        return report
+    with store.topology_table.batch_writer() as batch:
+        for item in to_write:
+            batch.put_item(Item=item)
+        for pk, sk in stale:
+            batch.delete_item(Key={"pk": pk, "sk": sk})
+    report.removed_accounts = sync_accounts(store, topology)
+    return report
 
 
-def _zone_item_keys(store: TopologyStore, zone_id: str) -> set[tuple[str, str]]:
-    """Keys of every item of the zone (a Scan: the loader is not on the request path)."""
-    keys: set[tuple[str, str]] = set()
+def _existing_items(store: TopologyStore) -> dict[tuple[str, str], dict[str, Any]]:
+    """Key, type, digest and zone of every topology item (a Scan: the loader is not on the request
+    path). Other items that share the table (playbooks) are not the loader's."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
     scan: dict[str, Any] = {
-        "FilterExpression": Attr("zone_id").eq(zone_id),
-        "ProjectionExpression": "#pk, #sk",
-        "ExpressionAttributeNames": {"#pk": "pk", "#sk": "sk"},
+        "ProjectionExpression": "#pk, #sk, #digest, #type, #zone, #uuid",
+        "ExpressionAttributeNames": {
+            "#pk": "pk",
+            "#sk": "sk",
+            "#digest": "digest",
+            "#type": "item_type",
+            "#zone": "zone_id",
+            "#uuid": "uuid",
+        },
     }
     while True:
         response = store.topology_table.scan(**scan)
-        keys |= {(item["pk"], item["sk"]) for item in response["Items"]}
+        found.update(
+            ((item["pk"], item["sk"]), item) for item in response["Items"] if item.get("item_type") in ITEM_TYPES
+        )
         if "LastEvaluatedKey" not in response:
-            return keys
+            return found
         scan["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
-def _load_accounts(store: TopologyStore, topology: Topology) -> int:
-    """Upsert the topology's accounts, refresh their keys' copies, prune vanished topology accounts."""
+def _check_zone(existing: dict[tuple[str, str], dict[str, Any]], topology: Topology, replace: bool) -> None:
+    held = existing.get((ZONE_KEY["pk"], ZONE_KEY["sk"]), {}).get("zone_id")
+    if held is not None and held != topology.zone.id and not replace:
+        raise ZoneMismatch(
+            f"the tables hold zone {held}, not {topology.zone.id} ({topology.zone.name}); one deployment "
+            "serves one zone: load into other tables, or replace the zone on purpose (--replace)"
+        )
+
+
+def _note_changes(
+    report: LoadReport,
+    items: dict[tuple[str, str], dict[str, Any]],
+    existing: dict[tuple[str, str], dict[str, Any]],
+    stale: list[tuple[str, str]],
+) -> None:
+    for key, item in items.items():
+        kind = _TRACKED.get(item["item_type"])
+        if kind is None:
+            continue
+        before = existing.get(key)
+        if before is None:
+            report.changes[kind].added.append(_object_id(item, key))
+        elif before.get("digest") != item["digest"]:
+            report.changes[kind].changed.append(_object_id(item, key))
+    for key in stale:
+        kind = _TRACKED.get(existing[key].get("item_type", ""))
+        if kind is not None:
+            report.changes[kind].removed.append(_object_id(existing[key], key))
+
+
+def _object_id(item: dict[str, Any], key: tuple[str, str]) -> str:
+    return str(item.get("uuid") or key[0].split("#", 1)[1])
+
+
+def sync_accounts(store: TopologyStore, topology: Topology) -> int:
+    """Upsert the topology's accounts, refresh their keys' copies, prune vanished topology accounts.
+
+    One Scan of the accounts table, then batched writes of what differs only.
+    """
     table = store.accounts_table
-    wanted = {account.id for account in topology.accounts}
-    for account in topology.accounts:
-        table.put_item(Item=account_item(account, source="topology"))
-        for key_hash in store.api_key_hashes(account.id):
-            table.update_item(
-                Key={"pk": f"KEY#{key_hash}"},
-                UpdateExpression="SET #name = :name, #role = :role, #domain = :domain",
-                ExpressionAttributeNames={"#name": "name", "#role": "role", "#domain": "domain"},
-                ExpressionAttributeValues={
-                    ":name": account.name,
-                    ":role": account.role.value,
-                    ":domain": account.domain,
-                },
-            )
+    accounts, keys = _scan_accounts(table)
+    wanted = {account.id: account for account in topology.accounts}
     removed = 0
-    scan: dict[str, Any] = {
-        "FilterExpression": Attr("source").eq("topology") & Attr("pk").begins_with("ACCOUNT#"),
-        "ProjectionExpression": "#id",
-        "ExpressionAttributeNames": {"#id": "id"},
-    }
+    with table.batch_writer() as batch:
+        for account in topology.accounts:
+            item = account_item(account, source="topology")
+            if accounts.get(account.id) != item:
+                batch.put_item(Item=item)
+            for key in keys.get(account.id, ()):
+                if (key["name"], key["role"], key["domain"]) != (
+                    account.name,
+                    account.role.value,
+                    account.domain,
+                ):
+                    batch.put_item(Item=api_key_item(account, key["key_hash"]))
+        for account_id, item in accounts.items():
+            if item.get("source") != "topology" or account_id in wanted:
+                continue
+            for key in keys.get(account_id, ()):
+                batch.delete_item(Key={"pk": key["pk"]})
+            batch.delete_item(Key={"pk": item["pk"]})
+            removed += 1
+    return removed
+
+
+def _scan_accounts(table: Any) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    accounts: dict[str, dict[str, Any]] = {}
+    keys: dict[str, list[dict[str, Any]]] = {}
+    scan: dict[str, Any] = {}
     while True:
         response = table.scan(**scan)
         for item in response["Items"]:
-            if item["id"] in wanted:
-                continue
-            for key_hash in store.api_key_hashes(item["id"]):
-                store.revoke_api_key(key_hash)
-            table.delete_item(Key={"pk": f"ACCOUNT#{item['id']}"})
-            removed += 1
+            if item["pk"].startswith("ACCOUNT#"):
+                accounts[item["id"]] = item
+            elif item["pk"].startswith("KEY#"):
+                keys.setdefault(item["account_id"], []).append(item)
         if "LastEvaluatedKey" not in response:
-            return removed
+            return accounts, keys
         scan["ExclusiveStartKey"] = response["LastEvaluatedKey"]

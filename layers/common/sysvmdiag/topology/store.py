@@ -37,6 +37,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from sysvmdiag.accounts import api_key_matches, check_api_key_strength, hash_api_key
+from sysvmdiag.topology.layout import destination_buckets, merge
 from sysvmdiag.topology.model import Account, Host, Role, Topology
 
 # -- table layout: the single source create_tables() uses and template.yaml is tested against ------------
@@ -193,7 +194,7 @@ def create_tables(dynamodb_resource: Any, names: Mapping[str, str]) -> dict[str,
 
 # -- item keys ----------------------------------------------------------------------------------------------
 
-ZONE_PK = "ZONE"
+ZONE_KEY = {"pk": "ZONE", "sk": "ZONE"}  # one zone per deployment: its tables hold that zone alone
 VM_SK = "VM"
 NETWORK_SK = "NETWORK"
 VPC_SK = "VPC"
@@ -212,8 +213,8 @@ def vpc_key(vpc_id: str) -> dict[str, str]:
     return {"pk": f"VPC#{vpc_id}", "sk": VPC_SK}
 
 
-def zone_key(zone_id: str) -> dict[str, str]:
-    return {"pk": ZONE_PK, "sk": zone_id}
+def space_pk(bucket_name: str) -> str:
+    return f"SPACE#{bucket_name}"
 
 
 def account_key(account_id: str) -> dict[str, str]:
@@ -224,32 +225,7 @@ def api_key_item_key(api_key_hash: str) -> dict[str, str]:
     return {"pk": f"KEY#{api_key_hash}"}
 
 
-def dump_json(value: Any) -> str:
-    """Compact JSON, the form slices are stored in (smaller items, cheaper reads)."""
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
-
-
-def merge_slices(slices: list[Topology]) -> Topology:
-    """One Topology holding every object of several decision slices of the same zone."""
-    if not slices:
-        raise ValueError("no slices to merge")
-    accounts: dict[str, Any] = {}
-    vpcs: dict[str, Any] = {}
-    networks: dict[str, Any] = {}
-    hosts: dict[str, Any] = {}
-    for piece in slices:
-        accounts.update((a.id, a) for a in piece.accounts)
-        vpcs.update((v.id, v) for v in piece.vpcs)
-        networks.update((n.id, n) for n in piece.networks)
-        hosts.update((h.name, h) for h in piece.hosts)
-    return Topology(
-        version=slices[0].version,
-        zone=slices[0].zone,
-        accounts=tuple(accounts.values()),
-        vpcs=tuple(vpcs.values()),
-        networks=tuple(networks.values()),
-        hosts=tuple(hosts.values()),
-    )
+_CONTEXT = {"#ctx": "context"}
 
 
 class TopologyStore:
@@ -261,22 +237,50 @@ class TopologyStore:
 
     # -- topology ------------------------------------------------------------------------------------
 
-    def decision_context(self, vm_ref: str) -> Topology | None:
-        """Everything a policy decision about a VM needs: one GetItem.
+    def decision_context(self, vm_ref: str, destination: str | None = None) -> Topology | None:
+        """Everything a policy decision about a VM toward a destination needs, in two calls whatever
+        the zone's size: one BatchGetItem (the VM's item and the zone's) and one Query (the spaces of
+        the destination's bucket; a second Query only for an IPv6 literal embedding an IPv4 address).
 
-        ``vm_ref`` is the VM's uuid or its CloudStack name (r-4-VM), both stored as keys. None
-        when no system VM has that id (the policy answers TARGET_NOT_FOUND).
+        ``vm_ref`` is the VM's uuid or its CloudStack name (r-4-VM), both stored as keys. None when no
+        system VM has that id (the policy answers TARGET_NOT_FOUND). A destination that is no address
+        reads no space: the policy refuses it before it would look.
         """
-        response = self.topology_table.get_item(
-            Key=vm_key(vm_ref), ProjectionExpression="#ctx", ExpressionAttributeNames={"#ctx": "context"}
-        )
-        item = response.get("Item")
-        if item is None:
+        items = self._batch_get([vm_key(vm_ref), ZONE_KEY])
+        vm_item = items.get((vm_key(vm_ref)["pk"], VM_SK))
+        zone_item = items.get((ZONE_KEY["pk"], ZONE_KEY["sk"]))
+        if vm_item is None or zone_item is None:
             return None
-        return Topology.model_validate_json(item["context"])
+        parts = [json.loads(zone_item["context"]), json.loads(vm_item["context"])]
+        for name in destination_buckets(destination):
+            query = {
+                "KeyConditionExpression": Key("pk").eq(space_pk(name)),
+                "ProjectionExpression": "#ctx",
+                "ExpressionAttributeNames": _CONTEXT,
+            }
+            parts.extend(json.loads(item["context"]) for item in self._query_all(query))
+        return merge(parts)
+
+    def _batch_get(self, keys: list[dict[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """Items by (pk, sk); unprocessed keys (throttling) are asked again."""
+        client = self.topology_table.meta.client
+        name = self.topology_table.name
+        request = {
+            name: {
+                "Keys": keys,
+                "ProjectionExpression": "#pk, #sk, #ctx",
+                "ExpressionAttributeNames": {"#pk": "pk", "#sk": "sk", **_CONTEXT},
+            }
+        }
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        while request:
+            response = client.batch_get_item(RequestItems=request)
+            found.update(((i["pk"], i["sk"]), i) for i in response["Responses"].get(name, []))
+            request = response.get("UnprocessedKeys") or {}
+        return found
 
     def list_system_vms(self) -> Topology:
-        """All system VMs of the zone with their decision slices merged: one Query on ``listing``.
+        """All system VMs of the zone with the zone's own networks: a Query on ``listing``.
 
         The policy's ``may_target`` filters the result for the caller (an account id alone cannot tell
         an admin, who sees every VM, from a user).
@@ -285,28 +289,26 @@ class TopologyStore:
             "IndexName": LISTING_INDEX,
             "KeyConditionExpression": Key("list_pk").eq(SYSTEM_VM_LISTING),
             "ProjectionExpression": "#ctx",
-            "ExpressionAttributeNames": {"#ctx": "context"},
+            "ExpressionAttributeNames": _CONTEXT,
         }
-        slices = [Topology.model_validate_json(item["context"]) for item in self._query_all(query)]
+        slices = [json.loads(item["context"]) for item in self._query_all(query)]
         if not slices:
-            raise LookupError("the topology table is empty: run `sysvmdiag topology load`")
-        return merge_slices(slices)
+            raise LookupError("the topology table is empty: run `sysvmdiag topology load` or `topology sync`")
+        return merge(slices)
 
     def bastion(self) -> Host:
-        """The bastion host with its SSH endpoint and pinned host key (one Query on the zone items)."""
-        items = self.topology_table.query(
-            KeyConditionExpression=Key("pk").eq(ZONE_PK),
-            ProjectionExpression="#bastion",
-            ExpressionAttributeNames={"#bastion": "bastion"},
-        )["Items"]
-        if len(items) != 1:
-            raise LookupError(f"expected exactly one zone in the topology table, found {len(items)}")
-        if "bastion" not in items[0]:
+        """The bastion host with its SSH endpoint and pinned host key (one GetItem on the zone item)."""
+        item = self.topology_table.get_item(
+            Key=ZONE_KEY, ProjectionExpression="#bastion", ExpressionAttributeNames={"#bastion": "bastion"}
+        ).get("Item")
+        if item is None:
+            raise LookupError("the topology table holds no zone")
+        if "bastion" not in item:
             raise LookupError("the loaded topology has no bastion host")
-        return Host.model_validate_json(items[0]["bastion"])
+        return Host.model_validate_json(item["bastion"])
 
     def _query_all(self, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """Follow pagination (one page, hence one call, for any zone under 1 MB of VM items)."""
+        """Follow pagination (one page, hence one call, under 1 MB of items)."""
         while True:
             response = self.topology_table.query(**query)
             yield from response["Items"]
