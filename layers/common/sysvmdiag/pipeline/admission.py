@@ -42,7 +42,8 @@ class Admission:
     def authorize(self, caller: Caller, request: DiagnosticRequest) -> tuple[Decision, Topology]:
         """Policy only. A VM missing from the store is refused by the policy itself (on an empty zone),
         so it is answered exactly like a VM the caller may not use: same code, sentence and field."""
-        context = self._topology.decision_context(request.target_id, request.ip_address) or Topology(zone=_NO_ZONE)
+        context = self._topology.decision_context(request.target_id, request.ip_address)
+        context = context or Topology(zone=_NO_ZONE)
         decision = decide(
             caller, request.target_id, request.type.value, request.ip_address, request.params, context
         )

@@ -274,9 +274,8 @@ def _existing_items(store: TopologyStore) -> dict[tuple[str, str], dict[str, Any
     }
     while True:
         response = store.topology_table.scan(**scan)
-        found.update(
-            ((item["pk"], item["sk"]), item) for item in response["Items"] if item.get("item_type") in ITEM_TYPES
-        )
+        mine = (item for item in response["Items"] if item.get("item_type") in ITEM_TYPES)
+        found.update(((item["pk"], item["sk"]), item) for item in mine)
         if "LastEvaluatedKey" not in response:
             return found
         scan["ExclusiveStartKey"] = response["LastEvaluatedKey"]
