@@ -4,19 +4,26 @@ Pure: no I/O. Three kinds of slice, each a :class:`Topology` that validates on i
 
 * the **zone** slice: the zone (management ranges), lab settings, the bastion, the networks that are
   not tenant space (public, control, management, storage, and what lies beyond the zone), and the
-  *wide* spaces: networks, gateway routes, remote CIDRs and VPC CIDRs wider than a bucket;
+  *wide* spaces: networks, gateway routes, remote CIDRs and VPC CIDRs wider than a /16 (IPv4) or a
+  /56 (IPv6);
 * a **VM** slice: the system VM, its tenant networks and its VPC;
 * a **space** slice, one per (bucket, network or VPC): the network (or VPC) whose address space
   touches that bucket, with its VPC and the accounts that hold it.
 
-A bucket is the /16 (IPv4) or /48 (IPv6) around an address. A decision reads the VM slice, the zone
+A bucket is the /24 (IPv4) or /64 (IPv6) around an address: the size of one guest network, so a bucket
+holds one tenant's network and what routes to it, not a crowd (real zones hand out IPv6 /64s from one
+zone prefix, and IPv4 /24s side by side). A space between a bucket and 256 buckets wide (a /16 VPC)
+registers in each bucket it covers. A decision reads the VM slice, the zone
 slice and every space of the destination's bucket (and, for an IPv6 literal that embeds an IPv4
 address, that address's bucket): every network, route and remote CIDR that may hold the destination,
 whoever's it is, since guest CIDRs overlap between tenants and the policy judges by the VM's own path.
 
 Slices carry accounts by their tenancy facts only (id, role, domain), the facts CloudStack never changes
 for an existing account; names live in the accounts table. So a renamed account rewrites one item, and
-changing one network rewrites its spaces (one per bucket its CIDRs touch) and its routers' VM items.
+changing one network rewrites its spaces (at most 256 per CIDR, one for a guest network) and its
+routers' VM items. The one crowd left is tenants sharing a CIDR (CloudStack's default 10.1.1.0/24):
+each has a space in that bucket, and a decision toward it reads them all (in one Query page up to
+about 3,000 of them).
 """
 
 from __future__ import annotations
@@ -34,7 +41,8 @@ from sysvmdiag.policy.tenancy import TENANT_KINDS
 from sysvmdiag.toolargs import OptionError, canonical_destination
 from sysvmdiag.topology.model import Account, Host, IPAddress, IPNetwork, Network, Topology, Vpc
 
-BUCKET_PREFIX = {4: 16, 6: 48}
+BUCKET_PREFIX = {4: 24, 6: 64}
+MAX_SPREAD_BITS = 8  # a space up to 2**8 buckets wide registers in each; a wider one is a zone fact
 
 
 def dump_json(value: Any) -> str:
@@ -50,12 +58,14 @@ def digest(text: str) -> str:
 # -- buckets ----------------------------------------------------------------------------------------
 
 
-def bucket(cidr: IPNetwork) -> str | None:
-    """The bucket a CIDR registers under, or None when it is wider than a bucket (kept on the zone)."""
+def buckets(cidr: IPNetwork) -> list[str] | None:
+    """The buckets a CIDR registers under, or None when it is too wide for that (kept on the zone)."""
     width = BUCKET_PREFIX[cidr.version]
-    if cidr.prefixlen < width:
+    if cidr.prefixlen >= width:
+        return [str(cidr.supernet(new_prefix=width))]
+    if width - cidr.prefixlen > MAX_SPREAD_BITS:
         return None
-    return str(cidr.supernet(new_prefix=width))
+    return [str(subnet) for subnet in cidr.subnets(new_prefix=width)]
 
 
 def destination_buckets(destination: IPAddress | str | None) -> list[str]:
@@ -74,12 +84,12 @@ def destination_buckets(destination: IPAddress | str | None) -> list[str]:
     embedded = embedded_ipv4(address)
     if embedded is not None:
         addresses.append(embedded)
-    buckets: list[str] = []
+    names: list[str] = []
     for each in addresses:
-        name = bucket(ipaddress.ip_network((each, BUCKET_PREFIX[each.version]), strict=False))
-        if name is not None and name not in buckets:
-            buckets.append(name)
-    return buckets
+        name = str(ipaddress.ip_network((each, BUCKET_PREFIX[each.version]), strict=False))
+        if name not in names:
+            names.append(name)
+    return names
 
 
 def network_spaces(network: Network) -> tuple[IPNetwork, ...]:
@@ -91,11 +101,11 @@ def _is_zone_network(network: Network) -> bool:
     """Kept on the zone slice: not tenant space, or a space wider than a bucket."""
     if network.kind not in TENANT_KINDS:
         return True
-    return any(bucket(cidr) is None for cidr in network_spaces(network))
+    return any(buckets(cidr) is None for cidr in network_spaces(network))
 
 
 def _is_zone_vpc(vpc: Vpc) -> bool:
-    return vpc.cidr4 is not None and bucket(vpc.cidr4) is None
+    return vpc.cidr4 is not None and buckets(vpc.cidr4) is None
 
 
 # -- slices -----------------------------------------------------------------------------------------
@@ -105,46 +115,56 @@ def _tenancy_facts(account: Account) -> Account:
     return Account(id=account.id, name=account.id, role=account.role, domain=account.domain)
 
 
-class _SliceBuilder:
-    """Collects networks and VPCs, and the accounts they name, into one valid Topology."""
+class SliceIndex:
+    """The zone's VPCs and accounts by id, built once for all its slices."""
 
     def __init__(self, topology: Topology) -> None:
-        self._topology = topology
-        self._vpcs = {vpc.id: vpc for vpc in topology.vpcs}
+        self.topology = topology
+        self.vpcs = {vpc.id: vpc for vpc in topology.vpcs}
+        self.accounts = {account.id: _tenancy_facts(account) for account in topology.accounts}
+
+
+class _SliceBuilder:
+    """Collects networks and VPCs, and the accounts they name, into one Topology."""
+
+    def __init__(self, index: SliceIndex) -> None:
+        self._index = index
         self.networks: dict[str, Network] = {}
         self.vpcs: dict[str, Vpc] = {}
         self.account_ids: set[str] = set()
 
     def add_network(self, network: Network) -> None:
         self.networks[network.id] = network
-        self._name(network.owner, *network.shared_with)
+        self.name(network.owner, *network.shared_with)
         if network.vpc is not None:
-            self.add_vpc(self._vpcs[network.vpc])
+            self.add_vpc(self._index.vpcs[network.vpc])
 
     def add_vpc(self, vpc: Vpc) -> None:
         self.vpcs[vpc.id] = vpc
-        self._name(vpc.owner)
+        self.name(vpc.owner)
 
-    def _name(self, *account_ids: str | None) -> None:
+    def name(self, *account_ids: str | None) -> None:
         self.account_ids |= {a for a in account_ids if a is not None}
 
     def build(self, hosts: Iterable[Host] = (), *, zone_fields: bool = False) -> Topology:
-        accounts = tuple(_tenancy_facts(a) for a in self._topology.accounts if a.id in self.account_ids)
+        topology = self._index.topology
         # A slice names networks other slices hold, so it is built unchecked from checked parts;
         # the merged context is validated whole when a decision reads it.
         return Topology.model_construct(
-            version=self._topology.version,
-            lab=self._topology.lab if zone_fields else None,
-            zone=self._topology.zone,
-            accounts=accounts,
+            version=topology.version,
+            lab=topology.lab if zone_fields else None,
+            zone=topology.zone,
+            accounts=tuple(
+                self._index.accounts[a] for a in sorted(self.account_ids) if a in self._index.accounts
+            ),
             vpcs=tuple(self.vpcs.values()),
             networks=tuple(self.networks.values()),
             hosts=tuple(hosts),
         )
 
 
-def zone_slice(topology: Topology) -> Topology:
-    builder = _SliceBuilder(topology)
+def zone_slice(topology: Topology, index: SliceIndex | None = None) -> Topology:
+    builder = _SliceBuilder(index or SliceIndex(topology))
     for network in topology.networks:
         if _is_zone_network(network):
             builder.add_network(network)
@@ -155,34 +175,40 @@ def zone_slice(topology: Topology) -> Topology:
     return builder.build(hosts, zone_fields=True)
 
 
-def vm_slice(topology: Topology, vm: Host) -> Topology:
+def vm_slice(topology: Topology, vm: Host, index: SliceIndex | None = None) -> Topology:
     """The VM with its tenant networks and VPC; the zone's own networks come from the zone slice."""
-    builder = _SliceBuilder(topology)
+    index = index or SliceIndex(topology)
+    builder = _SliceBuilder(index)
     for iface in vm.interfaces:
         network = topology.network(iface.network)
         if not _is_zone_network(network):
             builder.add_network(network)
     if vm.vpc is not None:
-        builder.add_vpc(next(v for v in topology.vpcs if v.id == vm.vpc))
-    builder._name(vm.owner)
+        builder.add_vpc(index.vpcs[vm.vpc])
+    builder.name(vm.owner)
     return builder.build([vm])
 
 
-def spaces(topology: Topology) -> Iterator[tuple[str, str, Topology]]:
-    """(bucket, entry id, slice) for every network and VPC narrower than a bucket, once per bucket."""
+def spaces(topology: Topology, index: SliceIndex | None = None) -> Iterator[tuple[str, str, Topology]]:
+    """(bucket, entry id, slice) for every network and VPC that is not a zone fact, once per bucket."""
+    index = index or SliceIndex(topology)
     for network in topology.networks:
         if _is_zone_network(network):
             continue
-        for name in sorted({bucket(cidr) for cidr in network_spaces(network)} - {None}):
-            builder = _SliceBuilder(topology)
-            builder.add_network(network)
-            yield str(name), f"NETWORK#{network.id}", builder.build()
+        builder = _SliceBuilder(index)
+        builder.add_network(network)
+        piece = builder.build()
+        names = {name for cidr in network_spaces(network) for name in buckets(cidr) or ()}
+        for name in sorted(names):
+            yield name, f"NETWORK#{network.id}", piece
     for vpc in topology.vpcs:
         if vpc.cidr4 is None or _is_zone_vpc(vpc):
             continue
-        builder = _SliceBuilder(topology)
+        builder = _SliceBuilder(index)
         builder.add_vpc(vpc)
-        yield str(bucket(vpc.cidr4)), f"VPC#{vpc.id}", builder.build()
+        piece = builder.build()
+        for name in buckets(vpc.cidr4) or ():
+            yield name, f"VPC#{vpc.id}", piece
 
 
 # -- assembling a decision's context ------------------------------------------------------------------
@@ -208,10 +234,11 @@ def merge(slices: Iterable[Topology | dict[str, Any]]) -> Topology:
 def decision_slice(topology: Topology, vm_ref: str, destination: IPAddress | str | None) -> Topology:
     """What the store returns for a decision about ``vm_ref`` toward ``destination``, computed in memory:
     the zone slice, the VM's, and every space of the destination's buckets."""
-    parts = [zone_slice(topology)]
+    index = SliceIndex(topology)
+    parts = [zone_slice(topology, index)]
     with contextlib.suppress(KeyError):
-        parts.append(vm_slice(topology, topology.system_vm(vm_ref)))
+        parts.append(vm_slice(topology, topology.system_vm(vm_ref), index))
     wanted = set(destination_buckets(destination))
     if wanted:
-        parts.extend(piece for name, _, piece in spaces(topology) if name in wanted)
+        parts.extend(piece for name, _, piece in spaces(topology, index) if name in wanted)
     return merge(parts)

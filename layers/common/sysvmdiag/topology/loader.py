@@ -12,21 +12,12 @@ import ipaddress
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sysvmdiag.topology.layout import digest, dump_json, spaces, vm_slice, zone_slice
+from sysvmdiag.topology.bulk import bulk_write
+from sysvmdiag.topology.items import ITEM_TYPES, indexed_objects, topology_items
 from sysvmdiag.topology.model import Host, HostKind, Topology
-from sysvmdiag.topology.store import (
-    SYSTEM_VM_LISTING,
-    ZONE_KEY,
-    TopologyStore,
-    account_item,
-    api_key_item,
-    network_key,
-    space_pk,
-    vm_key,
-    vpc_key,
-)
+from sysvmdiag.topology.store import INDEX_PK, ZONE_KEY, TopologyStore, account_item, api_key_item
 
-# -- pure: lab status and decision slices -----------------------------------------------------------------
+# -- pure: lab status ---------------------------------------------------------------------------------------
 
 
 def apply_lab_status(topology: Topology, lab_status: dict[str, Any]) -> Topology:
@@ -57,117 +48,9 @@ def _endpoint_fields(endpoint: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-# -- items ----------------------------------------------------------------------------------------------
-
-
-def _json(model: Any) -> Any:
-    return model.model_dump(mode="json", exclude_none=True)
-
-
-def _context(piece: Topology) -> str:
-    return dump_json(piece.model_dump(mode="json", exclude_defaults=True))
-
-
-def topology_items(topology: Topology) -> list[dict[str, Any]]:
-    """Every topology-table item of the zone, deterministic so reloading finds every item unchanged."""
-    items = [zone_item(topology)]
-    for network in topology.networks:
-        items.append(
-            {
-                **network_key(network.id),
-                "item_type": "NETWORK",
-                "name": network.name,
-                "kind": network.kind.value,
-                "network": dump_json(_json(network)),
-            }
-        )
-    for vpc in topology.vpcs:
-        items.append({**vpc_key(vpc.id), "item_type": "VPC", "name": vpc.name, "vpc": dump_json(_json(vpc))})
-    for bucket_name, entry, piece in spaces(topology):
-        items.append(
-            {"pk": space_pk(bucket_name), "sk": entry, "item_type": "SPACE", "context": _context(piece)}
-        )
-    for vm in topology.system_vms():
-        vm_item = system_vm_item(topology, vm)
-        items.append(vm_item)
-        if vm.vm_name and vm.vm_name != vm.uuid:
-            items.append(vm_name_alias_item(vm_item, vm.vm_name))
-    return [_with_digest(_drop_none(item)) for item in items]
-
-
-def zone_item(topology: Topology) -> dict[str, Any]:
-    """The zone: management ranges, the bastion, the zone's own networks and its wide spaces."""
-    try:
-        bastion: Host | None = topology.bastion()
-    except KeyError:
-        bastion = None
-    return {
-        **ZONE_KEY,
-        "item_type": "ZONE",
-        "zone_id": topology.zone.id,
-        "list_pk": SYSTEM_VM_LISTING,
-        "list_sk": "#ZONE",
-        "name": topology.zone.name,
-        "management_ranges": [str(r) for r in topology.zone.management_ranges],
-        "bastion": dump_json(_json(bastion)) if bastion else None,
-        "context": _context(zone_slice(topology)),
-    }
-
-
-def vm_name_alias_item(vm_item: dict[str, Any], vm_name: str) -> dict[str, Any]:
-    """A copy of a VM's item under its CloudStack name (r-4-VM).
-
-    Callers may name a VM either way; a copy (not a pointer) keeps a decision at one BatchGetItem.
-    It stays out of the ``listing`` index so each VM is listed once.
-    """
-    return {
-        **vm_key(vm_name),
-        "item_type": "SYSTEMVM_NAME",
-        "uuid": vm_item["uuid"],
-        "vm_name": vm_name,
-        "context": vm_item["context"],
-    }
-
-
-def system_vm_item(topology: Topology, vm: Host) -> dict[str, Any]:
-    """A system VM item: readable attributes plus its slice as compact JSON."""
-    assert vm.uuid is not None and vm.ssh is not None  # the model guarantees both for system VMs
-    network_kinds = {n.id: n.kind.value for n in topology.networks}
-    return {
-        **vm_key(vm.uuid),
-        "item_type": "SYSTEMVM",
-        "list_pk": SYSTEM_VM_LISTING,
-        "list_sk": f"VM#{vm.vm_name or vm.name}",
-        "uuid": vm.uuid,
-        "name": vm.name,
-        "vm_name": vm.vm_name,
-        "kind": vm.kind.value,
-        "state": vm.state,
-        "vpc": vm.vpc,
-        "owner": vm.owner,
-        "ssh": _json(vm.ssh),
-        "interfaces": [{**_json(i), "role": network_kinds[i.network]} for i in vm.interfaces],
-        "routes": [_json(r) for r in vm.routes],
-        "context": _context(vm_slice(topology, vm)),
-    }
-
-
-def _drop_none(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _drop_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_drop_none(v) for v in value]
-    return value
-
-
-def _with_digest(item: dict[str, Any]) -> dict[str, Any]:
-    return {**item, "digest": digest(dump_json(item))}
-
-
 # -- the load -------------------------------------------------------------------------------------------
 
-ITEM_TYPES = frozenset({"ZONE", "SYSTEMVM", "SYSTEMVM_NAME", "NETWORK", "VPC", "SPACE"})
-_TRACKED = {"SYSTEMVM": "system_vms", "NETWORK": "networks", "VPC": "vpcs"}
+_TRACKED = {"vm": "system_vms", "network": "networks", "vpc": "vpcs"}
 
 
 @dataclass
@@ -243,18 +126,18 @@ def load_topology_into_tables(
     )
     to_write = [item for key, item in items.items() if existing.get(key, {}).get("digest") != item["digest"]]
     stale = sorted(key for key in existing if key not in items)
-    _note_changes(report, items, existing, stale)
+    _note_changes(report, new=indexed_objects(_index_of(items)), old=indexed_objects(_index_of(existing)))
     report.items_written, report.items_removed = len(to_write), len(stale)
     report.items_unchanged = len(items) - len(to_write)
     if dry_run:
         return report
-    with store.topology_table.batch_writer() as batch:
-        for item in to_write:
-            batch.put_item(Item=item)
-        for pk, sk in stale:
-            batch.delete_item(Key={"pk": pk, "sk": sk})
+    bulk_write(store.topology_table, to_write, [{"pk": pk, "sk": sk} for pk, sk in stale])
     report.removed_accounts = sync_accounts(store, topology)
     return report
+
+
+def _index_of(items: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
+    return [item for (pk, _), item in items.items() if pk == INDEX_PK]
 
 
 def _existing_items(store: TopologyStore) -> dict[tuple[str, str], dict[str, Any]]:
@@ -262,14 +145,14 @@ def _existing_items(store: TopologyStore) -> dict[tuple[str, str], dict[str, Any
     path). Other items that share the table (playbooks) are not the loader's."""
     found: dict[tuple[str, str], dict[str, Any]] = {}
     scan: dict[str, Any] = {
-        "ProjectionExpression": "#pk, #sk, #digest, #type, #zone, #uuid",
+        "ProjectionExpression": "#pk, #sk, #digest, #type, #zone, #objects",
         "ExpressionAttributeNames": {
             "#pk": "pk",
             "#sk": "sk",
             "#digest": "digest",
             "#type": "item_type",
             "#zone": "zone_id",
-            "#uuid": "uuid",
+            "#objects": "objects",
         },
     }
     while True:
@@ -290,29 +173,17 @@ def _check_zone(existing: dict[tuple[str, str], dict[str, Any]], topology: Topol
         )
 
 
-def _note_changes(
-    report: LoadReport,
-    items: dict[tuple[str, str], dict[str, Any]],
-    existing: dict[tuple[str, str], dict[str, Any]],
-    stale: list[tuple[str, str]],
-) -> None:
-    for key, item in items.items():
-        kind = _TRACKED.get(item["item_type"])
-        if kind is None:
-            continue
-        before = existing.get(key)
-        if before is None:
-            report.changes[kind].added.append(_object_id(item, key))
-        elif before.get("digest") != item["digest"]:
-            report.changes[kind].changed.append(_object_id(item, key))
-    for key in stale:
-        kind = _TRACKED.get(existing[key].get("item_type", ""))
-        if kind is not None:
-            report.changes[kind].removed.append(_object_id(existing[key], key))
-
-
-def _object_id(item: dict[str, Any], key: tuple[str, str]) -> str:
-    return str(item.get("uuid") or key[0].split("#", 1)[1])
+def _note_changes(report: LoadReport, *, new: dict[str, str], old: dict[str, str]) -> None:
+    """Added, changed and removed objects, from the zone's index before and after."""
+    for object_id in sorted(new.keys() | old.keys()):
+        kind, _, name = object_id.partition(":")
+        changes = report.changes[_TRACKED[kind]]
+        if object_id not in old:
+            changes.added.append(name)
+        elif object_id not in new:
+            changes.removed.append(name)
+        elif old[object_id] != new[object_id]:
+            changes.changed.append(name)
 
 
 def sync_accounts(store: TopologyStore, topology: Topology) -> int:

@@ -196,8 +196,7 @@ def create_tables(dynamodb_resource: Any, names: Mapping[str, str]) -> dict[str,
 
 ZONE_KEY = {"pk": "ZONE", "sk": "ZONE"}  # one zone per deployment: its tables hold that zone alone
 VM_SK = "VM"
-NETWORK_SK = "NETWORK"
-VPC_SK = "VPC"
+INDEX_PK = "INDEX"
 SYSTEM_VM_LISTING = "SYSTEMVMS"
 
 
@@ -205,16 +204,12 @@ def vm_key(uuid: str) -> dict[str, str]:
     return {"pk": f"VM#{uuid}", "sk": VM_SK}
 
 
-def network_key(network_id: str) -> dict[str, str]:
-    return {"pk": f"NETWORK#{network_id}", "sk": NETWORK_SK}
+SPACE_SK = "SPACE"
 
 
-def vpc_key(vpc_id: str) -> dict[str, str]:
-    return {"pk": f"VPC#{vpc_id}", "sk": VPC_SK}
-
-
-def space_pk(bucket_name: str) -> str:
-    return f"SPACE#{bucket_name}"
+def space_key(bucket_name: str, shard: int = 0) -> dict[str, str]:
+    """A bucket's item (shard 0, which says how many shards there are) or one of its further shards."""
+    return {"pk": f"SPACE#{bucket_name}", "sk": SPACE_SK if shard == 0 else f"{SPACE_SK}#{shard}"}
 
 
 def account_key(account_id: str) -> dict[str, str]:
@@ -228,6 +223,10 @@ def api_key_item_key(api_key_hash: str) -> dict[str, str]:
 _CONTEXT = {"#ctx": "context"}
 
 
+def _key_of(item: dict[str, Any]) -> tuple[str, str]:
+    return item["pk"], item["sk"]
+
+
 class TopologyStore:
     """Reads (and the few writes) of the topology and accounts tables, given boto3 Table resources."""
 
@@ -238,45 +237,39 @@ class TopologyStore:
     # -- topology ------------------------------------------------------------------------------------
 
     def decision_context(self, vm_ref: str, destination: str | None = None) -> Topology | None:
-        """Everything a policy decision about a VM toward a destination needs, in two calls whatever
-        the zone's size: one BatchGetItem (the VM's item and the zone's) and one Query (the spaces of
-        the destination's bucket; a second Query only for an IPv6 literal embedding an IPv4 address).
+        """Everything a policy decision about a VM toward a destination needs, in one BatchGetItem
+        whatever the zone's size: the VM's item, the zone's, and the destination's bucket (two buckets
+        for an IPv6 literal embedding an IPv4 address). A bucket crowded past one item (many tenants on
+        the same CIDR) costs a second BatchGetItem for the rest of its shards.
 
         ``vm_ref`` is the VM's uuid or its CloudStack name (r-4-VM), both stored as keys. None when no
         system VM has that id (the policy answers TARGET_NOT_FOUND). A destination that is no address
-        reads no space: the policy refuses it before it would look.
+        reads no bucket: the policy refuses it before it would look.
         """
-        items = self._batch_get([vm_key(vm_ref), ZONE_KEY])
-        vm_item = items.get((vm_key(vm_ref)["pk"], VM_SK))
-        zone_item = items.get((ZONE_KEY["pk"], ZONE_KEY["sk"]))
+        buckets = destination_buckets(destination)
+        items = self._batch_get([vm_key(vm_ref), ZONE_KEY, *(space_key(b) for b in buckets)])
+        vm_item = items.get(_key_of(vm_key(vm_ref)))
+        zone_item = items.get(_key_of(ZONE_KEY))
         if vm_item is None or zone_item is None:
             return None
+        heads = [items[key] for key in (_key_of(space_key(b)) for b in buckets) if key in items]
+        shards = [space_key(h["bucket"], n) for h in heads for n in range(1, int(h.get("shards", 1)))]
+        spaces = heads + list(self._batch_get(shards).values()) if shards else heads
         parts = [json.loads(zone_item["context"]), json.loads(vm_item["context"])]
-        for name in destination_buckets(destination):
-            query = {
-                "KeyConditionExpression": Key("pk").eq(space_pk(name)),
-                "ProjectionExpression": "#ctx",
-                "ExpressionAttributeNames": _CONTEXT,
-            }
-            parts.extend(json.loads(item["context"]) for item in self._query_all(query))
+        parts += [json.loads(context) for space in spaces for context in space["entries"].values()]
         return merge(parts)
 
     def _batch_get(self, keys: list[dict[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-        """Items by (pk, sk); unprocessed keys (throttling) are asked again."""
+        """Items by (pk, sk), 100 keys a call; unprocessed keys (throttling) are asked again."""
         client = self.topology_table.meta.client
         name = self.topology_table.name
-        request = {
-            name: {
-                "Keys": keys,
-                "ProjectionExpression": "#pk, #sk, #ctx",
-                "ExpressionAttributeNames": {"#pk": "pk", "#sk": "sk", **_CONTEXT},
-            }
-        }
         found: dict[tuple[str, str], dict[str, Any]] = {}
-        while request:
-            response = client.batch_get_item(RequestItems=request)
-            found.update(((i["pk"], i["sk"]), i) for i in response["Responses"].get(name, []))
-            request = response.get("UnprocessedKeys") or {}
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {name: {"Keys": keys[start : start + 100]}}
+            while request:
+                response = client.batch_get_item(RequestItems=request)
+                found.update((_key_of(i), i) for i in response["Responses"].get(name, []))
+                request = response.get("UnprocessedKeys") or {}
         return found
 
     def list_system_vms(self) -> Topology:
