@@ -55,7 +55,38 @@ def _parser() -> argparse.ArgumentParser:
     compose_lab.add_argument("action", choices=["up", "down", "status", "base"])
     compose_lab.add_argument("--purge", action="store_true", help="down: also remove the state folder")
     compose_lab.add_argument("--json", action="store_true", help="status: print the status as JSON")
+    cloudstack = sub.add_parser(
+        "cloudstack-api",
+        help="serve the zone as CloudStack's list commands answer them (signed, read-only, 127.0.0.1)",
+    )
+    cloudstack.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default 3080; 0: any)")
+    cloudstack.add_argument(
+        "--credentials",
+        type=Path,
+        default=None,
+        help="key pair file, made 0600 when missing (default: cloudstack-api.json in the state folder)",
+    )
     return parser
+
+
+def _cloudstack_api(args: argparse.Namespace) -> int:
+    """`simvms cloudstack-api`: in the foreground until SIGTERM or Ctrl-C."""
+    import logging
+
+    from simvms.cloudstack_api import DEFAULT_PORT, run
+    from sysvmdiag.topology.model import DEFAULT_TOPOLOGY_FILE
+
+    # Why a request was refused (401s) and data failures (530s) go to stderr: the stack's log file.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    state_dir = Path(args.state or os.environ.get("SIMVMS_STATE_DIR") or DEFAULT_STATE_DIR)
+    credentials = args.credentials or state_dir / "cloudstack-api.json"
+    port = DEFAULT_PORT if args.port is None else args.port
+    return run(
+        port,
+        credentials,
+        Path(args.topology or DEFAULT_TOPOLOGY_FILE),
+        announce=lambda line: print(line, flush=True),
+    )
 
 
 def _compose_lab(args: argparse.Namespace) -> int:
@@ -121,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "compose-lab":
             return _compose_lab(args)
+        if args.command == "cloudstack-api":
+            return _cloudstack_api(args)
         check_prerequisites()
         lab = Lab(args.topology, args.state)
         if args.command == "up":

@@ -7,12 +7,24 @@ import json
 import sys
 from pathlib import Path
 
-from sysvmdiag.local.stack import COMPOSE_PORT, DEFAULT_PORT, LAB_KINDS, LocalStack, LocalStackError
+from sysvmdiag.local.stack import (
+    COMPOSE_CLOUDSTACK_PORT,
+    COMPOSE_PORT,
+    DEFAULT_CLOUDSTACK_PORT,
+    DEFAULT_PORT,
+    LAB_KINDS,
+    LocalStack,
+    LocalStackError,
+)
 
 
 def _stack(args: argparse.Namespace) -> LocalStack:
-    port = args.port or (COMPOSE_PORT if args.lab == "compose" else DEFAULT_PORT)
-    return LocalStack(state_dir=args.state, port=port, lab=args.lab)
+    compose = args.lab == "compose"
+    port = args.port or (COMPOSE_PORT if compose else DEFAULT_PORT)
+    cloudstack_port = args.cloudstack_port or (
+        COMPOSE_CLOUDSTACK_PORT if compose else DEFAULT_CLOUDSTACK_PORT
+    )
+    return LocalStack(state_dir=args.state, port=port, lab=args.lab, cloudstack_port=cloudstack_port)
 
 
 def _print_status(status: dict, as_json: bool) -> None:
@@ -29,6 +41,16 @@ def _print_status(status: dict, as_json: bool) -> None:
         )
     for vm in status["systemvms"]:
         print(f"  {vm['name']:<7} {vm['kind']:<6} {vm['id']}")
+    print(_cloudstack_line(status))
+
+
+def _cloudstack_line(status: dict) -> str:
+    """Where the lab's CloudStack-shaped API listens and where its key pair is."""
+    cloudstack = status.get("cloudstackApi") or {}
+    return (
+        f"lab CloudStack API (signed, read-only list commands): {cloudstack.get('url')} "
+        f"(keys in {cloudstack.get('credentialsFile')})"
+    )
 
 
 def hints(status: dict) -> str:
@@ -36,6 +58,7 @@ def hints(status: dict) -> str:
     keys = {a["name"]: a["apiKey"] for a in status["accounts"]}
     vms = {vm["host"]: vm["id"] for vm in status["systemvms"]}
     url = status["apiUrl"]
+    cloudstack = status.get("cloudstackApi") or {}
     return "\n".join(
         [
             "Try next:",
@@ -58,6 +81,8 @@ def hints(status: dict) -> str:
             f'    -d \'{{"targetId": "{vms["ssvm"]}", "type": "ping", "ipAddress": "198.51.100.80"}}\'',
             f"  curl -s {url}/systemvms -H 'Authorization: Bearer {keys['alice']}'",
             f"  open {url}/swagger (API explorer), {url}/openapi.json",
+            "  # the lab's CloudStack-shaped API (signed, read-only list commands): URL and key pair",
+            f"  cat {cloudstack.get('credentialsFile')}",
             "  sysvmdiag local status   # keys and VM ids;  sysvmdiag local down   # stop everything",
             "(the CLI is .venv/bin/sysvmdiag; `. .venv/bin/activate` puts it on your PATH)",
         ]
@@ -122,6 +147,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             type=int,
             default=None,
             help=f"API port on 127.0.0.1 (default {DEFAULT_PORT}; with --lab compose {COMPOSE_PORT})",
+        )
+        verb.add_argument(
+            "--cloudstack-port",
+            type=int,
+            default=None,
+            help=f"the lab's CloudStack-shaped API's port on 127.0.0.1 (default {DEFAULT_CLOUDSTACK_PORT}; "
+            f"with --lab compose {COMPOSE_CLOUDSTACK_PORT})",
         )
         verb.add_argument("--json", action="store_true")
         if name == "down":

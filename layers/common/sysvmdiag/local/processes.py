@@ -6,6 +6,10 @@ so these checks are shared by the lab's sshds, the local stack's server and the 
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -48,3 +52,15 @@ def children_of(pid: int) -> list[int]:
 def process_group_members(pgid: int) -> list[int]:
     """Live pids whose process group is ``pgid`` (a session leader's helpers: they share its group)."""
     return sorted(member for member, fields in _live_stat_fields().items() if int(fields[2]) == pgid)
+
+
+def terminate(pid: int, still_ours: Callable[[], bool], grace_seconds: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL if it is still running (and still ours) after the grace period."""
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds
+    while time.monotonic() < deadline:
+        if not still_ours():
+            return
+        time.sleep(0.05)
+    if still_ours():
+        os.kill(pid, signal.SIGKILL)

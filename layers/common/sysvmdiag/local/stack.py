@@ -12,6 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from sysvmdiag.local.cloudstack_api import CloudStackApiError, CloudStackApiProcess
 from sysvmdiag.local.processes import cmdline_words, pid_alive, process_group_members
 from sysvmdiag.local.server import REPO_ROOT
 
@@ -20,6 +21,9 @@ DEFAULT_PORT = 3000
 # The compose lab's stack runs beside the namespace lab's: its own state folder and port.
 COMPOSE_STATE_DIR = Path(os.environ.get("SYSVMDIAG_LOCAL_COMPOSE_STATE", "/run/sysvmdiag-local-compose"))
 COMPOSE_PORT = 3100
+# The lab's CloudStack-shaped API (simvms cloudstack-api), beside each stack's API: 3080 and 3180.
+DEFAULT_CLOUDSTACK_PORT = 3080
+COMPOSE_CLOUDSTACK_PORT = 3180
 LAB_KINDS = ("namespace", "compose")
 START_TIMEOUT_SECONDS = 60.0
 
@@ -36,6 +40,7 @@ class LocalStack:
         lab_state_dir: Path | None = None,
         environment: dict[str, str] | None = None,
         lab: str = "namespace",
+        cloudstack_port: int = 0,
     ):
         if lab not in LAB_KINDS:
             raise LocalStackError(f"unknown lab {lab!r}; one of {', '.join(LAB_KINDS)}")
@@ -45,6 +50,8 @@ class LocalStack:
         self.lab_state_dir = lab_state_dir
         # Extra variables for the server process, e.g. LIMITS_JSON (tests, benchmarks).
         self.environment = dict(environment or {})
+        # 0: any free loopback port (tests' stacks); the CLI passes the fixed ports above.
+        self.cloudstack_api = CloudStackApiProcess(self.state_dir, cloudstack_port)
 
     @property
     def _server_file(self) -> Path:
@@ -74,6 +81,7 @@ class LocalStack:
         if current.get("up"):
             return current
         self._stop_server()
+        self.cloudstack_api.stop()
         progress(f"lab: bringing the system-VM lab up ({self.lab_kind}) ...")
         lab = self._lab()
         lab_status = lab.up(progress=progress) if self.lab_kind == "compose" else lab.up()
@@ -103,6 +111,7 @@ class LocalStack:
                 start_new_session=True,
             )
         self._pid_file.write_text(str(process.pid))
+        self._start_cloudstack_api(lab_status.get("topology"), progress)
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -122,19 +131,31 @@ class LocalStack:
         info = json.loads(self._server_file.read_text())
         healthy = _is_our_server(info.get("pid")) and _http_ok(info["apiUrl"] + "/openapi.json")
         lab = self._lab().status()
+        cloudstack = self.cloudstack_api.status()
         return {
-            "up": healthy and bool(lab.get("up")),
+            "up": healthy and bool(lab.get("up")) and cloudstack["up"],
             "stateDir": str(self.state_dir),
             "labUp": bool(lab.get("up")),
             **info,
+            "cloudstackApi": cloudstack,
         }
 
     def down(self, keep_lab: bool = False) -> None:
         self._stop_server()
+        self.cloudstack_api.stop()
         self._server_file.unlink(missing_ok=True)
         (self.state_dir / "lab-status.json").unlink(missing_ok=True)
         if not keep_lab:
             self._lab().down()
+
+    def _start_cloudstack_api(self, topology: str | None, progress) -> None:
+        """The lab's CloudStack-shaped API, for `sysvmdiag` topology syncs against the lab."""
+        progress("cloudstack: starting the lab's CloudStack-shaped API ...")
+        try:
+            self.cloudstack_api.start(topology)
+        except CloudStackApiError as err:
+            self._stop_server()
+            raise LocalStackError(str(err)) from err
 
     def _stop_server(self) -> None:
         if not self._pid_file.exists():
