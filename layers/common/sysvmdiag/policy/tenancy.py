@@ -74,8 +74,24 @@ def vpc_holders(vpc: Vpc, topology: Topology) -> frozenset[str]:
 
 
 def is_multi_tenant(network: Network, topology: Topology) -> bool:
-    """A shared network that is not dedicated to exactly one account (zone-wide ones with none included)."""
-    return network.kind is NetworkKind.SHARED and len(network_holders(network, topology)) != 1
+    """A shared network that is not dedicated to exactly one account: shared with a domain (which may
+    gain accounts at any time), or held by two or more accounts, or by none (zone-wide ones)."""
+    if network.kind is not NetworkKind.SHARED:
+        return False
+    return network.shared_domain is not None or len(network_holders(network, topology)) != 1
+
+
+def domain_scope_reaches(network: Network, domain: str, *, below: bool) -> bool:
+    """Whether accounts of ``domain`` (or, with ``below``, of its subtree) may use a domain-wide shared
+    network: the network's domain itself, or one under it when it grants subdomain access."""
+    scope = network.shared_domain
+    if scope is None:
+        return False
+    if domain.strip("/") == scope.strip("/"):
+        return True
+    if network.subdomain_access and domain_contains(scope, domain):
+        return True
+    return below and domain_contains(domain, scope)
 
 
 @dataclass
@@ -109,7 +125,11 @@ class Reach:
         return len(holders) == 1 and self.covers(next(iter(holders)))
 
     def has_network(self, network: Network) -> bool:
-        return network.kind in TENANT_KINDS and self.owns(network_holders(network, self.topology))
+        if network.kind not in TENANT_KINDS:
+            return False
+        if self.caller.is_admin:
+            return True
+        return not is_multi_tenant(network, self.topology) and self.owns(network_holders(network, self.topology))
 
     def has_vpc(self, vpc_id: str | None) -> bool:
         vpc = self._vpcs.get(vpc_id or "")
@@ -117,7 +137,10 @@ class Reach:
 
     def is_holder(self, network: Network) -> bool:
         """An account the caller covers has VMs on it, so the caller knows the network exists."""
-        return any(self.covers(account) for account in network_holders(network, self.topology))
+        if any(self.covers(account) for account in network_holders(network, self.topology)):
+            return True
+        below = self.caller.role is Role.DOMAIN_ADMIN
+        return domain_scope_reaches(network, self.caller.domain, below=below)
 
     def may_target(self, vm: Host) -> bool:
         """Rule 2: admins any system VM; others a VR or VPC VR serving a network they have."""

@@ -95,11 +95,18 @@ class Vpc(_Model):
 
 
 class Network(_Model):
+    """A network of the zone. Who may use a shared one is either a list of accounts (``shared_with``)
+    or, as CloudStack's domain-wide shared networks, a domain (``shared_domain``, with its subdomains
+    when ``subdomain_access``); a domain can gain accounts at any time, so such a network is never
+    dedicated to one account."""
+
     id: str
     name: str
     kind: NetworkKind
     owner: str | None = None
     shared_with: tuple[str, ...] = ()
+    shared_domain: str | None = None
+    subdomain_access: bool = False
     vpc: str | None = None
     cidr4: ipaddress.IPv4Network | None = None
     cidr6: ipaddress.IPv6Network | None = None
