@@ -129,7 +129,8 @@ class Reach:
             return False
         if self.caller.is_admin:
             return True
-        return not is_multi_tenant(network, self.topology) and self.owns(network_holders(network, self.topology))
+        holders = network_holders(network, self.topology)
+        return not is_multi_tenant(network, self.topology) and self.owns(holders)
 
     def has_vpc(self, vpc_id: str | None) -> bool:
         vpc = self._vpcs.get(vpc_id or "")
