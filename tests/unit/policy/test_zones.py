@@ -25,6 +25,7 @@ ZONE_FILES = {
     "e": "shared_networks",
     "f": "shared_default_route",
     "g": "vpc_gateways",
+    "h": "domain_shared",
 }
 ZONES: dict[str, Topology] = {
     key: load_topology(ZONE_DIR / f"{stem}.yaml") for key, stem in ZONE_FILES.items()
@@ -386,6 +387,32 @@ CASES: list[Case] = [
     Case(6, "g", "root", "zzg-zed-vr", "*", "10.91.0.9", ALLOW, "eth2/public"),
     Case(8, "g", "yve", "zzg-yve-vpcvr", "ping", "10.91.0.9", OOB, params="-c 20 -i 3 -W 10"),
     Case(8, "g", "yve", "zzg-yve-vpcvr", "ping", "10.91.0.9", OOB, params="-c 20 -i 10 -w 60"),
+    # === (h) shared networks shared with a domain, with and without subdomain access ===================
+    Case(1, "h", "bob", "zzh-bob-vr", "*", "10.69.1.10", SNE),  # a holder through its domain
+    Case(1, "h", "bob", "zzh-bob-vr", "*", "2001:db8:69:1::10", SNE),
+    Case(1, "h", "bob", "zzh-bob-vr", "*", "10.69.2.10", SNE),
+    Case(1, "h", "gadm", "zzh-bob-vr", "*", "10.69.1.10", SNE),  # the domain's own admin
+    Case(1, "h", "sid", "zzh-sid-vr", "*", "10.69.2.10", SNE),  # a subdomain, with subdomain access
+    Case(1, "h", "sid", "zzh-sid-vr", "*", "10.69.1.10", DNA),  # a subdomain, without it
+    Case(1, "h", "sadm", "zzh-sid-vr", "*", "10.69.2.10", SNE),
+    Case(1, "h", "sadm", "zzh-sid-vr", "*", "10.69.1.10", DNA),
+    Case(2, "h", "bob", "zzh-shared-vr", "*", "198.51.100.80", TNF),
+    Case(2, "h", "bob", "r-802-VM", "*", "198.51.100.80", TNF),
+    Case(2, "h", "gadm", "zzh-shared-vr", "*", "10.69.1.10", TNF),  # nobody's own, not its domain admin's
+    Case(2, "h", "alice", "zzh-shared-vr", "*", "198.51.100.80", TNF),
+    Case(2, "h", "sid", "zzh-subshared-vr", "*", "10.69.2.10", TNF),
+    Case(2, "h", "gadm", "zzh-sid-vr", "*", "10.69.7.10", ALLOW, "eth0/isolated"),  # sid is in its subtree
+    Case(2, "h", "sadm", "zzh-bob-vr", "*", "198.51.100.80", TNF),
+    Case(3, "h", "alice", "zzh-alice-vr", "*", "10.69.1.10", DNA),  # not a holder: "another tenant"
+    Case(3, "h", "alice", "zzh-alice-vr", "*", "10.69.2.10", DNA),
+    Case(3, "h", "alice", "zzh-alice-vr", "*", "10.69.6.10", ALLOW, "eth0/isolated"),
+    Case(3, "h", "bob", "zzh-bob-vr", "*", "10.69.5.10", ALLOW, "eth0/isolated"),
+    Case(3, "h", "bob", "zzh-bob-vr", "*", "198.51.100.80", ALLOW, "eth2/public"),
+    Case(3, "h", "bob", "zzh-bob-vr", "*", "10.69.7.10", DNA),  # sid's, over public
+    Case(3, "h", "gadm", "zzh-bob-vr", "*", "10.69.7.10", ALLOW, "eth2/public"),
+    Case(4, "h", "bob", "zzh-bob-vr", "arping", "10.69.5.10", ALLOW, "eth0/isolated"),
+    Case(6, "h", "root", "zzh-shared-vr", "*", "10.69.1.10", ALLOW, "eth0/shared"),
+    Case(6, "h", "root", "zzh-subshared-vr", "*", "10.69.2.10", ALLOW, "eth0/shared"),
 ]
 
 
@@ -484,6 +511,9 @@ HIDDEN = [
     ("e", "omar", "zze-zonewide-vr"),
     ("f", "pia", "zzf-ola-vr"),
     ("g", "zed", "zzg-yve-vpcvr"),
+    ("h", "bob", "zzh-shared-vr"),
+    ("h", "gadm", "zzh-shared-vr"),
+    ("h", "sid", "zzh-subshared-vr"),
 ]
 
 
