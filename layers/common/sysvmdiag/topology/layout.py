@@ -157,8 +157,8 @@ class _SliceBuilder:
             accounts=tuple(
                 self._index.accounts[a] for a in sorted(self.account_ids) if a in self._index.accounts
             ),
-            vpcs=tuple(self.vpcs.values()),
-            networks=tuple(self.networks.values()),
+            vpcs=tuple(self.vpcs[v] for v in sorted(self.vpcs)),  # the same item whatever the input order
+            networks=tuple(self.networks[n] for n in sorted(self.networks)),
             hosts=tuple(hosts),
         )
 

@@ -289,6 +289,47 @@ class TopologyStore:
             raise LookupError("the topology table is empty: run `sysvmdiag topology load` or `topology sync`")
         return merge(slices)
 
+    def read_topology(self) -> Topology | None:
+        """The zone as stored (zone, system VMs, bastion, networks, VPCs; accounts by name from the
+        accounts table), or None for empty tables. Two Scans: for operators' commands (a sync keeps
+        what CloudStack cannot show, host keys get pinned), never for a request."""
+        parts: list[dict[str, Any]] = []
+        zone_found = False
+        for item in self._scan(self.topology_table, "#t IN (:zone, :vm, :space)"):
+            zone_found |= item["item_type"] == "ZONE"
+            if "context" in item:
+                parts.append(json.loads(item["context"]))
+            parts += [json.loads(context) for context in item.get("entries", {}).values()]
+        if not zone_found:
+            return None
+        data = merge(parts).model_dump(mode="json")
+        named = {a["id"]: a for a in self._scan(self.accounts_table, "begins_with(pk, :account)")}
+        for account in data["accounts"]:
+            if account["id"] in named:
+                account["name"] = named[account["id"]]["name"]
+        data["accounts"] += [
+            {"id": a["id"], "name": a["name"], "role": a["role"], "domain": a["domain"]}
+            for a in named.values()
+            if a.get("source") == "topology" and a["id"] not in {x["id"] for x in data["accounts"]}
+        ]
+        return Topology.model_validate(data)
+
+    @staticmethod
+    def _scan(table: Any, condition: str) -> Iterator[dict[str, Any]]:
+        values = {":zone": "ZONE", ":vm": "SYSTEMVM", ":space": "SPACE", ":account": "ACCOUNT#"}
+        scan: dict[str, Any] = {
+            "FilterExpression": condition,
+            "ExpressionAttributeValues": {k: v for k, v in values.items() if k in condition},
+        }
+        if "#t" in condition:
+            scan["ExpressionAttributeNames"] = {"#t": "item_type"}
+        while True:
+            response = table.scan(**scan)
+            yield from response["Items"]
+            if "LastEvaluatedKey" not in response:
+                return
+            scan["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def bastion(self) -> Host:
         """The bastion host with its SSH endpoint and pinned host key (one GetItem on the zone item)."""
         item = self.topology_table.get_item(
