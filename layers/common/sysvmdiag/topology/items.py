@@ -175,3 +175,24 @@ def _drop_none(value: Any) -> Any:
 
 def _with_digest(item: dict[str, Any]) -> dict[str, Any]:
     return {**item, "digest": digest(dump_json(item))}
+
+
+def item_bytes(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB counts it: the UTF-8 length of each attribute name plus its value;
+    numbers about one byte per two digits (counted here as their digits, an upper bound), maps and
+    lists their contents plus 3 bytes and 1 byte per element."""
+    return sum(len(name.encode()) + _value_bytes(value) for name, value in item.items())
+
+
+def _value_bytes(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value.encode())
+    if isinstance(value, bool) or value is None:
+        return 1
+    if isinstance(value, int | float):
+        return len(str(value))
+    if isinstance(value, dict):
+        return 3 + sum(1 + len(str(k).encode()) + _value_bytes(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return 3 + sum(1 + _value_bytes(v) for v in value)
+    return len(str(value).encode())
