@@ -1,18 +1,19 @@
 """The topology and accounts in DynamoDB, laid out so the hot paths cost one call each.
 
-Topology table (``pk``/``sk``):
+Topology table (``pk``/``sk``), items built by :mod:`sysvmdiag.topology.items` from the slices of
+:mod:`sysvmdiag.topology.layout`; one zone per table:
 
-* ``ZONE`` / ``<zone id>``: the zone (management ranges) and the bastion endpoint with its pinned key.
+* ``ZONE`` / ``ZONE``: the zone (management ranges), the bastion endpoint with its pinned key, and the
+  zone slice (its own networks, spaces wider than a /16 or /56) as compact JSON.
 * ``VM#<uuid>`` / ``VM``: a system VM, readable attributes (name, kind, state, ssh, interfaces with
-  their role, routes, vpc, owner) plus ``context``: the whole decision slice (the VM, its networks,
-  every shared network of the zone, the VPC and its networks, the accounts owning or sharing them, the
-  zone and the bastion) as compact JSON of the pydantic model, so a policy decision is one GetItem.
-  ``VM#<CloudStack name>`` / ``VM`` holds a copy of that context, so names cost one GetItem too.
-* ``NETWORK#<id>`` / ``NETWORK`` and ``VPC#<id>`` / ``VPC``: the zone's networks and VPCs, for people
-  and tools browsing the table (the hot paths never read them).
+  their role, routes, vpc, owner) plus ``context``: its slice (the VM, its tenant networks and VPC).
+  ``VM#<CloudStack name>`` / ``VM`` holds a copy, so names cost no extra call.
+* ``SPACE#<bucket>`` / ``SPACE`` (and ``SPACE#<n>`` shards): the networks, VPCs, routes and remote
+  CIDRs of one /24 (IPv6 /64), entry id -> slice JSON.
+* ``INDEX`` / ``INDEX#<n>``: object id -> digest, for what a load added, changed or removed.
 
-The sparse GSI ``listing`` (``list_pk``/``list_sk``) holds only the zone header and the system VMs, so
-``GET /systemvms`` is one Query.
+A decision is one BatchGetItem (VM, zone, the destination's bucket). The sparse GSI ``listing``
+(``list_pk``/``list_sk``) holds only the zone item and the system VMs, so ``GET /systemvms`` is one Query.
 
 Accounts table (``pk``): ``ACCOUNT#<id>`` items (name, role, domain) and ``KEY#<sha256 hex>`` items that
 repeat the account's fields so the authorizer resolves a key with one GetItem. The sparse GSI
