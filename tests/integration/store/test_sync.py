@@ -68,12 +68,12 @@ def loaded(
     return store
 
 
-def _outcome(decision: Decision) -> tuple[Any, ...]:
+def outcome(decision: Decision) -> tuple[Any, ...]:
     argv = decision.invocation.argv() if decision.invocation else None
     return decision.allowed, decision.code, decision.detail_code, decision.egress_interface, argv
 
 
-def _ref(topology: Topology, vm: str) -> str:
+def vm_ref(topology: Topology, vm: str) -> str:
     try:
         return topology.system_vm(vm).uuid or vm
     except KeyError:
@@ -100,7 +100,7 @@ def test_a_sync_from_the_lab_api_decides_like_the_topology_file(
     differences = {}
     compared = 0
     for case in (c for c in LAB_CASES if c.variant == "lab"):
-        ref = _ref(topology, case.vm)
+        ref = vm_ref(topology, case.vm)
         on_file = decide(
             caller(case.who),
             ref,
@@ -118,10 +118,10 @@ def test_a_sync_from_the_lab_api_decides_like_the_topology_file(
             synced.decision_context(ref, case.dest) or Topology(zone=topology.zone),
         )
         compared += 1
-        if _outcome(on_file) != _outcome(on_sync):
+        if outcome(on_file) != outcome(on_sync):
             differences[(case.variant, case.who, case.vm, case.test, case.dest, case.params)] = (
-                _outcome(on_file),
-                _outcome(on_sync),
+                outcome(on_file),
+                outcome(on_sync),
             )
     known = {key for key in KNOWN_WITH_KEEP if key[0] == "lab"}
     assert {k: v for k, v in differences.items() if k not in known} == {}

@@ -56,12 +56,12 @@ MAPPED = {(key, keep): _mapped(t, keep) for key, t in VARIANTS.items() for keep 
 MAPPED_ZONES = {key: _mapped(t, True) for key, t in ZONES.items()}
 
 
-def _outcome(decision: Decision) -> tuple[Any, ...]:
+def outcome(decision: Decision) -> tuple[Any, ...]:
     argv = decision.invocation.argv() if decision.invocation else None
     return decision.allowed, decision.code, decision.detail_code, decision.egress_interface, argv
 
 
-def _ref(topology: Topology, vm: str) -> str:
+def vm_ref(topology: Topology, vm: str) -> str:
     """The VM as the mapped zone knows it (by uuid: the lab's host names are no CloudStack names)."""
     try:
         return topology.system_vm(vm).uuid or vm
@@ -73,7 +73,7 @@ def _pair(
     who: Caller, vm: str, test: str, dest: str, params: str | None, original: Topology, mapped: Topology
 ):
     before = decide(who, vm, test, dest, params, original)
-    after = decide(who, _ref(original, vm), test, dest, params, mapped)
+    after = decide(who, vm_ref(original, vm), test, dest, params, mapped)
     return before, after
 
 
@@ -84,7 +84,7 @@ def _lab_differences(keep: bool) -> dict[tuple, tuple[Decision, Decision]]:
         pair = _pair(
             caller(case.who), case.vm, case.test, case.dest, case.params, topology, MAPPED[case.variant, keep]
         )
-        if _outcome(pair[0]) != _outcome(pair[1]):
+        if outcome(pair[0]) != outcome(pair[1]):
             found[(case.variant, case.who, case.vm, case.test, case.dest, case.params)] = pair
     return found
 
@@ -93,7 +93,7 @@ def _lab_differences(keep: bool) -> dict[tuple, tuple[Decision, Decision]]:
 def test_the_lab_decides_alike_but_for_what_cloudstack_cannot_show(keep: bool) -> None:
     known = KNOWN_WITH_KEEP if keep else KNOWN_WITHOUT_KEEP
     differences = _lab_differences(keep)
-    unexplained = {k: (_outcome(a), _outcome(b)) for k, (a, b) in differences.items() if k not in known}
+    unexplained = {k: (outcome(a), outcome(b)) for k, (a, b) in differences.items() if k not in known}
     assert unexplained == {}
     assert set(known) - set(differences) == set(), "a listed difference is gone: update the list"
 
@@ -146,10 +146,10 @@ def test_the_zones_decide_alike_but_for_what_cloudstack_cannot_show() -> None:
             who, case.vm, case.test, case.dest, case.params, original, MAPPED_ZONES[case.zone]
         )
         if (
-            _outcome(before) != _outcome(after)
+            outcome(before) != outcome(after)
             and _zone_reason(case.zone, case.who, case.vm, case.dest) is None
         ):
-            unexplained.append((case, _outcome(before), _outcome(after)))
+            unexplained.append((case, outcome(before), outcome(after)))
     assert unexplained == []
 
 
@@ -160,7 +160,7 @@ def test_zones_without_lab_only_parts_map_back_exactly(zone: str) -> None:
         before, after = _pair(
             who, case.vm, case.test, case.dest, case.params, ZONES[zone], MAPPED_ZONES[zone]
         )
-        assert _outcome(before) == _outcome(after), case
+        assert outcome(before) == outcome(after), case
 
 
 def test_the_shared_networks_keep_their_holders() -> None:
@@ -207,4 +207,4 @@ def test_the_bastion_and_the_host_link_need_keep_from(zone: str, who: str, vm: s
     _, after_kept = _pair(who_, vm, "ping", dest, None, original, kept)
     assert before.code is ReasonCode.VR_CONTROL_OR_MANAGEMENT_ADDRESS
     assert after_alone.allowed
-    assert _outcome(after_kept) == _outcome(before)
+    assert outcome(after_kept) == outcome(before)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sysvmdiag.cloudstack.gateways import PrivateGateways
 from sysvmdiag.cloudstack.owners import Directory
-from sysvmdiag.cloudstack.report import MappingReport
+from sysvmdiag.cloudstack.report import MappingReport, Skip
 from sysvmdiag.cloudstack.sysnets import SystemNetworks
 from sysvmdiag.cloudstack.tunnels import Tunnels
-from sysvmdiag.cloudstack.values import IPInterface
+from sysvmdiag.cloudstack.values import IPInterface, Item, text
 from sysvmdiag.topology.model import Host, Network, Route, SshEndpoint, Vpc
 
 CONTROL_PORT = 3922  # CloudStack's system VMs listen for SSH on their link-local address, port 3922
@@ -26,6 +27,20 @@ class Context:
     report: MappingReport
     system: SystemNetworks = field(default_factory=SystemNetworks)
     vpn_networks: dict[str, Network] = field(default_factory=dict)
+
+
+def read_each(
+    items: list[Item], kind: str, read: Callable[[Item, Context], Host], ctx: Context
+) -> list[Host]:
+    """Each item read into a Host; one that cannot be is reported under ``kind`` with the reason."""
+    hosts = []
+    for item in items:
+        try:
+            hosts.append(read(item, ctx))
+        except Skip as skip:
+            ctx.report.skip(kind, text(item, "id"), text(item, "name"), str(skip))
+    ctx.report.count(kind, len(hosts))
+    return hosts
 
 
 def ssh_endpoint(interface: str | None, prefix: IPInterface | None) -> SshEndpoint:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sysvmdiag.cloudstack.context import Context, default_route, on_link, ssh_endpoint
+from sysvmdiag.cloudstack.context import Context, default_route, on_link, read_each, ssh_endpoint
 from sysvmdiag.cloudstack.report import Skip
 from sysvmdiag.cloudstack.values import (
     IPInterface,
@@ -42,14 +42,7 @@ class _Nic:
 
 
 def read_routers(items: list[Item], ctx: Context) -> list[Host]:
-    hosts = []
-    for item in items:
-        try:
-            hosts.append(_router(item, ctx))
-        except Skip as skip:
-            ctx.report.skip("router", text(item, "id"), text(item, "name"), str(skip))
-    ctx.report.count("router", len(hosts))
-    return hosts
+    return read_each(items, "router", _router, ctx)
 
 
 def _router(item: Item, ctx: Context) -> Host:

@@ -7,7 +7,7 @@ address, so an SSVM's storage interface and both VMs' public IPv6 cannot be mapp
 
 from __future__ import annotations
 
-from sysvmdiag.cloudstack.context import Context, default_route, on_link, ssh_endpoint
+from sysvmdiag.cloudstack.context import Context, default_route, on_link, read_each, ssh_endpoint
 from sysvmdiag.cloudstack.report import Skip
 from sysvmdiag.cloudstack.values import Item, address, address_with_mask, text
 from sysvmdiag.topology.model import Host, HostKind, Interface, NetworkKind, SshEndpoint
@@ -21,14 +21,7 @@ _LAYOUT = (
 
 
 def read_system_vms(items: list[Item], ctx: Context) -> list[Host]:
-    hosts = []
-    for item in items:
-        try:
-            hosts.append(_system_vm(item, ctx))
-        except Skip as skip:
-            ctx.report.skip("system_vm", text(item, "id"), text(item, "name"), str(skip))
-    ctx.report.count("system_vm", len(hosts))
-    return hosts
+    return read_each(items, "system_vm", _system_vm, ctx)
 
 
 def _system_vm(item: Item, ctx: Context) -> Host:
