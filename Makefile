@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV  := .venv
 BIN   := $(VENV)/bin
 
-.PHONY: deps run down test test-unit validate lint lab-up lab-down bench compose-test
+.PHONY: deps run down test test-unit validate lint lab-up lab-down bench bench-scale compose-test
 
 deps:
 	@scripts/bootstrap.sh
@@ -68,3 +68,11 @@ BENCH_ARGS ?=
 bench: deps
 	LIMITS_JSON='$(BENCH_LIMITS_JSON)' $(BIN)/sysvmdiag local up
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+## make bench-scale: issue 12's scale benchmark, no lab needed: generated zones of 100 to 20,000 networks
+## loaded into one moto server on loopback (load time, largest item), then decisions interleaved across
+## the sizes (store read + policy, DynamoDB calls each); a JSON line per size, benchmarks/results/scale.*.
+## Options of the run: make bench-scale SCALE_ARGS="--sizes 100,1000 --decisions 100" (a few minutes as is).
+SCALE_ARGS ?=
+bench-scale: deps
+	$(BIN)/python -m benchmarks.scale $(SCALE_ARGS)
