@@ -70,9 +70,6 @@ def indexed_objects(index_items: list[dict[str, Any]]) -> dict[str, str]:
     return objects
 
 
-SHARD_BYTES = 48_000  # a bucket item stays under 64 KB with its keys and names
-
-
 def bucket_items(topology: Topology, index: SliceIndex) -> list[dict[str, Any]]:
     """One item per bucket holding its spaces (entry id -> slice JSON); a crowded bucket is cut into
     shards by a hash of the entry id, so one changed space rewrites one shard."""

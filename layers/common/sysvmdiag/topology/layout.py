@@ -29,17 +29,29 @@ about 3,000 of them).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import ipaddress
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from sysvmdiag.policy.destinations import embedded_ipv4
 from sysvmdiag.policy.paths import gateway_cidrs
 from sysvmdiag.policy.tenancy import TENANT_KINDS
 from sysvmdiag.toolargs import OptionError, canonical_destination
-from sysvmdiag.topology.model import Account, Host, IPAddress, IPNetwork, Network, Topology, Vpc
+from sysvmdiag.topology.model import (
+    Account,
+    Host,
+    IPAddress,
+    IPNetwork,
+    LabSettings,
+    Network,
+    Topology,
+    Vpc,
+    Zone,
+)
 
 BUCKET_PREFIX = {4: 24, 6: 64}
 MAX_SPREAD_BITS = 8  # a space up to 2**8 buckets wide registers in each; a wider one is a zone fact
@@ -229,6 +241,55 @@ def merge(slices: Iterable[Topology | dict[str, Any]]) -> Topology:
             objects.update((obj[id_field], obj) for obj in part.get(key, ()))
         merged[key] = [objects[name] for name in sorted(objects)]  # the same order however read
     return Topology.model_validate(merged)
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """One stored slice, parsed and validated object by object."""
+
+    version: int
+    zone: Zone
+    lab: LabSettings | None
+    objects: dict[str, tuple[Any, ...]]
+
+
+_KEYS = (
+    ("accounts", Account, "id"),
+    ("vpcs", Vpc, "id"),
+    ("networks", Network, "id"),
+    ("hosts", Host, "name"),
+)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _parse_stored(text: str) -> _Parsed:
+    """A stored slice's objects, parsed once per warm process: its JSON text is its identity (the same
+    text is the same content), so a crowded bucket's hundred networks are validated on first sight only."""
+    data = json.loads(text)
+    return _Parsed(
+        version=data.get("version", 1),
+        zone=Zone.model_validate(data["zone"]),
+        lab=LabSettings.model_validate(data["lab"]) if data.get("lab") else None,
+        objects={key: tuple(model.model_validate(o) for o in data.get(key, ())) for key, model, _ in _KEYS},
+    )
+
+
+def merge_stored(texts: Iterable[str]) -> Topology:
+    """The stored slices (JSON texts the loader wrote from one validated zone) as one Topology.
+
+    Each object is validated when parsed; the whole is assembled without re-checking references, which
+    the loader checked on the zone they were cut from.
+    """
+    parts = [_parse_stored(text) for text in texts]
+    if not parts:
+        raise ValueError("no slices to merge")
+    fields: dict[str, Any] = {"version": parts[0].version, "zone": parts[0].zone, "lab": None}
+    for part in parts:
+        fields["lab"] = part.lab or fields["lab"]
+    for key, _, id_field in _KEYS:
+        objects = {getattr(obj, id_field): obj for part in parts for obj in part.objects[key]}
+        fields[key] = tuple(objects[name] for name in sorted(objects))
+    return Topology.model_construct(**fields)
 
 
 def decision_slice(topology: Topology, vm_ref: str, destination: IPAddress | str | None) -> Topology:

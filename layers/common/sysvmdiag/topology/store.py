@@ -38,7 +38,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from sysvmdiag.accounts import api_key_matches, check_api_key_strength, hash_api_key
-from sysvmdiag.topology.layout import destination_buckets, merge
+from sysvmdiag.topology.layout import destination_buckets, merge, merge_stored
 from sysvmdiag.topology.model import Account, Host, Role, Topology
 
 # -- table layout: the single source create_tables() uses and template.yaml is tested against ------------
@@ -256,9 +256,9 @@ class TopologyStore:
         heads = [items[key] for key in (_key_of(space_key(b)) for b in buckets) if key in items]
         shards = [space_key(h["bucket"], n) for h in heads for n in range(1, int(h.get("shards", 1)))]
         spaces = heads + list(self._batch_get(shards).values()) if shards else heads
-        parts = [json.loads(zone_item["context"]), json.loads(vm_item["context"])]
-        parts += [json.loads(context) for space in spaces for context in space["entries"].values()]
-        return merge(parts)
+        texts = [zone_item["context"], vm_item["context"]]
+        texts += [context for space in spaces for context in space["entries"].values()]
+        return merge_stored(texts)
 
     def _batch_get(self, keys: list[dict[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         """Items by (pk, sk), 100 keys a call; unprocessed keys (throttling) are asked again."""
@@ -285,10 +285,10 @@ class TopologyStore:
             "ProjectionExpression": "#ctx",
             "ExpressionAttributeNames": _CONTEXT,
         }
-        slices = [json.loads(item["context"]) for item in self._query_all(query)]
+        slices = [item["context"] for item in self._query_all(query)]
         if not slices:
             raise LookupError("the topology table is empty: run `sysvmdiag topology load` or `topology sync`")
-        return merge(slices)
+        return merge_stored(slices)
 
     def read_topology(self) -> Topology | None:
         """The zone as stored (zone, system VMs, bastion, networks, VPCs; accounts by name from the
