@@ -110,11 +110,19 @@ def _infrastructure(zone: _ZoneBuilder) -> None:
     )
 
 
+def _guest_interface(guest: dict[str, Any]) -> dict[str, Any]:
+    """The router's address on a guest network: its gateway, on both stacks when the network has two."""
+    iface = {"network": guest["id"], "ipv4": f"{guest['gateway4']}/{guest['cidr4'].split('/')[1]}"}
+    if "cidr6" in guest:
+        iface["ipv6"] = f"{guest['gateway6']}/{guest['cidr6'].split('/')[1]}"
+    return iface
+
+
 def _router(zone: _ZoneBuilder, guests: list[dict[str, Any]], owner: str, vpc: str | None) -> None:
     number = len(zone.hosts)
     control = {"network": "net-control", "ipv4": f"{next(zone.control_ips)}/16"}
     public = {"network": "net-public", "ipv4": f"{next(zone.public_ips)}/{PUBLIC.prefixlen}"}
-    tenant = [{"network": g["id"], "ipv4": f"{g['gateway4']}/{g['cidr4'].split('/')[1]}"} for g in guests]
+    tenant = [_guest_interface(g) for g in guests]
     ordered = [control, public, *tenant] if vpc else [*tenant[:1], control, public, *tenant[1:]]
     interfaces = [{"name": f"eth{index}", **iface} for index, iface in enumerate(ordered)]
     ssh_interface = next(i["name"] for i in interfaces if i["network"] == "net-control")

@@ -15,6 +15,7 @@ def fresh_process() -> None:
     from functions.alarm import app as alarm_app
     from functions.api import app as api_app
     from functions.authorizer import app as authorizer_app
+    from functions.sync import app as sync_app
     from functions.worker import app as worker_app
     from sysvmdiag.runner import clear_runners
 
@@ -24,6 +25,7 @@ def fresh_process() -> None:
     worker_app._service.cache_clear()
     worker_app._idempotent_run_job.cache_clear()
     alarm_app.reset_clients()
+    sync_app.reset_clients()
     parameters.clear_caches()
     constants.DEFAULT_PROVIDERS.pop("secrets", None)
     clear_runners()

@@ -85,3 +85,35 @@ def test_the_job_store_moves_only_as_the_table_allows(settings: Settings) -> Non
     assert jobs.transition(done, JobStatus.FAILED) is None  # final is final
     with pytest.raises(ValueError, match="no job moves to queued"):
         jobs.transition(done, JobStatus.QUEUED)
+
+
+def test_the_sync_is_built_from_the_cloudstack_settings(settings: Settings) -> None:
+    from sysvmdiag.cloudstack.apikeys import ApiKeyPair
+
+    configured = settings.model_copy(
+        update={
+            "cloudstack_url": "https://cloud.example/client/api",
+            "cloudstack_zone": "zone-1",
+            "cloudstack_secret_name": "sysvmdiag/dev/cloudstack-api-keys",
+            "cloudstack_timeout_seconds": 12.0,
+        }
+    )
+    client = bootstrap.cloudstack_client(configured, ApiKeyPair("api", "secret"))
+    assert (client.url, client.api_key, client.timeout.read_timeout) == (
+        configured.cloudstack_url,
+        "api",
+        12.0,
+    )
+    sync = bootstrap.topology_sync(configured)
+    assert (sync.url, sync.zone, sync.secret) == (
+        configured.cloudstack_url,
+        "zone-1",
+        "sysvmdiag/dev/cloudstack-api-keys",
+    )
+    assert sync.store.topology_table.name == settings.topology_table
+    with pytest.raises(RuntimeError, match="CLOUDSTACK_URL"):
+        bootstrap.cloudstack_client(settings, ApiKeyPair("api", "secret"))
+    with pytest.raises(RuntimeError, match="CLOUDSTACK_SECRET_NAME"):
+        bootstrap.cloudstack_keys(settings)
+    with pytest.raises(SettingsError, match="CLOUDSTACK_URL"):
+        Settings.from_env({"TOPOLOGY_TABLE": "top", "ACCOUNTS_TABLE": "acc", "CLOUDSTACK_URL": "cloud:8080"})

@@ -42,7 +42,7 @@ def test_the_layer_leaves_out_the_local_stack_the_cli_and_the_vm_side(layer: Pat
     assert not list(layer.rglob("__pycache__"))
 
 
-@pytest.mark.parametrize("function", ["api", "authorizer", "worker", "alarm"])
+@pytest.mark.parametrize("function", ["api", "authorizer", "worker", "alarm", "sync"])
 def test_each_function_imports_from_the_layer_alone(layer: Path, function: str) -> None:
     done = _python_with(
         layer, "import app, sysvmdiag; print(sysvmdiag.__file__)", REPO / "functions" / function

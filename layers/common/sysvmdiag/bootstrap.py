@@ -12,6 +12,9 @@ from sysvmdiag.config import Settings
 
 if TYPE_CHECKING:
     from sysvmdiag.audit import AuditStore
+    from sysvmdiag.cloudstack.apikeys import ApiKeyPair
+    from sysvmdiag.cloudstack.client import CloudStackClient
+    from sysvmdiag.cloudstack.scheduled import ScheduledSync
     from sysvmdiag.jobs import JobStore
     from sysvmdiag.limits import LimitStore
     from sysvmdiag.pipeline.job_worker import JobFinishedHook
@@ -77,6 +80,41 @@ def audit_store(settings: Settings, resource: Any = None) -> AuditStore:
     from sysvmdiag.audit import AuditStore
 
     return AuditStore((resource or dynamodb()).Table(_required(settings.audit_table, "AUDIT_TABLE")))
+
+
+def cloudstack_keys(settings: Settings, *, force_fetch: bool = False) -> ApiKeyPair:
+    """The sync's CloudStack key pair, from the secret CLOUDSTACK_SECRET_NAME names (cached by powertools)."""
+    from sysvmdiag.cloudstack.apikeys import read_api_keys
+
+    return read_api_keys(
+        _required(settings.cloudstack_secret_name, "CLOUDSTACK_SECRET_NAME"),
+        max_age=settings.cloudstack_secret_max_age_seconds,
+        force_fetch=force_fetch,
+    )
+
+
+def cloudstack_client(settings: Settings, keys: ApiKeyPair | None = None) -> CloudStackClient:
+    """The scheduled sync's CloudStack API client: CLOUDSTACK_URL and ``keys`` (default: the secret's)."""
+    from sysvmdiag.cloudstack.client import CloudStackClient
+
+    url = _required(settings.cloudstack_url, "CLOUDSTACK_URL")
+    keys = keys or cloudstack_keys(settings)
+    return CloudStackClient(url, keys.api_key, keys.secret_key, timeout=settings.cloudstack_timeout_seconds)
+
+
+def topology_sync(settings: Settings, resource: Any = None) -> ScheduledSync:
+    """The scheduled sync of the zone CLOUDSTACK_ZONE at CLOUDSTACK_URL into the topology and accounts
+    tables; missing settings are named when it runs (so the failed invocation says which)."""
+    from sysvmdiag.cloudstack.scheduled import ScheduledSync
+
+    return ScheduledSync(
+        store=topology_store(settings, resource),
+        url=settings.cloudstack_url,
+        secret=settings.cloudstack_secret_name,
+        zone=settings.cloudstack_zone,
+        keys=lambda force_fetch: cloudstack_keys(settings, force_fetch=force_fetch),
+        client_for=lambda keys: cloudstack_client(settings, keys),
+    )
 
 
 def service(

@@ -38,6 +38,15 @@ class Settings(BaseModel):
     # API Gateway's HTTP API waits 30 s at most; keep room for the handshake and the answer.
     sync_budget_seconds: float = Field(25.0, alias="SYNC_BUDGET_SECONDS", gt=0, le=28)
     limits_json: str | None = Field(None, alias="LIMITS_JSON")
+    # The scheduled topology sync (functions/sync): the CloudStack API endpoint, the zone (name or id;
+    # unset: the only zone the key sees), and the Secrets Manager secret holding {"apiKey", "secretKey"}.
+    cloudstack_url: str | None = Field(None, alias="CLOUDSTACK_URL", pattern=r"^https?://\S+$")
+    cloudstack_zone: str | None = Field(None, alias="CLOUDSTACK_ZONE")
+    cloudstack_secret_name: str | None = Field(None, alias="CLOUDSTACK_SECRET_NAME")
+    cloudstack_secret_max_age_seconds: int = Field(
+        300, alias="CLOUDSTACK_SECRET_MAX_AGE_SECONDS", ge=0, le=86_400
+    )
+    cloudstack_timeout_seconds: float = Field(30.0, alias="CLOUDSTACK_TIMEOUT_SECONDS", gt=0, le=120)
 
     @field_validator("*", mode="before")
     @classmethod

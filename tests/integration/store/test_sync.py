@@ -9,22 +9,18 @@ import copy
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from simvms.cloudstack_api import LabCloudStackApi, api_url, serve
-from simvms.cloudstack_credentials import Credentials, generate_credentials
-from simvms.cloudstack_responses import responses_for
-from sysvmdiag.cloudstack.client import CloudStackClient
 from sysvmdiag.cloudstack.sync import sync_zone
 from sysvmdiag.policy import Decision, decide
 from sysvmdiag.topology.loader import load_topology_into_tables
 from sysvmdiag.topology.model import Topology
 from sysvmdiag.topology.store import TopologyStore
+from tests.integration.labapi import LabApi, serving
 from tests.integration.store.helpers import DynamoCallCounter
 from tests.integration.store.test_topology_load_cli import table_env
 from tests.unit.cloudstack.test_roundtrip import KNOWN_WITH_KEEP
@@ -34,28 +30,10 @@ from tests.unit.policy.topologies import caller
 SYSVMDIAG = Path(sys.executable).parent / "sysvmdiag"
 
 
-class LabApi:
-    """The lab's CloudStack API on a loopback port of its own, serving ``responses`` (changeable)."""
-
-    def __init__(self, topology: Topology) -> None:
-        self.responses: dict[str, list[dict]] = responses_for(topology)
-        self.keys: Credentials = generate_credentials()
-        self.server = serve(LabCloudStackApi(lambda: self.responses, self.keys), 0)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.url = api_url(self.server)
-
-    def client(self) -> CloudStackClient:
-        return CloudStackClient(self.url, self.keys.api_key, self.keys.secret_key, timeout=10, page_size=7)
-
-
 @pytest.fixture
 def lab_api(topology: Topology) -> Iterator[LabApi]:
-    api = LabApi(topology)
-    api.thread.start()
-    yield api
-    api.server.shutdown()
-    api.server.server_close()
-    api.thread.join()
+    with serving(topology) as api:
+        yield api
 
 
 @pytest.fixture

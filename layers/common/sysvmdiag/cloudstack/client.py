@@ -77,7 +77,7 @@ class CloudStackClient:
                 self.method, self.url, fields=fields, timeout=self.timeout, redirect=False, **form
             )
         except urllib3.exceptions.HTTPError as err:
-            raise CloudStackError(command, None, None, f"{self.url}: {err}") from err
+            raise CloudStackError(command, None, None, f"{self.url}: {_transport_problem(err)}") from err
         if 300 <= response.status < 400:
             where = response.headers.get("Location", "elsewhere")
             raise CloudStackError(command, response.status, None, f"redirected to {where}: use that URL")
@@ -120,6 +120,14 @@ class CloudStackClient:
                 "(objects created or removed while paging?)"
             )
         return items
+
+
+def _transport_problem(err: urllib3.exceptions.HTTPError) -> str:
+    """What went wrong, without the request's URL: urllib3's retry error repeats it with the signed query
+    (API key, signature), which must not reach a log."""
+    if isinstance(err, urllib3.exceptions.MaxRetryError) and err.reason is not None:
+        return f"{type(err.reason).__name__}: {err.reason}"
+    return f"{type(err).__name__}: {err}"
 
 
 def _param(value: ParamValue) -> str:
