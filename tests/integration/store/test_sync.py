@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 
 from sysvmdiag.cloudstack.sync import sync_zone
-from sysvmdiag.policy import Decision, decide
+from sysvmdiag.policy import decide
 from sysvmdiag.topology.loader import load_topology_into_tables
 from sysvmdiag.topology.model import Topology
 from sysvmdiag.topology.store import TopologyStore
 from tests.integration.labapi import LabApi, serving
 from tests.integration.store.helpers import DynamoCallCounter
 from tests.integration.store.test_topology_load_cli import table_env
-from tests.unit.cloudstack.test_roundtrip import KNOWN_WITH_KEEP
+from tests.unit.cloudstack.test_roundtrip import KNOWN_WITH_KEEP, outcome, vm_ref
 from tests.unit.policy.test_decide import EXPANDED as LAB_CASES
 from tests.unit.policy.topologies import caller
 
@@ -44,18 +44,6 @@ def loaded(
     store = make_store()
     load_topology_into_tables(topology, store, lab_status_without_lab)
     return store
-
-
-def outcome(decision: Decision) -> tuple[Any, ...]:
-    argv = decision.invocation.argv() if decision.invocation else None
-    return decision.allowed, decision.code, decision.detail_code, decision.egress_interface, argv
-
-
-def vm_ref(topology: Topology, vm: str) -> str:
-    try:
-        return topology.system_vm(vm).uuid or vm
-    except KeyError:
-        return vm
 
 
 def test_a_sync_from_the_lab_api_decides_like_the_topology_file(
