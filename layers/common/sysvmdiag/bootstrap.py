@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 from sysvmdiag.config import Settings
 
 if TYPE_CHECKING:
+    from paramiko import PKey
+
     from sysvmdiag.audit import AuditStore
     from sysvmdiag.cloudstack.apikeys import ApiKeyPair
     from sysvmdiag.cloudstack.client import CloudStackClient
@@ -157,14 +159,27 @@ def _runner_factory(settings: Settings) -> Any:
     """Runners per bastion endpoint (kept warm across invocations); the key from Secrets Manager."""
 
     def runner_for(bastion: SshEndpoint) -> Runner:
-        from sysvmdiag.runner import get_runner, load_private_key
+        from sysvmdiag.runner import get_runner
 
-        return get_runner(
-            bastion,
-            lambda: load_private_key(settings.ssh_key_secret_id, max_age=settings.ssh_key_max_age_seconds),
-        )
+        return get_runner(bastion, lambda: ssh_private_key(settings))
 
     return runner_for
+
+
+def ssh_private_key(settings: Settings, secrets_client: Any = None) -> PKey:
+    """The runner's SSH private key (it logs into the bastion and the system VMs): the Secrets Manager
+    secret SSH_KEY_SECRET_ID, cached SSH_KEY_MAX_AGE_SECONDS. ``secrets_client`` is a boto3 Secrets
+    Manager client to read it through instead of boto3's default one (operators' commands)."""
+    from sysvmdiag.runner import load_private_key
+
+    provider = None
+    if secrets_client is not None:
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+        provider = SecretsProvider(boto3_client=secrets_client)
+    return load_private_key(
+        settings.ssh_key_secret_id, max_age=settings.ssh_key_max_age_seconds, provider=provider
+    )
 
 
 def _required(value: str | None, variable: str) -> str:

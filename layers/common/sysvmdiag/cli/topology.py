@@ -1,5 +1,6 @@
 """``sysvmdiag topology load`` (a topology file and the lab's pinned host keys) and ``topology sync`` (a zone
-read from CloudStack's API) into DynamoDB.
+read from CloudStack's API) into DynamoDB; ``topology pin-host-keys`` (scan and confirm host keys) is in
+:mod:`sysvmdiag.cli.hostkeys`.
 
 Table names come from TOPOLOGY_TABLE / ACCOUNTS_TABLE (as on Lambda); the endpoint from
 ``--endpoint-url`` or boto3's own AWS_ENDPOINT_URL, so the same command loads moto or AWS.
@@ -17,6 +18,7 @@ from typing import Any
 import boto3
 
 from sysvmdiag import bootstrap
+from sysvmdiag.cli import hostkeys as pin_host_keys
 from sysvmdiag.cloudstack.answers import CloudStackError
 from sysvmdiag.cloudstack.client import CloudStackClient, PageProgress, ZoneNotFoundError
 from sysvmdiag.cloudstack.mapping import MappingError
@@ -106,7 +108,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``topology load`` to the ``sysvmdiag`` command."""
+    """Add ``topology load``, ``sync`` and ``pin-host-keys`` to the ``sysvmdiag`` command."""
     topology = subparsers.add_parser("topology", help="the zone topology in DynamoDB")
     verbs = topology.add_subparsers(dest="topology_command", required=True)
     load = verbs.add_parser("load", help="load a topology file into the topology and accounts tables")
@@ -129,6 +131,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     load.set_defaults(func=_cmd_load)
     _register_sync(verbs)
+    pin_host_keys.register(verbs)
 
 
 def _register_sync(verbs: argparse._SubParsersAction) -> None:

@@ -7,6 +7,8 @@ The layers, each testable without sshd (tests/unit/runner): ``deadline`` (budget
 ``pinning`` (key exchange against the pinned key, auth), ``tunnel`` (the shared bastion Transport,
 direct-tcpip channels), ``pool`` (VM connections keyed by endpoint and pin), ``session`` (exec,
 output cap, deadline); ``bastion`` composes them; ``plumbing`` is what they reach the world through.
+``hostscan`` reuses the tunnel for a first-use scan of a VM's host key (key exchange only), which
+``sysvmdiag topology pin-host-keys`` shows an operator to confirm before it is pinned.
 
 Typical use in a handler::
 
@@ -24,6 +26,7 @@ from sysvmdiag.topology.model import SshEndpoint  # the runner's endpoint type i
 
 if TYPE_CHECKING:
     from sysvmdiag.runner.bastion import BastionRunner, clear_runners, get_runner
+    from sysvmdiag.runner.hostscan import HostKeyScanner, ScannedKey, scan_host_key
     from sysvmdiag.runner.keys import key_fingerprint, load_private_key, parse_private_key
 
 _LAZY = {
@@ -33,19 +36,25 @@ _LAZY = {
     "load_private_key": "sysvmdiag.runner.keys",
     "parse_private_key": "sysvmdiag.runner.keys",
     "key_fingerprint": "sysvmdiag.runner.keys",
+    "HostKeyScanner": "sysvmdiag.runner.hostscan",
+    "ScannedKey": "sysvmdiag.runner.hostscan",
+    "scan_host_key": "sysvmdiag.runner.hostscan",
 }
 
 __all__ = [
     "BastionRunner",
+    "HostKeyScanner",
     "RunOutput",
     "RunnerError",
     "RunnerErrorCode",
+    "ScannedKey",
     "SshEndpoint",
     "clear_runners",
     "get_runner",
     "key_fingerprint",
     "load_private_key",
     "parse_private_key",
+    "scan_host_key",
 ]
 
 

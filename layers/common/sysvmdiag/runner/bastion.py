@@ -19,7 +19,7 @@ import paramiko
 
 from sysvmdiag.runner.deadline import WATCHDOG_GRACE_SECONDS, Deadline, Watchdog
 from sysvmdiag.runner.errors import RunnerError, RunnerErrorCode, RunOutput
-from sysvmdiag.runner.keys import key_fingerprint
+from sysvmdiag.runner.keys import key_fingerprint, obtain_private_key
 from sysvmdiag.runner.names import describe
 from sysvmdiag.runner.pinning import Login, PinnedKey, connect_pinned
 from sysvmdiag.runner.plumbing import Plumbing
@@ -230,13 +230,7 @@ def get_runner(bastion: SshEndpoint, key_loader: Callable[[], paramiko.PKey]) ->
     A key that cannot be loaded (secret missing, Secrets Manager unreachable, not a key) is a
     RunnerError SSH_KEY_UNAVAILABLE, so callers answer and audit it like any other failed run.
     """
-    try:
-        key = key_loader()
-    except Exception as exc:  # any loader failure means the same thing: no key, so nothing can run
-        raise RunnerError(
-            RunnerErrorCode.SSH_KEY_UNAVAILABLE,
-            f"The runner's SSH key could not be loaded ({type(exc).__name__}: {exc}); nothing ran.",
-        ) from exc
+    key = obtain_private_key(key_loader)
     fingerprint = key_fingerprint(key)
     endpoint = EndpointKey.of(bastion)
     with _runners_lock:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import paramiko
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from sysvmdiag.runner.errors import RunnerError, RunnerErrorCode
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -83,3 +86,15 @@ def load_private_key(
     if isinstance(value, dict):
         value = json.dumps(value)
     return parse_private_key(value)
+
+
+def obtain_private_key(key_loader: Callable[[], paramiko.PKey]) -> paramiko.PKey:
+    """The key ``key_loader`` loads; any failure (secret missing, Secrets Manager unreachable, not a
+    key) is a RunnerError SSH_KEY_UNAVAILABLE, so callers answer and audit it like any failed run."""
+    try:
+        return key_loader()
+    except Exception as exc:  # any loader failure means the same thing: no key, so nothing can run
+        raise RunnerError(
+            RunnerErrorCode.SSH_KEY_UNAVAILABLE,
+            f"The runner's SSH key could not be loaded ({type(exc).__name__}: {exc}); nothing ran.",
+        ) from exc

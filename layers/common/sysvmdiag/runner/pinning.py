@@ -47,6 +47,27 @@ class PinnedKey:
         return server_key.get_name() == self.key_type and server_key.get_base64() == self.blob
 
 
+def key_exchange(
+    transport: paramiko.Transport, who: str, step: float, unreachable: RunnerErrorCode, offered: str
+) -> paramiko.PKey:
+    """Key exchange with the host-key types already set on ``transport``: the server's key, nothing
+    authenticated. ``offered`` names those types in the refusal when the server has none of them."""
+    transport.banner_timeout = step
+    transport.handshake_timeout = step
+    try:
+        # start_client returns quietly when its timeout passes; get_remote_server_key then raises.
+        transport.start_client(timeout=step)
+        return transport.get_remote_server_key()
+    except paramiko.IncompatiblePeer as exc:
+        raise RunnerError(
+            RunnerErrorCode.HOST_KEY_MISMATCH, f"{capitalized(who)} does not offer {offered} ({exc})."
+        ) from exc
+    except _NETWORK_ERRORS as exc:
+        raise RunnerError(
+            unreachable, f"{capitalized(who)} did not complete an SSH handshake within {step:.1f} s ({exc})."
+        ) from exc
+
+
 def handshake(
     transport: paramiko.Transport, pinned: PinnedKey, who: str, step: float, unreachable: RunnerErrorCode
 ) -> None:
@@ -60,21 +81,7 @@ def handshake(
             RunnerErrorCode.HOST_KEY_MISMATCH,
             f"The key pinned for {who} has an unsupported type {pinned.key_type!r}.",
         ) from exc
-    transport.banner_timeout = step
-    transport.handshake_timeout = step
-    try:
-        # start_client returns quietly when its timeout passes; get_remote_server_key then raises.
-        transport.start_client(timeout=step)
-        server_key = transport.get_remote_server_key()
-    except paramiko.IncompatiblePeer as exc:
-        raise RunnerError(
-            RunnerErrorCode.HOST_KEY_MISMATCH,
-            f"{capitalized(who)} does not offer the pinned {pinned.key_type} host key ({exc}).",
-        ) from exc
-    except _NETWORK_ERRORS as exc:
-        raise RunnerError(
-            unreachable, f"{capitalized(who)} did not complete an SSH handshake within {step:.1f} s ({exc})."
-        ) from exc
+    server_key = key_exchange(transport, who, step, unreachable, f"the pinned {pinned.key_type} host key")
     if not pinned.matches(server_key):
         raise RunnerError(
             RunnerErrorCode.HOST_KEY_MISMATCH,
