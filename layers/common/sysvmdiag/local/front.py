@@ -1,12 +1,11 @@
 """The local API Gateway's HTTP front: an ASGI app (served by uvicorn with h11, ``local.http_server``)
 that turns each request into the gateway's invocation and its answer back into HTTP.
 
-h11 does the HTTP/1.1 (request framing, chunked bodies, Content-Length validation, header size);
+h11 does the HTTP/1.1 (request framing, chunked bodies, Content-Length validation, header syntax);
 this app adds what API Gateway does before an integration runs: the payload limit (413), its header
-size quota (431), one
-Authorization header (400, never last-wins), no request framed by both Content-Length and
-Transfer-Encoding (400 and close, RFC 9112 6.1), a bound on reading the body (408), and JSON answers of
-API Gateway's shape for all of them. HEAD is served as GET without the body.
+size quota (431), one Authorization header (400, never last-wins), no request framed by both
+Content-Length and Transfer-Encoding (400 and close, RFC 9112 6.1), a bound on reading the body (408),
+and JSON answers of API Gateway's shape for all of them. HEAD is served as GET without the body.
 """
 
 from __future__ import annotations
@@ -33,13 +32,16 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 # A client gets this long to send a request's whole body once its headers are in.
 BODY_READ_SECONDS = 10.0
-# Headers API Gateway's HTTP API would not let through twice (RFC 9112 3.2 for Host).
+# Headers that must come once: two Hosts make a bad request (RFC 9112 3.2); two Authorizations leave
+# the caller ambiguous (API Gateway would join them with a comma; this stand-in refuses them).
 SINGLE_HEADERS = (b"authorization", b"host")
 # Hop-by-hop or framing headers of a function's answer: the server writes its own.
 _FRAMING = frozenset({"connection", "content-length", "transfer-encoding", "keep-alive"})
 
 
 class RequestRefused(Exception):
+    """Raised while reading a body that must not be read on (too large): the answer it carries."""
+
     def __init__(self, response: GatewayResponse) -> None:
         super().__init__(response.status)
         self.response = response
@@ -96,6 +98,8 @@ async def read_body(receive: Receive, limit: int = MAX_BODY_BYTES) -> bytes | No
 
 
 async def respond(send: Send, response: GatewayResponse, *, close: bool = False) -> None:
+    """The answer with the server's own framing (a function cannot set Content-Length or Connection);
+    ``close`` when what follows on the connection cannot be trusted."""
     headers = [
         (name.lower().encode("latin-1"), str(value).encode("latin-1"))
         for name, value in response.headers.items()
