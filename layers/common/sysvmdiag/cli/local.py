@@ -46,13 +46,13 @@ def _print_status(status: dict, as_json: bool) -> None:
 
 
 def _instances_line(status: dict) -> str:
-    """Each function's instances now (they scale out like Lambda, up to the cap)."""
+    """Each function's instances now (they scale out like Lambda, up to its cap)."""
     counts = status.get("instances") or {}
     parts = [
-        f"{name} {c['busy']} busy/{c['idle']} idle/{c['starting']} starting" for name, c in counts.items()
+        f"{name} {c['busy']} busy, {c['idle']} idle, {c['starting']} starting (at most {c['max']})"
+        for name, c in counts.items()
     ]
-    cap = status.get("maxInstances")
-    return f"function instances (at most {cap} each): " + ("; ".join(parts) or "none yet")
+    return "function instances: " + ("; ".join(parts) or "none yet")
 
 
 def _cloudstack_line(status: dict) -> str:
