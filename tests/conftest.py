@@ -45,6 +45,17 @@ def result_from_capture(name: str, *, at: Any, result_id: str = "d-1", target: s
     )
 
 
+def aim_boto3_at(moto_server: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every boto3 client the test (or the code under test) makes goes to the session's moto server."""
+    for var, value in {
+        "AWS_ENDPOINT_URL": moto_server.endpoint_url,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(var, value)
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[EmbeddedAws]:
     """One moto server on loopback for the session; tests isolate by table/secret names."""

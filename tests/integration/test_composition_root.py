@@ -15,17 +15,12 @@ from sysvmdiag.config import Settings, SettingsError
 from sysvmdiag.jobs import Job, JobStatus
 from sysvmdiag.pipeline.service import DiagnosticsService
 from sysvmdiag.topology.store import TABLE_ENV_VARS, create_tables
+from tests.conftest import aim_boto3_at
 
 
 @pytest.fixture
 def settings(moto_server: Any, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    for var, value in {
-        "AWS_ENDPOINT_URL": moto_server.endpoint_url,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(var, value)
+    aim_boto3_at(moto_server, monkeypatch)
     prefix = f"root-{uuid.uuid4().hex[:8]}"
     names = {var: f"{prefix}-{var.split('_')[0].lower()}" for var in TABLE_ENV_VARS.values()}
     create_tables(boto3.resource("dynamodb"), names)

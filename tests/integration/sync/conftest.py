@@ -16,6 +16,7 @@ import pytest
 
 from sysvmdiag.topology.model import DEFAULT_TOPOLOGY_FILE, Topology, load_topology
 from sysvmdiag.topology.store import TopologyStore
+from tests.conftest import aim_boto3_at
 from tests.integration.labapi import LabApi, serving
 from tests.lambdas import fresh_process
 
@@ -56,13 +57,7 @@ def deployment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[SyncDeployment]:
     """Empty tables, a secret holding the lab API's key pair, and the function fresh as a new process."""
-    for var, value in {
-        "AWS_ENDPOINT_URL": moto_server.endpoint_url,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(var, value)
+    aim_boto3_at(moto_server, monkeypatch)
     for var in ("POWERTOOLS_DEV", "POWERTOOLS_METRICS_DISABLED"):
         monkeypatch.delenv(var, raising=False)
     store = make_store()
