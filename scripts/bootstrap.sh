@@ -33,7 +33,7 @@ if [[ ! -f $stamp || pyproject.toml -nt $stamp || layers/common/requirements.txt
     echo "bootstrap: pip install failed (full log: $log)" >&2
     exit 1
   fi
-  .venv/bin/python -c "import sysvmdiag, simvms, paramiko, moto, aws_lambda_powertools" \
+  .venv/bin/python -c "import sysvmdiag, simvms, paramiko, moto, aws_lambda_powertools, uvicorn" \
     || { echo "bootstrap: Python packages failed to install" >&2; exit 1; }
   touch "$stamp"
 fi

@@ -167,6 +167,8 @@ class FakeLimiter:
         self.requests: dict[str, int] = {}
         self.slots: dict[str, set[str]] = {}
         self.taken: list[tuple[str, str, float, float]] = []
+        # every expected end announced for a held slot, as (key, holder, expected seconds)
+        self.expected_back: list[tuple[str, str, float]] = []
 
     def count_request(self, account_id: str, per_minute: int) -> None:
         if self.requests.get(account_id, 0) >= per_minute:
@@ -187,6 +189,11 @@ class FakeLimiter:
 
     def acquire_vm_slot(self, vm_id: str, holder: str, limit: int, lease: float, expected: float) -> None:
         self._acquire(f"VM#{vm_id}", holder, limit, "VM_BUSY", (lease, expected))
+
+    def expect_account_slot_back(self, account_id: str, holder: str, expected_seconds: float) -> None:
+        key = f"ACCOUNT#{account_id}"
+        if holder in self.slots.get(key, set()):
+            self.expected_back.append((key, holder, expected_seconds))
 
     def release_account_slot(self, account_id: str, holder: str) -> None:
         self.slots.get(f"ACCOUNT#{account_id}", set()).discard(holder)

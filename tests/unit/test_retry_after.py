@@ -60,3 +60,26 @@ def test_a_synchronous_run_s_slots_are_expected_at_the_run_s_end(world: World) -
     assert account_key == "ACCOUNT#acct-alice" and vm_key.startswith("VM#")
     assert {(lease - expected) for _k, _h, lease, expected in world.limiter.taken} == {LEASE_MARGIN_SECONDS}
     assert all(expected > SSH_OVERHEAD_SECONDS for *_, expected in world.limiter.taken)
+
+
+def test_the_worker_announces_the_account_slot_back_at_the_run_s_end_when_the_run_starts(
+    world: World,
+) -> None:
+    """Queued, the job's slot was expected after the queue wait; once its run starts, the slot frees when
+    the run ends, so a caller refused meanwhile waits for that (issue 14: real slot release)."""
+    job = world.service().submit(caller("alice"), long_ping(), world.origin())
+    assert world.limiter.expected_back == []
+    world.service().process_job(job.id)
+    run = job.worst_case_seconds + SSH_OVERHEAD_SECONDS
+    assert world.limiter.expected_back == [("ACCOUNT#acct-alice", job.id, run)]
+
+
+def test_a_failure_to_announce_the_expected_end_does_not_stop_the_run(world: World) -> None:
+    def broken(*_args: object) -> None:
+        raise RuntimeError("limits table unavailable")
+
+    world.limiter.expect_account_slot_back = broken  # type: ignore[method-assign]
+    job = world.service().submit(caller("alice"), long_ping(), world.origin())
+    done = world.service().process_job(job.id)
+    assert done is not None and done.status.final and done.status.value == "succeeded"
+    assert world.limiter.held() == 0

@@ -273,6 +273,12 @@ class LimitStore:
         """Give back the holder's VM slot; a no-op when it holds none."""
         self._release(f"VM#{vm_id}", holder)
 
+    def expect_account_slot_back(self, account_id: str, holder: str, expected_seconds: float) -> None:
+        """The holder now expects to give its account slot back within ``expected_seconds`` (a job whose
+        run just started: the run's end replaces the queue estimate), never after its lease; a no-op when
+        it holds none."""
+        self._expect_back(f"ACCOUNT#{account_id}", holder, expected_seconds)
+
     def in_flight_for_account(self, account_id: str) -> int:
         """Live leases of the account now (for tests, status and metrics)."""
         return self._live_count(f"ACCOUNT#{account_id}")
@@ -348,6 +354,23 @@ class LimitStore:
                 return False
             raise
         return True
+
+    def _expect_back(self, pk: str, holder: str, expected_seconds: float) -> None:
+        now = self.clock()
+        for slot in self._slots(pk):
+            if slot.holder != holder or slot.lease_until < now:
+                continue
+            expected_end = min(now + expected_seconds, slot.lease_until)
+            try:  # conditional on the holder: a lease that expired and was taken by another stays
+                self.table.update_item(
+                    Key={"pk": pk, "sk": slot.sk},
+                    UpdateExpression="SET expected_end = :end",
+                    ConditionExpression=Attr("holder").eq(holder),
+                    ExpressionAttributeValues={":end": _number(expected_end)},
+                )
+            except ClientError as exc:
+                if not _is_conditional_failure(exc):
+                    raise
 
     def _remember(self, pk: str, holder: str, sk: str) -> None:
         self._taken[(pk, holder)] = sk

@@ -262,3 +262,29 @@ def test_a_slot_written_before_expected_ends_existed_counts_at_its_lease(
     with pytest.raises(LimitExceeded) as refused:
         limits.acquire_vm_slot("vm-1", "run-b", limit=1, lease_seconds=30, expected_seconds=25)
     assert refused.value.retry_after == 45
+
+
+def test_a_job_whose_run_starts_announces_its_run_s_end(limits: LimitStore, clock: Any) -> None:
+    """A job waited in the queue past its estimate (Retry-After 1 for others), then its run started: the
+    slot is now expected back at the run's end, and a refused caller is told that."""
+    limits.acquire_account_slot("acct-1", "job-a", limit=1, lease_seconds=643, expected_seconds=38)
+    clock.advance(100)
+    with pytest.raises(LimitExceeded) as refused:
+        limits.acquire_account_slot("acct-1", "job-b", limit=1, lease_seconds=643, expected_seconds=38)
+    assert refused.value.retry_after == 1  # past its expected end: any moment
+    limits.expect_account_slot_back("acct-1", "job-a", expected_seconds=33)
+    clock.advance(3.5)
+    with pytest.raises(LimitExceeded) as refused:
+        limits.acquire_account_slot("acct-1", "job-b", limit=1, lease_seconds=643, expected_seconds=38)
+    assert refused.value.retry_after == 30  # ceil(33 - 3.5): the run's end
+    lease = float(limits.table.get_item(Key={"pk": "ACCOUNT#acct-1", "sk": "SLOT#0"})["Item"]["lease_until"])
+    assert lease == clock.now - 103.5 + 643  # the lease, the safety expiry, is unchanged
+
+
+def test_an_announced_end_stays_within_the_lease_and_needs_the_slot(limits: LimitStore, clock: Any) -> None:
+    limits.acquire_account_slot("acct-1", "job-a", limit=2, lease_seconds=20, expected_seconds=10)
+    limits.expect_account_slot_back("acct-1", "job-a", expected_seconds=500)
+    limits.expect_account_slot_back("acct-1", "not-a-holder", expected_seconds=5)  # a no-op
+    item = limits.table.get_item(Key={"pk": "ACCOUNT#acct-1", "sk": "SLOT#0"})["Item"]
+    assert (item["holder"], float(item["expected_end"])) == ("job-a", clock.now + 20)
+    assert limits.in_flight_for_account("acct-1") == 1

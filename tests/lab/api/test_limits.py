@@ -7,8 +7,10 @@ counters come back down when jobs end, failed ones included.
 from __future__ import annotations
 
 import json
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -204,3 +206,38 @@ def test_jobs_beyond_a_vms_limit_wait_their_turn(tight_stack, limit_store):
     intervals = sorted((job["startedAt"], job["finishedAt"]) for job in jobs)
     overlapping_all = intervals[2][0] < intervals[0][1] and intervals[2][0] < intervals[1][1]
     assert not overlapping_all, intervals  # the third started only after one of the first two ended
+
+
+def test_a_running_job_s_slot_is_expected_back_at_its_run_s_end(tight_stack, limit_store):
+    """Issue 14: when the worker starts a job's run, the job's account slot is expected back at the run's
+    end (the run's worst case + SSH overhead from its start), no longer after the queue estimate; a caller
+    refused meanwhile is told that. One of alice's two slots is held by the test, the job takes the other,
+    and the slot is read once the job is known to be running."""
+    from boto3.dynamodb.conditions import Key
+
+    from sysvmdiag.pipeline.origin import SSH_OVERHEAD_SECONDS
+
+    limit_store.acquire_account_slot("acct-alice", "held-by-test-expected", 2, 120)
+    try:
+        body = {"targetId": "r-4-VM", "type": "ping", "ipAddress": WEB, "params": "-c 8 -i 1 -s 87"}
+        accepted = post(tight_stack, "alice", {**body, "async": True})
+        assert accepted.status_code == 202, accepted.text
+        location = accepted.headers["Location"]
+        deadline = time.monotonic() + 60
+        job = get(tight_stack, "alice", location).json()
+        while job["status"] == "queued" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            job = get(tight_stack, "alice", location).json()
+        assert job["status"] == "running", job  # an 8 s ping: still running when seen
+        started = datetime.fromisoformat(job["startedAt"]).timestamp()
+        slots = limit_store.table.query(KeyConditionExpression=Key("pk").eq("ACCOUNT#acct-alice"))["Items"]
+        [slot] = [item for item in slots if item["holder"] == job["id"]]
+        run_end = started + job["worstCaseSeconds"] + SSH_OVERHEAD_SECONDS
+        assert abs(float(slot["expected_end"]) - run_end) < 2, (slot, job)
+        refused = post(tight_stack, "alice", body)
+        assert refused.status_code == 429 and refused.json()["code"] == "TOO_MANY_JOBS"
+        assert 1 <= int(refused.headers["Retry-After"]) <= math.ceil(run_end - time.time()) + 1
+        assert wait_final(tight_stack, "alice", location)["status"] == "succeeded"
+    finally:
+        limit_store.release_account_slot("acct-alice", "held-by-test-expected")
+    assert limit_store.in_flight_for_account("acct-alice") == 0

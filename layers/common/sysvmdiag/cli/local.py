@@ -42,6 +42,17 @@ def _print_status(status: dict, as_json: bool) -> None:
     for vm in status["systemvms"]:
         print(f"  {vm['name']:<7} {vm['kind']:<6} {vm['id']}")
     print(_cloudstack_line(status))
+    print(_instances_line(status))
+
+
+def _instances_line(status: dict) -> str:
+    """Each function's instances now (they scale out like Lambda, up to its cap)."""
+    counts = status.get("instances") or {}
+    parts = [
+        f"{name} {c['busy']} busy, {c['idle']} idle, {c['starting']} starting (at most {c['max']})"
+        for name, c in counts.items()
+    ]
+    return "function instances: " + ("; ".join(parts) or "none yet")
 
 
 def _cloudstack_line(status: dict) -> str:

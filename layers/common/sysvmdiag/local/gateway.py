@@ -1,22 +1,20 @@
 """A stand-in for API Gateway (HTTP API) on loopback: each HTTP request becomes a payload v2 event.
 
 Like the real thing it runs the Lambda authorizer first (simple responses), puts its context in
-``requestContext.authorizer.lambda`` and then invokes the API handler in process. It is what
-``sam local start-api`` would do, without Docker.
+``requestContext.authorizer.lambda`` and then invokes the API function. It is what ``sam local
+start-api`` would do, without Docker. The HTTP itself is served by ``sysvmdiag.local.front`` (uvicorn);
+this module is the part that knows API Gateway's events and answers.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
-import traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -24,26 +22,43 @@ Handler = Callable[[dict, Any], dict]
 
 # Routes open without an API key (same list as the template's Auth: NONE routes).
 PUBLIC_ROUTES = frozenset({("GET", "/openapi.json"), ("GET", "/swagger")})
-MAX_BODY_BYTES = 64 * 1024
+MAX_BODY_BYTES = 64 * 1024  # API Gateway's payload limit is 10 MB; the API takes small JSON bodies
+# API Gateway (HTTP API) quota: the request line and header values together, 10,240 bytes.
+MAX_HEADER_BYTES = 10 * 1024
 API_ID = "local"
 
 
 @dataclass
 class LambdaContext:
-    """The attributes of Lambda's context object that powertools reads."""
+    """The attributes of Lambda's context object that powertools reads; the deadline is ``timeout_ms``
+    from the invocation (``deadline_ms`` if given)."""
 
     function_name: str
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     memory_limit_in_mb: int = 256
     function_version: str = "$LATEST"
-    deadline_ms: int = field(default_factory=lambda: int(time.time() * 1000) + 30_000)
+    deadline_ms: int = 0
+    timeout_ms: int = 30_000
+
+    def __post_init__(self) -> None:
+        if not self.deadline_ms:
+            self.deadline_ms = _now_ms() + self.timeout_ms
 
     @property
     def invoked_function_arn(self) -> str:
         return f"arn:aws:lambda:us-east-1:000000000000:function:{self.function_name}"
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, self.deadline_ms - int(time.time() * 1000))
+        return max(0, self.deadline_ms - _now_ms())
+
+    def started_now(self) -> LambdaContext:
+        """This invocation's context with its deadline counted from now: Lambda starts a function's
+        timeout when the instance takes the event, after any cold start."""
+        return replace(self, deadline_ms=_now_ms() + self.timeout_ms)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def http_api_event(method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str) -> dict:
@@ -132,67 +147,22 @@ class LocalGateway:
         event = http_api_event(method, path, headers, body, source_ip)
         if (method, event["rawPath"]) not in PUBLIC_ROUTES:
             if not event["headers"].get("authorization"):
-                return _gateway_error(HTTPStatus.UNAUTHORIZED, "Unauthorized")
+                return gateway_error(HTTPStatus.UNAUTHORIZED, "Unauthorized")
             verdict = self._authorizer(authorizer_event(event), LambdaContext("sysvmdiag-authorizer"))
             if not verdict.get("isAuthorized"):
-                return _gateway_error(HTTPStatus.FORBIDDEN, "Forbidden")
+                return gateway_error(HTTPStatus.FORBIDDEN, "Forbidden")
             event["requestContext"]["authorizer"] = {"lambda": verdict.get("context") or {}}
         result = self._api(event, LambdaContext("sysvmdiag-api"))
         payload = result.get("body") or ""
         raw = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
-        headers = dict(result.get("headers") or {})
+        # HTTP header names are case-insensitive: one of each, as API Gateway sends them.
+        headers = {name.lower(): str(value) for name, value in (result.get("headers") or {}).items()}
         headers.setdefault("content-type", "application/json")
         headers["x-request-id"] = event["requestContext"]["requestId"]
         return GatewayResponse(int(result.get("statusCode", 200)), headers, raw)
 
 
-def _gateway_error(status: HTTPStatus, message: str) -> GatewayResponse:
-    return GatewayResponse(
-        int(status), {"content-type": "application/json"}, json.dumps({"message": message}).encode()
-    )
-
-
-def serve(gateway: LocalGateway, host: str = "127.0.0.1", port: int = 3000) -> ThreadingHTTPServer:
-    """Serve ``gateway`` on loopback in a background thread; returns the server (call shutdown())."""
-
-    class RequestHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "sysvmdiag-local"
-
-        def _handle(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            if length > MAX_BODY_BYTES:
-                self._send(_gateway_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "Request Entity Too Large"))
-                return
-            body = self.rfile.read(length) if length else b""
-            try:
-                response = gateway.invoke(
-                    self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
-                )
-            except Exception:  # the real gateway answers 500 when the integration fails
-                traceback.print_exc()
-                response = _gateway_error(HTTPStatus.INTERNAL_SERVER_ERROR, "Internal Server Error")
-            self._send(response)
-
-        def _send(self, response: GatewayResponse) -> None:
-            self.send_response(response.status)
-            for key, value in response.headers.items():
-                if key.lower() not in ("content-length", "connection"):
-                    self.send_header(key, value)
-            self.send_header("content-length", str(len(response.body)))
-            self.end_headers()
-            self.wfile.write(response.body)
-
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
-
-        def log_message(self, format: str, *args: Any) -> None:  # quiet: the handlers log as JSON
-            return
-
-    class Server(ThreadingHTTPServer):
-        # socketserver's default backlog of 5 resets connections under a burst; API Gateway queues them.
-        request_queue_size = 128
-
-    server = Server((host, port), RequestHandler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="local-gateway", daemon=True).start()
-    return server
+def gateway_error(status: HTTPStatus, message: str | None = None) -> GatewayResponse:
+    """An answer of API Gateway itself: ``{"message": ...}`` (the status phrase unless told)."""
+    body = json.dumps({"message": message or status.phrase}).encode()
+    return GatewayResponse(int(status), {"content-type": "application/json"}, body)

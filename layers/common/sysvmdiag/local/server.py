@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
@@ -31,9 +32,8 @@ RESULTS_TOPIC = "sysvmdiag-results"
 # Shorter than the template's (six times the worker's timeout) so a failed message returns within a test.
 LOCAL_VISIBILITY_TIMEOUT_SECONDS = 30
 MAX_RECEIVE_COUNT = 3
-# How many events each function serves at once (Lambda's concurrency, kept small for a laptop).
-API_CONCURRENCY = 10
-AUTHORIZER_CONCURRENCY = 4
+# How many SQS messages the worker takes at once (the event source mapping's pollers). The API and
+# the authorizer scale out like Lambda (sysvmdiag.local.instances: SYSVMDIAG_LOCAL_MAX_INSTANCES).
 WORKER_CONCURRENCY = 3
 PLAYBOOKS_FILE = REPO_ROOT / "simvms" / "playbooks.yaml"
 # Demo callers, one for each shape of tenancy in the lab: an admin; acme-admin (domain admin above
@@ -164,6 +164,51 @@ def _announce(ready: Path, status: dict) -> None:
     tmp.replace(ready)
 
 
+def _start_functions(state: Path, port: int, messaging: dict[str, str]) -> tuple[Callable[[], None], dict]:
+    """The functions' instances, the HTTP front on ``port`` and the queue poller, started; returns what
+    stops them all and the scaling settings (for server.json)."""
+    import boto3
+
+    from sysvmdiag.local.gateway import LocalGateway
+    from sysvmdiag.local.http_server import HttpFront
+    from sysvmdiag.local.instance_stats import StatsFile
+    from sysvmdiag.local.instances import FunctionInstances, scaling_from_env
+    from sysvmdiag.local.worker import QueuePoller
+
+    # Each function in its own instance processes, one event at a time, as Lambda runs them.
+    max_instances, idle_seconds = scaling_from_env(os.environ)
+    functions = {
+        name: FunctionInstances(target, max_instances, idle_seconds)
+        for name, target in (
+            ("api", "functions.api.app:lambda_handler"),
+            ("authorizer", "functions.authorizer.app:lambda_handler"),
+            ("worker", "functions.worker.app:lambda_handler"),
+        )
+    }
+    functions["sweeper"] = FunctionInstances("functions.worker.app:sweep_handler", 1, idle_seconds)
+    stats = StatsFile(state, functions).start()
+    gateway = LocalGateway(functions["api"], functions["authorizer"])
+    # One thread per request in flight: as many as the API may have instances, and a margin.
+    server = HttpFront(gateway, "127.0.0.1", port, max_in_flight=2 * max_instances).start()
+    poller = QueuePoller(
+        boto3.client("sqs"),
+        messaging["JOBS_QUEUE_URL"],
+        functions["worker"],
+        sweeper=functions["sweeper"],
+        concurrency=WORKER_CONCURRENCY,
+    )
+    poller.start()
+
+    def stop() -> None:
+        poller.stop()
+        server.stop()
+        for instances in functions.values():
+            instances.shutdown()
+        stats.stop()
+
+    return stop, {"maxInstances": max_instances, "instanceIdleSeconds": idle_seconds}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sysvmdiag-local-server")
     parser.add_argument("--state", required=True, type=Path)
@@ -180,28 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     provisioned = provision(lab_status)
 
     sys.path.insert(0, str(REPO_ROOT))
-    import boto3
-
-    from sysvmdiag.local.gateway import LocalGateway, serve
-    from sysvmdiag.local.instances import FunctionInstances
-    from sysvmdiag.local.worker import QueuePoller
-
-    # Each function in its own instance processes, one event at a time, as Lambda runs them.
-    functions = {
-        "api": FunctionInstances("functions.api.app:lambda_handler", API_CONCURRENCY),
-        "authorizer": FunctionInstances("functions.authorizer.app:lambda_handler", AUTHORIZER_CONCURRENCY),
-        "worker": FunctionInstances("functions.worker.app:lambda_handler", WORKER_CONCURRENCY),
-        "sweeper": FunctionInstances("functions.worker.app:sweep_handler", 1),
-    }
-    server = serve(LocalGateway(functions["api"], functions["authorizer"]), "127.0.0.1", args.port)
-    poller = QueuePoller(
-        boto3.client("sqs"),
-        messaging["JOBS_QUEUE_URL"],
-        functions["worker"],
-        sweeper=functions["sweeper"],
-        concurrency=WORKER_CONCURRENCY,
-    )
-    poller.start()
+    stop_functions, scaling = _start_functions(args.state, args.port, messaging)
     status = {
         "pid": os.getpid(),
         "apiUrl": f"http://127.0.0.1:{args.port}",
@@ -212,14 +236,12 @@ def main(argv: list[str] | None = None) -> int:
         "jobsDeadLetterQueueUrl": messaging["JOBS_DEAD_LETTER_QUEUE_URL"],
         "resultsTopicArn": messaging["RESULTS_TOPIC_ARN"],
         "limits": os.environ.get("LIMITS_JSON") or None,
+        **scaling,
         **provisioned,
     }
     _announce(args.state / "server.json", status)
     _wait_for_a_stop_signal()
-    poller.stop()
-    server.shutdown()
-    for instances in functions.values():
-        instances.shutdown()
+    stop_functions()
     aws.stop()
     return 0
 

@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from sysvmdiag.local.cloudstack_api import CloudStackApiError, CloudStackApiProcess
+from sysvmdiag.local.instance_stats import read_stats
 from sysvmdiag.local.processes import cmdline_words, pid_alive, process_group_members
 from sysvmdiag.local.server import REPO_ROOT
 
@@ -138,6 +139,7 @@ class LocalStack:
             "labUp": bool(lab.get("up")),
             **info,
             "cloudstackApi": cloudstack,
+            "instances": read_stats(self.state_dir) if healthy else None,
         }
 
     def down(self, keep_lab: bool = False) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -104,7 +103,7 @@ class QueuePoller:
                 self._deliver(message)
 
     def _deliver(self, message: dict) -> None:
-        context = LambdaContext("sysvmdiag-worker", deadline_ms=int(time.time() * 1000) + WORKER_TIMEOUT_MS)
+        context = LambdaContext("sysvmdiag-worker", timeout_ms=WORKER_TIMEOUT_MS)
         try:
             result = self._handler(sqs_event(message, self._queue_arn, self._region), context) or {}
         except Exception:  # the whole invocation failed: Lambda retries the batch after the timeout

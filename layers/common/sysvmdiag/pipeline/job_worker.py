@@ -81,9 +81,18 @@ class JobWorker:
             moved = self._jobs.transition(job, JobStatus.RUNNING, started_at=self._clock())
             if moved is None:  # another worker took it between our read and now
                 return self._jobs.get(job_id)
+            self._expect_back_at_run_end(moved[0], expected)
             return self._run(moved[0], request, decision, context)
         finally:
             self._leases.free_vm_slot(vm_id, job.id)
+
+    def _expect_back_at_run_end(self, running: Job, expected: float) -> None:
+        """The account's slot frees when this run ends: say so, for the Retry-After of callers refused
+        meanwhile. Only an estimate: a failure to write it never stops the run."""
+        try:
+            self._leases.expect_account_slot_back(running.account_id, running.id, expected)
+        except Exception:
+            logger.exception("expected end of the job's slot not updated", extra={"job_id": running.id})
 
     def _run(
         self, running: Job, request: DiagnosticRequest, decision: Decision, context: Topology

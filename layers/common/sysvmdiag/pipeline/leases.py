@@ -62,6 +62,12 @@ class Leases:
                 caller.account_id, holder, limit, lease_seconds, expected_seconds
             )
 
+    def expect_account_slot_back(self, account_id: str, holder: str, expected_seconds: float) -> None:
+        """A job's run started: its account slot is now expected back at the run's end, so a caller
+        refused meanwhile waits for that, not for the queue estimate (nor past it: Retry-After 1)."""
+        if not is_system_account(account_id):
+            self._limiter.expect_account_slot_back(account_id, holder, expected_seconds)
+
     def free_account_slot(self, account_id: str, holder: str) -> None:
         if not is_system_account(account_id):
             self._limiter.release_account_slot(account_id, holder)

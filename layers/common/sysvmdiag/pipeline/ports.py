@@ -68,6 +68,7 @@ class Limiter(Protocol):
     def acquire_vm_slot(
         self, vm_id: str, holder: str, limit: int, lease_seconds: float, expected_seconds: float
     ) -> None: ...
+    def expect_account_slot_back(self, account_id: str, holder: str, expected_seconds: float) -> None: ...
     def release_account_slot(self, account_id: str, holder: str) -> None: ...
     def release_vm_slot(self, vm_id: str, holder: str) -> None: ...
 
@@ -131,6 +132,9 @@ class NoLimits:
     def acquire_vm_slot(
         self, vm_id: str, holder: str, limit: int, lease_seconds: float, expected_seconds: float
     ) -> None:
+        return None
+
+    def expect_account_slot_back(self, account_id: str, holder: str, expected_seconds: float) -> None:
         return None
 
     def release_account_slot(self, account_id: str, holder: str) -> None:
