@@ -30,11 +30,17 @@ WAVE = 3
 DEADLINE = 90.0
 
 
-def until(condition: Callable[[], bool], what: str, seconds: float = DEADLINE) -> None:
+def until(
+    condition: Callable[[], bool], what: str, runs: list[Future] = (), seconds: float = DEADLINE
+) -> None:
+    """Poll a condition with a deadline; a slow run that has already ended fails at once, with its answer."""
     deadline = time.monotonic() + seconds
     while not condition():
+        ended = [run.result() for run in runs if run.done()]
+        if ended:
+            pytest.fail(f"a slow run ended while waiting for {what}: {ended[0].status_code} {ended[0].text}")
         if time.monotonic() > deadline:
-            pytest.fail(f"not within {seconds:.0f} s: {what}")
+            pytest.fail(f"not within {seconds:.0f} s: {what} (API instances: {api_instances.last})")
         time.sleep(0.05)
 
 
@@ -49,7 +55,12 @@ def slow_pings_running() -> int:
 
 
 def api_instances(state_dir: Path) -> dict[str, int]:
-    return (read_stats(state_dir) or {}).get("api") or {"busy": 0, "idle": 0, "starting": 0, "max": 0}
+    counts = (read_stats(state_dir) or {}).get("api") or {"busy": 0, "idle": 0, "starting": 0, "max": 0}
+    api_instances.last = counts
+    return counts
+
+
+api_instances.last = {}
 
 
 def test_one_account_s_slow_runs_do_not_starve_another_account(local_stack: dict, api_keys: dict) -> None:
@@ -57,7 +68,9 @@ def test_one_account_s_slow_runs_do_not_starve_another_account(local_stack: dict
     url = local_stack["apiUrl"]
     assert local_stack["maxInstances"] >= 50
     assert slow_pings_running() == 0
-    base = api_instances(state_dir)["busy"]
+    # Requests of earlier tests (a client that gave up, a server still answering) end first: counting
+    # from a busy instance that frees itself mid-wave was this test's one flake.
+    until(lambda: api_instances(state_dir)["busy"] == 0, "no API instance busy before the slow runs")
 
     def slow(vm: str) -> requests.Response:
         return requests.post(
@@ -71,10 +84,12 @@ def test_one_account_s_slow_runs_do_not_starve_another_account(local_stack: dict
         runs: list[Future] = []
         for start in range(0, len(VMS), WAVE):
             runs += [pool.submit(slow, vm) for vm in VMS[start : start + WAVE]]
-            held = base + len(runs)
-            until(lambda held=held: api_instances(state_dir)["busy"] >= held, f"{held} API instances busy")
-        until(lambda: slow_pings_running() == len(VMS), f"{len(VMS)} slow pings running on the VMs")
-        until(lambda: api_instances(state_dir)["idle"] >= 1, "a spare API instance initialised")
+            held = len(runs)
+            until(
+                lambda held=held: api_instances(state_dir)["busy"] >= held, f"{held} API instances busy", runs
+            )
+        until(lambda: slow_pings_running() == len(VMS), f"{len(VMS)} slow pings running on the VMs", runs)
+        until(lambda: api_instances(state_dir)["idle"] >= 1, "a spare API instance initialised", runs)
         assert api_instances(state_dir)["busy"] >= len(VMS) == 10  # as many as the old stand-in had
 
         started = time.monotonic()
