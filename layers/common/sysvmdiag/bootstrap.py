@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sysvmdiag.cloudstack.apikeys import ApiKeyPair
     from sysvmdiag.cloudstack.client import CloudStackClient
     from sysvmdiag.cloudstack.scheduled import ScheduledSync
+    from sysvmdiag.facade.front_door import CloudStackFrontDoor
     from sysvmdiag.jobs import JobStore
     from sysvmdiag.limits import LimitStore
     from sysvmdiag.pipeline.job_worker import JobFinishedHook
@@ -153,6 +154,14 @@ def service(
         vm_concurrent_runs=vm_runs,
         **extras,
     )
+
+
+def cloudstack_front_door(settings: Settings, resource: Any = None) -> CloudStackFrontDoor:
+    """``/client/api``: CloudStack's protocol over the same pipeline, callers found by their key pairs."""
+    from sysvmdiag.facade.front_door import CloudStackFrontDoor
+
+    resource = resource or dynamodb()
+    return CloudStackFrontDoor(service(settings, resource=resource), keypair_store(settings, resource))
 
 
 def _runner_factory(settings: Settings) -> Any:

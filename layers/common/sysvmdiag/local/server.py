@@ -35,6 +35,8 @@ MAX_RECEIVE_COUNT = 3
 # How many SQS messages the worker takes at once (the event source mapping's pollers). The API and
 # the authorizer scale out like Lambda (sysvmdiag.local.instances: SYSVMDIAG_LOCAL_MAX_INSTANCES).
 WORKER_CONCURRENCY = 3
+# CloudStack's API path: served by its own function, with no authorizer (requests are signed).
+CLOUDSTACK_API_PATH = "/client/api"
 PLAYBOOKS_FILE = REPO_ROOT / "simvms" / "playbooks.yaml"
 # Demo callers, one for each shape of tenancy in the lab: an admin; acme-admin (domain admin above
 # alice and erin); alice (isolated network, VPC, a Stopped VR); bob and carol (the multi-tenant shared
@@ -183,11 +185,14 @@ def _start_functions(state: Path, port: int, messaging: dict[str, str]) -> tuple
             ("api", "functions.api.app:lambda_handler"),
             ("authorizer", "functions.authorizer.app:lambda_handler"),
             ("worker", "functions.worker.app:lambda_handler"),
+            ("cloudstack", "functions.cloudstack_api.app:lambda_handler"),
         )
     }
     functions["sweeper"] = FunctionInstances("functions.worker.app:sweep_handler", 1, idle_seconds)
     stats = StatsFile(state, functions).start()
-    gateway = LocalGateway(functions["api"], functions["authorizer"])
+    gateway = LocalGateway(
+        functions["api"], functions["authorizer"], open_routes={CLOUDSTACK_API_PATH: functions["cloudstack"]}
+    )
     # One thread per request in flight: as many as the API may have instances, and a margin.
     server = HttpFront(gateway, "127.0.0.1", port, max_in_flight=2 * max_instances).start()
     poller = QueuePoller(
