@@ -39,6 +39,11 @@ def _print_status(status: dict, as_json: bool) -> None:
         print(
             f"  {account['name']:<11} {account['role']:<13} {account['domain']:<24} key {account['apiKey']}"
         )
+        if account.get("cloudstack"):
+            # the api key only: secret keys stay in server.json (mode 0600) and `local status --json`
+            print(f"  {'':<11} CloudStack apiKey {account['cloudstack']['apiKey']}")
+    if any(account.get("cloudstack") for account in status["accounts"]):
+        print("  (CloudStack key pairs' secret keys and endpoint: sysvmdiag local status --json)")
     for vm in status["systemvms"]:
         print(f"  {vm['name']:<7} {vm['kind']:<6} {vm['id']}")
     print(_cloudstack_line(status))
