@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from urllib.parse import parse_qsl
 
 from sysvmdiag.errors import ErrorCode, ServiceError
@@ -27,7 +28,7 @@ class CloudStackParams:
     def get(self, name: str) -> str | None:
         return self._lowered.get(name.lower())
 
-    @property
+    @cached_property
     def _lowered(self) -> dict[str, str]:
         return {name.lower(): value for name, value in self.sent.items()}
 
