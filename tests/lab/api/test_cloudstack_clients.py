@@ -34,8 +34,10 @@ def cs_client(stack: dict, name: str, **options: object) -> CloudStack:
 
 def libcloud_driver(stack: dict, name: str) -> CloudStackNodeDriver:
     keys = credentials(stack, name)
-    driver = CloudStackNodeDriver(key=keys["apiKey"], secret=keys["secretKey"], url=keys["endpoint"])
-    driver.connection.poll_interval = 0.3
+    driver = CloudStackNodeDriver(
+        key=keys["apiKey"], secret=keys["secretKey"], secure=False, url=keys["endpoint"]
+    )
+    driver.connection.poll_interval = 0.3  # libcloud waits 1 s between polls by default
     return driver
 
 
@@ -119,7 +121,7 @@ def test_libcloud_raises_its_provider_error_with_the_reason_for_a_refused_reques
 def test_libcloud_with_a_wrong_secret_is_refused(local_stack: dict) -> None:
     keys = credentials(local_stack, "alice")
     driver = CloudStackNodeDriver(
-        key=keys["apiKey"], secret="wrong-" + keys["secretKey"], url=keys["endpoint"]
+        key=keys["apiKey"], secret="wrong-" + keys["secretKey"], secure=False, url=keys["endpoint"]
     )
     with pytest.raises(InvalidCredsError):
         driver._sync_request(command="listApis", method="GET")
