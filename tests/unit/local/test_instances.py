@@ -20,6 +20,7 @@ from sysvmdiag.local.instances import (
     FunctionInstances,
     scaling_from_env,
 )
+from tests.unit.fakes import SecondsClock
 
 BOUND = 10.0  # seconds any wait in these tests may take before it fails the test
 
@@ -51,14 +52,6 @@ class FakeInstance:
 
     def stop(self, grace: float = 0.0) -> None:
         self.stopped = True
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -155,7 +148,7 @@ def test_a_bad_scaling_setting_is_refused_naming_it(environ: dict) -> None:
 
 
 def test_instances_idle_past_the_timeout_stop_and_busy_ones_never(make, started) -> None:
-    clock = Clock()
+    clock = SecondsClock()
     instances = make(idle_seconds=60, clock=clock)
     with ThreadPoolExecutor(max_workers=3) as pool:
         gate, futures = hold(instances, pool, 3)
@@ -179,7 +172,7 @@ def test_instances_idle_past_the_timeout_stop_and_busy_ones_never(make, started)
 
 
 def test_the_most_recently_used_instance_serves_next_so_the_rest_can_idle_out(make, started) -> None:
-    clock = Clock()
+    clock = SecondsClock()
     instances = make(idle_seconds=60, clock=clock)
     with ThreadPoolExecutor(max_workers=3) as pool:
         gate, futures = hold(instances, pool, 3)
@@ -227,7 +220,7 @@ def test_shutdown_stops_every_instance_and_refuses_new_events(make, started) -> 
 
 
 def test_a_spare_instance_is_kept_initialised_beyond_the_busy_ones(make, started) -> None:
-    clock = Clock()
+    clock = SecondsClock()
     instances = make(max_instances=4, idle_seconds=60, clock=clock, spare=1)
     assert instances.count == 0  # nothing starts before the function is first used
     with ThreadPoolExecutor(max_workers=4) as pool:

@@ -17,13 +17,20 @@ from sysvmdiag.config import Settings, SettingsError
 from sysvmdiag.topology.store import TopologyStore
 
 
+def settings_or_none() -> Settings | None:
+    """The environment's settings, or None after printing what is wrong with them."""
+    try:
+        return Settings.from_env()
+    except SettingsError as err:
+        print(err, file=sys.stderr)
+        return None
+
+
 def topology_store(args: argparse.Namespace) -> TopologyStore | None:
     import boto3
 
-    try:
-        settings = Settings.from_env()
-    except SettingsError as err:
-        print(err, file=sys.stderr)
+    settings = settings_or_none()
+    if settings is None:
         return None
     return bootstrap.topology_store(settings, boto3.resource("dynamodb", endpoint_url=args.endpoint_url))
 

@@ -12,7 +12,6 @@ import json
 import sys
 
 from sysvmdiag import bootstrap
-from sysvmdiag.config import Settings, SettingsError
 from sysvmdiag.keypairs import KeyPairConfigError, KeyPairStore
 
 SHOWN_ONCE = "the secret key is shown only now; the accounts table holds it encrypted with KMS"
@@ -22,10 +21,10 @@ def keypair_store(args: argparse.Namespace) -> KeyPairStore | None:
     """The key pair store on ``--endpoint-url`` (DynamoDB and KMS) or boto3's default endpoints."""
     import boto3
 
-    try:
-        settings = Settings.from_env()
-    except SettingsError as err:
-        print(err, file=sys.stderr)
+    from sysvmdiag.cli.accounts import settings_or_none
+
+    settings = settings_or_none()
+    if settings is None:
         return None
     if getattr(args, "kms_key_id", None):
         settings = settings.model_copy(update={"cloudstack_keys_kms_key_id": args.kms_key_id})

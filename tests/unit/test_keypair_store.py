@@ -20,6 +20,7 @@ from sysvmdiag.keypairs import (
     SecretCache,
 )
 from sysvmdiag.topology.model import Account, Role
+from tests.unit.fakes import SecondsClock
 
 ALICE = Account(id="acct-alice", name="alice", role=Role.USER, domain="ROOT/acme")
 BOB = Account(id="acct-bob", name="bob", role=Role.USER, domain="ROOT")
@@ -74,27 +75,19 @@ class FakeKms:
         return {"Plaintext": plaintext}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def parts() -> tuple[FakeAccountsTable, FakeKms, SecondsClock]:
+    return FakeAccountsTable(), FakeKms(), SecondsClock()
 
 
 @pytest.fixture
-def parts() -> tuple[FakeAccountsTable, FakeKms, Clock]:
-    return FakeAccountsTable(), FakeKms(), Clock()
-
-
-@pytest.fixture
-def keypairs(parts: tuple[FakeAccountsTable, FakeKms, Clock]) -> KeyPairStore:
+def keypairs(parts: tuple[FakeAccountsTable, FakeKms, SecondsClock]) -> KeyPairStore:
     table, kms, clock = parts
     return KeyPairStore(table, kms, "key-1", cache=SecretCache(clock=clock))
 
 
 def test_issue_stores_the_secret_only_sealed_with_its_items_context(
-    keypairs: KeyPairStore, parts: tuple[FakeAccountsTable, FakeKms, Clock]
+    keypairs: KeyPairStore, parts: tuple[FakeAccountsTable, FakeKms, SecondsClock]
 ) -> None:
     table, kms, _ = parts
     pair = keypairs.issue(ALICE)
@@ -119,7 +112,7 @@ def test_a_key_pair_never_shows_its_secret_in_a_repr() -> None:
 
 
 def test_issuing_without_a_kms_key_says_which_setting_is_missing(
-    parts: tuple[FakeAccountsTable, FakeKms, Clock],
+    parts: tuple[FakeAccountsTable, FakeKms, SecondsClock],
 ) -> None:
     table, kms, _ = parts
     with pytest.raises(KeyPairConfigError, match="CLOUDSTACK_KEYS_KMS_KEY_ID"):
@@ -128,7 +121,7 @@ def test_issuing_without_a_kms_key_says_which_setting_is_missing(
 
 
 def test_resolve_reads_the_item_every_time_and_decrypts_once(
-    keypairs: KeyPairStore, parts: tuple[FakeAccountsTable, FakeKms, Clock]
+    keypairs: KeyPairStore, parts: tuple[FakeAccountsTable, FakeKms, SecondsClock]
 ) -> None:
     table, kms, _ = parts
     pair = keypairs.issue(ALICE)
@@ -140,7 +133,7 @@ def test_resolve_reads_the_item_every_time_and_decrypts_once(
 
 
 def test_a_revoked_key_is_refused_at_once_though_its_secret_is_cached(
-    keypairs: KeyPairStore, parts: tuple[FakeAccountsTable, FakeKms, Clock]
+    keypairs: KeyPairStore, parts: tuple[FakeAccountsTable, FakeKms, SecondsClock]
 ) -> None:
     pair = keypairs.issue(ALICE)
     assert keypairs.resolve(pair.api_key) is not None
@@ -150,7 +143,7 @@ def test_a_revoked_key_is_refused_at_once_though_its_secret_is_cached(
 
 
 def test_a_ciphertext_moved_to_another_item_does_not_decrypt_even_when_cached(
-    keypairs: KeyPairStore, parts: tuple[FakeAccountsTable, FakeKms, Clock]
+    keypairs: KeyPairStore, parts: tuple[FakeAccountsTable, FakeKms, SecondsClock]
 ) -> None:
     table, _, _ = parts
     alice, bob = keypairs.issue(ALICE), keypairs.issue(BOB)
@@ -162,7 +155,7 @@ def test_a_ciphertext_moved_to_another_item_does_not_decrypt_even_when_cached(
 
 
 def test_the_cache_expires_entries_after_its_ttl(
-    keypairs: KeyPairStore, parts: tuple[FakeAccountsTable, FakeKms, Clock]
+    keypairs: KeyPairStore, parts: tuple[FakeAccountsTable, FakeKms, SecondsClock]
 ) -> None:
     _, kms, clock = parts
     pair = keypairs.issue(ALICE)
@@ -176,7 +169,7 @@ def test_the_cache_expires_entries_after_its_ttl(
 
 
 def test_the_cache_is_bounded_least_recently_used_first() -> None:
-    cache = SecretCache(max_entries=2, clock=Clock())
+    cache = SecretCache(max_entries=2, clock=SecondsClock())
     cache.put("a", "1")
     cache.put("b", "2")
     assert cache.get("a") == "1"  # b is now the least recently used
@@ -185,7 +178,7 @@ def test_the_cache_is_bounded_least_recently_used_first() -> None:
 
 
 def test_revoke_account_and_api_keys_see_only_that_accounts_key_pairs(
-    keypairs: KeyPairStore, parts: tuple[FakeAccountsTable, FakeKms, Clock]
+    keypairs: KeyPairStore, parts: tuple[FakeAccountsTable, FakeKms, SecondsClock]
 ) -> None:
     table, _, _ = parts
     first, second, other = keypairs.issue(ALICE), keypairs.issue(ALICE), keypairs.issue(BOB)
