@@ -147,14 +147,19 @@ def test_a_bad_scaling_setting_is_refused_naming_it(environ: dict) -> None:
         scaling_from_env(environ)
 
 
+def warm_three(instances: Any, pool: ThreadPoolExecutor) -> None:
+    """Three instances started by three events held in flight together, then all three idle."""
+    gate, futures = hold(instances, pool, 3)
+    until(lambda: instances.busy == 3, "3 events in flight")
+    gate.set()
+    [f.result(BOUND) for f in futures]
+
+
 def test_instances_idle_past_the_timeout_stop_and_busy_ones_never(make, started) -> None:
     clock = SecondsClock()
     instances = make(idle_seconds=60, clock=clock)
     with ThreadPoolExecutor(max_workers=3) as pool:
-        gate, futures = hold(instances, pool, 3)
-        until(lambda: instances.busy == 3, "3 events in flight")
-        gate.set()
-        [f.result(BOUND) for f in futures]  # three warm instances, idle from t=1000
+        warm_three(instances, pool)  # idle from t=1000
         clock.now += 30
         busy_gate, [busy] = hold(instances, pool, 1)
         until(lambda: instances.busy == 1, "1 event in flight")
@@ -175,10 +180,7 @@ def test_the_most_recently_used_instance_serves_next_so_the_rest_can_idle_out(ma
     clock = SecondsClock()
     instances = make(idle_seconds=60, clock=clock)
     with ThreadPoolExecutor(max_workers=3) as pool:
-        gate, futures = hold(instances, pool, 3)
-        until(lambda: instances.busy == 3, "3 events in flight")
-        gate.set()
-        [f.result(BOUND) for f in futures]
+        warm_three(instances, pool)
     served_by = set()
     for _ in range(6):
         clock.now += 20
