@@ -228,6 +228,8 @@ def test_a_spare_instance_is_kept_initialised_beyond_the_busy_ones(make, started
     with ThreadPoolExecutor(max_workers=4) as pool:
         gate, futures = hold(instances, pool, 2)
         until(lambda: instances.stats() == {"busy": 2, "idle": 1, "starting": 0, "max": 4}, "2 busy, 1 spare")
+        # an instance counts busy once handed its event, a moment before it is inside invoke: wait for both
+        until(lambda: sum(instance.active for instance in started) == 2, "2 events inside their instances")
         [spare] = [instance for instance in started if instance.active == 0]
         late = pool.submit(instances, {}, None)
         assert late.result(BOUND) == spare.number  # the late caller got the spare: no cold start
