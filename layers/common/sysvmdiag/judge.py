@@ -20,8 +20,8 @@ from sysvmdiag.results import (
     TracerouteHop,
     TracerouteResult,
 )
+from sysvmdiag.toolargs import EXIT_TIMEOUT
 from sysvmdiag.verdicts import Cause, CauseCode, Verdict
-from sysvmdiag.vmside import EXIT_TIMEOUT
 
 # The exit statuses with which each tool gives its answer: ping and arping exit 1 when replies are
 # missing; anything else (ping's 2, the VM side's refusal, no status at all) is the tool failing.
