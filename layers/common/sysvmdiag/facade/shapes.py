@@ -87,6 +87,8 @@ def diagnostics(result: DiagnosticResult) -> dict[str, Any]:
             "status": result.status,
             "truncated": result.truncated,
             "result": result.result.model_dump(mode="json", by_alias=True),
+            "verdict": result.verdict.value,
+            "cause": [cause.model_dump(mode="json") for cause in result.cause],
             "egressInterface": result.egress_interface,
             "egressKind": result.egress_kind,
             "durationMs": result.duration_ms,
