@@ -69,6 +69,20 @@ def _cloudstack_line(status: dict) -> str:
     )
 
 
+def _cloudstack_client_hint(status: dict, vms: dict[str, str]) -> list[str]:
+    """CloudStack's own ``cs`` client on this stack's /client/api, with alice's key pair."""
+    [alice] = [account for account in status["accounts"] if account["name"] == "alice"]
+    keys = alice.get("cloudstack")
+    if not keys:
+        return []
+    return [
+        "  # CloudStack's own clients (cs, libcloud, cmk) on /client/api: runDiagnostics as alice, polled",
+        f"  env CLOUDSTACK_ENDPOINT={keys['endpoint']} CLOUDSTACK_KEY={keys['apiKey']} \\",
+        f"    CLOUDSTACK_SECRET={keys['secretKey']} \\",
+        f"    cs runDiagnostics targetid={vms['vr']} ipaddress=198.51.100.80 type=ping",
+    ]
+
+
 def hints(status: dict) -> str:
     """What to try next, with this stack's real URL, keys and VM ids."""
     keys = {a["name"]: a["apiKey"] for a in status["accounts"]}
@@ -97,6 +111,7 @@ def hints(status: dict) -> str:
             f'    -d \'{{"targetId": "{vms["ssvm"]}", "type": "ping", "ipAddress": "198.51.100.80"}}\'',
             f"  curl -s {url}/systemvms -H 'Authorization: Bearer {keys['alice']}'",
             f"  open {url}/swagger (API explorer), {url}/openapi.json",
+            *_cloudstack_client_hint(status, vms),
             "  # the lab's CloudStack-shaped API (signed, read-only list commands): URL and key pair",
             f"  cat {cloudstack.get('credentialsFile')}",
             "  sysvmdiag local status   # keys and VM ids;  sysvmdiag local down   # stop everything",
