@@ -30,7 +30,7 @@ def _front_door() -> CloudStackFrontDoor:
     return bootstrap.cloudstack_front_door(Settings.from_env())
 
 
-@app.route("/client/api", method=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@app.route("/client/api", method=["GET", "HEAD", "POST"])
 def client_api() -> Response:
     event = app.current_event
     context = event.request_context
@@ -47,6 +47,13 @@ def client_api() -> Response:
         ),
     )
     return _response(_front_door().answer(request))
+
+
+@app.not_found
+def any_other_method(_error: Exception) -> Response:
+    """The route is ``ANY /client/api``: every other method (PUT, TRACE, ...) is the front door's to
+    answer (CloudStack's 405 envelope), never a resolver's 404."""
+    return client_api()
 
 
 def _response(answer: CloudStackAnswer) -> Response:

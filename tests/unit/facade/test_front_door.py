@@ -302,9 +302,15 @@ def test_lists_filter_and_page_as_cloudstack_does(front: Any) -> None:
     assert call(front, "admin", "listRouters", pagesize="-1")[0] == 431
 
 
-def test_a_method_other_than_get_and_post_is_405(front: Any) -> None:
-    status, body, _ = send(front, signed("alice", "listApis"), method="PUT")
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"])
+def test_a_method_other_than_get_head_and_post_is_405(front: Any, method: str) -> None:
+    """The route is ANY /client/api: methods the resolver has no route for reach the front door too."""
+    status, body, _ = send(front, signed("alice", "listApis"), method=method)
     assert status == 405 and body["errorresponse"]["errorcode"] == 405
+
+
+def test_head_is_answered_as_get(front: Any) -> None:
+    assert send(front, signed("alice", "listApis"), method="HEAD")[0] == 200
 
 
 def test_a_bug_is_530_in_cloudstack_s_envelope(front: Any, monkeypatch: pytest.MonkeyPatch) -> None:

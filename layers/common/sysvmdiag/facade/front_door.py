@@ -57,7 +57,7 @@ class CloudStackFrontDoor:
         params: CloudStackParams | None = None
         caller: Caller | None = None
         try:
-            if request.method not in ("GET", "POST"):
+            if request.method not in ("GET", "HEAD", "POST"):  # HEAD: GET without the body
                 raise ServiceError(
                     ErrorCode.METHOD_NOT_ALLOWED, f"/client/api takes GET and POST, not {request.method}."
                 )
