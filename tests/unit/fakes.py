@@ -36,6 +36,16 @@ class MovableClock:
         self.now += timedelta(seconds=seconds)
 
 
+class SecondsClock:
+    """A monotonic-style clock in seconds the test moves (instance idle times, cache TTLs)."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class FakeTopology:
     """The topology store over a Topology in memory: a VM's slice, the listing, the bastion."""
 

@@ -1,4 +1,4 @@
-"""The README's reason-code table is the one the code prints (one place defines the codes)."""
+"""The README's code tables are the ones the code prints (one place defines the codes)."""
 
 from __future__ import annotations
 
@@ -17,3 +17,9 @@ def test_readme_lists_every_error_code_as_the_catalogue_defines_it():
     from sysvmdiag.errors import markdown_table as error_table
 
     assert error_table().strip() in README.read_text()
+
+
+def test_readme_lists_every_cause_code_as_the_verdict_table_defines_it():
+    from sysvmdiag.verdicts import markdown_table as cause_table
+
+    assert cause_table().strip() in README.read_text()

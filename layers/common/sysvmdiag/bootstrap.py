@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from sysvmdiag.cloudstack.apikeys import ApiKeyPair
     from sysvmdiag.cloudstack.client import CloudStackClient
     from sysvmdiag.cloudstack.scheduled import ScheduledSync
+    from sysvmdiag.facade.front_door import CloudStackFrontDoor
     from sysvmdiag.jobs import JobStore
+    from sysvmdiag.keypairs import KeyPairStore
     from sysvmdiag.limits import LimitStore
     from sysvmdiag.pipeline.job_worker import JobFinishedHook
     from sysvmdiag.pipeline.ports import Clock, Runner, RunnerFactory
@@ -39,6 +41,21 @@ def topology_store(settings: Settings, resource: Any = None) -> TopologyStore:
 
     resource = resource or dynamodb()
     return TopologyStore(resource.Table(settings.topology_table), resource.Table(settings.accounts_table))
+
+
+def keypair_store(settings: Settings, dynamodb: Any = None, kms: Any = None) -> KeyPairStore:
+    """Accounts' CloudStack key pairs in the accounts table, sealed with CLOUDSTACK_KEYS_KMS_KEY_ID
+    (``kms``: a boto3 KMS client to use instead of boto3's default one, e.g. on another endpoint)."""
+    import boto3
+
+    from sysvmdiag.keypairs import KeyPairStore
+
+    resource = dynamodb or boto3.resource("dynamodb")
+    return KeyPairStore(
+        resource.Table(settings.accounts_table),
+        kms or boto3.client("kms"),
+        settings.cloudstack_keys_kms_key_id,
+    )
 
 
 def playbook_store(settings: Settings, resource: Any = None) -> PlaybookStore:
@@ -153,6 +170,14 @@ def service(
         vm_concurrent_runs=vm_runs,
         **extras,
     )
+
+
+def cloudstack_front_door(settings: Settings, resource: Any = None) -> CloudStackFrontDoor:
+    """``/client/api``: CloudStack's protocol over the same pipeline, callers found by their key pairs."""
+    from sysvmdiag.facade.front_door import CloudStackFrontDoor
+
+    resource = resource or dynamodb()
+    return CloudStackFrontDoor(service(settings, resource=resource), keypair_store(settings, resource))
 
 
 def _runner_factory(settings: Settings) -> Any:

@@ -47,6 +47,10 @@ class Settings(BaseModel):
         300, alias="CLOUDSTACK_SECRET_MAX_AGE_SECONDS", ge=0, le=86_400
     )
     cloudstack_timeout_seconds: float = Field(30.0, alias="CLOUDSTACK_TIMEOUT_SECONDS", gt=0, le=120)
+    # The KMS key (id, ARN or alias) sealing the secret keys of accounts' CloudStack key pairs
+    # (sysvmdiag.keypairs): issuing needs kms:Encrypt on it, checking a signed request kms:Decrypt.
+    # Unset: key pairs cannot be issued.
+    cloudstack_keys_kms_key_id: str | None = Field(None, alias="CLOUDSTACK_KEYS_KMS_KEY_ID")
 
     @field_validator("*", mode="before")
     @classmethod

@@ -47,6 +47,8 @@ class ErrorCode(StrEnum):
     ROUTE_NOT_FOUND = "ROUTE_NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     UNAUTHENTICATED = "UNAUTHENTICATED"
+    UNKNOWN_COMMAND = "UNKNOWN_COMMAND"
+    UNSUPPORTED_COMMAND = "UNSUPPORTED_COMMAND"
     INVALID_AUDIT_QUERY = "INVALID_AUDIT_QUERY"
     SYNC_BUDGET_EXCEEDED = "SYNC_BUDGET_EXCEEDED"
     INVALID_TEST = "INVALID_TEST"
@@ -127,6 +129,18 @@ CATALOGUE: dict[ErrorCode, CodeSpec] = {
     ),
     ErrorCode.UNAUTHENTICATED: _spec(
         _S.UNAUTHORIZED, _O.REJECTED, _F.REQUEST, "The request carries no valid caller identity."
+    ),
+    ErrorCode.UNKNOWN_COMMAND: _spec(
+        _S.BAD_REQUEST,
+        _O.REJECTED,
+        _F.REQUEST,
+        "The CloudStack API (`/client/api`) has no such command; `listApis` names those it serves.",
+    ),
+    ErrorCode.UNSUPPORTED_COMMAND: _spec(
+        _S.BAD_REQUEST,
+        _O.REJECTED,
+        _F.REQUEST,
+        "A CloudStack command this service knows but does not serve (`getDiagnosticsData`).",
     ),
     ErrorCode.INVALID_AUDIT_QUERY: _spec(
         _S.BAD_REQUEST, _O.REJECTED, _F.REQUEST, "The audit query's window or page token is not valid."

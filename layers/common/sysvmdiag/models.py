@@ -11,11 +11,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 from sysvmdiag.audit_record import AuditRecord
-from sysvmdiag.results import ParsedResult, with_tool
+from sysvmdiag.judge import judge
+from sysvmdiag.results import RESULT_TYPES, ParsedResult, load_result, with_tool
+from sysvmdiag.verdicts import Cause, Verdict
+
+RESULT_MODELS = tuple(RESULT_TYPES.values())
 
 
 class DiagnosticType(StrEnum):
@@ -89,6 +93,10 @@ class DiagnosticResult(Wire):
     stderr: str
     truncated: bool = False
     result: ParsedResult = Field(description="What the parser read from stdout/stderr; its tool is `type`.")
+    verdict: Verdict = Field(
+        description="What the run says of the path; `undetermined` when it does not say."
+    )
+    cause: list[Cause] = Field(description="Why, read from the evidence (empty when reachable).")
     egress_interface: str | None = None
     egress_kind: str | None = None
     command: str | None = None
@@ -106,6 +114,29 @@ class DiagnosticResult(Wire):
             if result is None or isinstance(result, dict):
                 return {**data, "result": with_tool(result, str(data["type"]))}
         return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _judged_unless_given(cls, data: Any) -> Any:
+        """The verdict and causes, judged from the result when not given: a run's answer is built without
+        them and stored jobs written before verdicts have none, so both are judged by the same rules."""
+        if not isinstance(data, dict) or "verdict" in data or data.get("type") is None:
+            return data
+        result = data.get("result")
+        if result is None or isinstance(result, dict):
+            try:
+                result = load_result(result, str(data["type"]))
+            except ValidationError:
+                return data  # the result's own error is the one to report
+        if not isinstance(result, RESULT_MODELS):
+            return data
+        exit_code = data.get("exitCode", data.get("exit_code"))
+        judgement = judge(
+            result,
+            exit_code if isinstance(exit_code, int) else None,
+            truncated=bool(data.get("truncated")),
+        )
+        return {**data, "verdict": judgement.verdict, "cause": judgement.cause}
 
 
 class SystemVmInterface(Wire):

@@ -78,6 +78,18 @@ def detail_lines(result: ParsedResult) -> list[str]:
     return [printable(line) for line in lines]
 
 
+def verdict_line(verdict: str, causes: list[tuple[str, str]]) -> str:
+    """The verdict and each cause's code and sentence, on one indented line.
+
+    Plain strings, not the models of :mod:`sysvmdiag.verdicts`: a server newer than the CLI may give a
+    cause code this CLI does not know, and it is still worth printing.
+    """
+    line = f"  verdict: {verdict}"
+    if causes:
+        line += " - " + " ".join(f"{code}: {message}" for code, message in causes)
+    return printable(line)
+
+
 def one_line(result: ParsedResult, destination: str) -> str:
     """A short line for a notification: loss and average rtt, or how far a traceroute got; errors counted.
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 TOOLS = ("ping", "traceroute", "arping")
+# The VM side's exit status for a run stopped at its time limit (timeout(1)'s), read by the verdicts.
+EXIT_TIMEOUT = 124
 
 INVALID_OPTION = "INVALID_OPTION"
 OPTION_OUT_OF_BOUNDS = "OPTION_OUT_OF_BOUNDS"

@@ -28,12 +28,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from sysvmdiag.toolargs import OptionError, parse_command_line
+from sysvmdiag.toolargs import EXIT_TIMEOUT, OptionError, parse_command_line
 
 SYSTEM_TOOL_DIRS = ("/usr/bin", "/usr/sbin", "/bin", "/sbin")
 DEFAULT_MAX_SECONDS = 120.0
 EXIT_REFUSED = 126
-EXIT_TIMEOUT = 124
 KILL_GRACE_SECONDS = 2.0
 NO_COMMAND_REASON = "this key runs diagnostics only (ping, traceroute, arping); no shell"
 BASTION_REFUSAL = "sysvmdiag-bastion: this key only opens forwarded connections to system VMs; no shell"

@@ -137,3 +137,26 @@ def test_run_publishes_runs_and_ssh_latency(handler_env, capfd):
     assert lambda_handler(event, LambdaContext("sysvmdiag-api"))["statusCode"] == 200
     flushed = [r for r in _emitted(capfd.readouterr().out) if "Runs" in r]
     assert flushed and flushed[0]["Runs"] == [1.0] and flushed[0]["SshLatency"][0] > 0
+
+
+EXPECTED_CLOUDSTACK = {
+    "list-apis-unsigned.json": (401, "listapisresponse"),
+    "run-diagnostics-unknown-key.json": (401, "rundiagnosticsresponse"),
+}
+
+
+def test_every_cloudstack_api_event_file_is_covered():
+    assert {p.name for p in (EVENTS / "cloudstack_api").glob("*.json")} == set(EXPECTED_CLOUDSTACK)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_CLOUDSTACK))
+def test_cloudstack_api_event_through_handler(handler_env, name):
+    """The sample events carry no key pair of the running stack (its keys are made at start): each is
+    CloudStack's 401 envelope, under its command's response name."""
+    from functions.cloudstack_api.app import lambda_handler
+
+    event = json.loads((EVENTS / "cloudstack_api" / name).read_text())
+    response = lambda_handler(event, LambdaContext("sysvmdiag-cloudstack-api"))
+    status, envelope = EXPECTED_CLOUDSTACK[name]
+    body = json.loads(response["body"])
+    assert response["statusCode"] == status and body[envelope]["errorcode"] == status, body

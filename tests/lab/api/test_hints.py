@@ -27,7 +27,7 @@ def hint_commands(status: dict) -> list[list[str]]:
             pending = text[:-1] + " "
             continue
         pending = ""
-        if text.startswith(("curl ", "sysvmdiag run", "sysvmdiag vms")):
+        if text.startswith(("curl ", "sysvmdiag run", "sysvmdiag vms", "env CLOUDSTACK_")):
             commands.append(shlex.split(text.split("  #")[0]))
     return commands
 
@@ -39,9 +39,13 @@ def test_every_hint_command_runs(local_stack):
     for argv in commands:
         if argv[0] == "sysvmdiag":
             argv = [str(BIN / "sysvmdiag"), *argv[1:]]
+        if argv[0] == "env":  # CloudStack's cs client, from the venv like the CLI
+            argv = [str(BIN / arg) if arg == "cs" else arg for arg in argv]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=90, env=env, check=False)
         if "172.31.200.10" in argv:  # the hint that shows a refusal
             assert done.returncode == 3 and "DESTINATION_IN_MANAGEMENT_RANGE" in done.stderr, done
+        elif argv[0] == "env":
+            assert done.returncode == 0 and "0% packet loss" in done.stdout, done
         elif argv[0] == "curl":
             body = json.loads(done.stdout)
             assert "code" not in body, body

@@ -211,3 +211,26 @@ def test_the_source_address_is_the_peer_whatever_x_forwarded_for_says(port, admi
     ).json()
     [record] = [r for r in page["items"] if r["id"] == answer.header("x-request-id")]
     assert record["sourceIp"] == "127.0.0.1" and record["reasonCode"] == "METHOD_NOT_ALLOWED"
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_on_the_cloudstack_api_gets_cloudstack_s_envelope(port, method: str) -> None:
+    """/client/api takes GET and POST (an unsigned request: 401 under its command's name); any other
+    method is 405 in CloudStack's envelope. Never API Gateway's own answer: the route has no authorizer."""
+    raw = request(
+        method, "/client/api?command=listApis&response=json", [HOST, ("Content-Length", "0"), CLOSE]
+    )
+    answer, _closed = one_answer(port, raw, head=method == "HEAD")
+    expected = 401 if method in ("GET", "HEAD", "POST") else 405
+    assert answer.status == expected and answer.header("server") is None
+    if method != "HEAD":
+        envelope = answer.json()["listapisresponse" if expected == 401 else "errorresponse"]
+        assert envelope["errorcode"] == expected and answer.header("content-type") == "application/json"
+
+
+def test_a_chunked_form_body_reaches_the_cloudstack_api_whole(port) -> None:
+    body = b"command=listApis&response=json&apikey=nobody&signature=x"
+    form = ("Content-Type", "application/x-www-form-urlencoded")
+    raw = request("POST", "/client/api", [HOST, form, ("Transfer-Encoding", "chunked"), CLOSE], chunked(body))
+    answer, _closed = one_answer(port, raw)
+    assert answer.status == 401 and answer.json()["listapisresponse"]["errorcode"] == 401

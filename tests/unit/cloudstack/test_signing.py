@@ -183,3 +183,27 @@ def test_expiry_formats_cloudstack_reads(text: str) -> None:
 def test_an_expiry_without_an_offset_is_refused() -> None:
     with pytest.raises(ValueError, match="UTC offset"):
         parse_expires("2026-12-01T05:08:37")
+
+
+def _libcloud_signature(params: dict[str, str], secret: str) -> str:
+    """libcloud 3.9's CloudStackConnection._make_signature, restated: lowercased names sorted, values
+    quoted with ``[]*`` kept, the whole string lowercased."""
+    import base64
+    import hashlib
+    import hmac
+    from urllib.parse import quote
+
+    pairs = sorted((name.lower(), value) for name, value in params.items())
+    text = "&".join(f"{quote(name, safe='[]')}={quote(value, safe='[]*')}" for name, value in pairs)
+    digest = hmac.new(secret.encode(), text.lower().replace("+", "%20").encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def test_libcloud_s_form_is_accepted_and_still_covers_every_value() -> None:
+    """Names sorted lowercased (``apiKey`` before ``Zone``, not after) and ``[``, ``]``, ``~`` unencoded:
+    accepted; the same signature on a changed value is not."""
+    params = {"command": "listRouters", "apiKey": "k", "Zone": "z", "tags[0].key": "a~b", "response": "json"}
+    signed = {**params, "signature": _libcloud_signature(params, CS_SECRET)}
+    assert string_to_sign(params) != string_to_sign(params, order=str.lower)
+    assert signature_problem(signed, CS_SECRET) is None
+    assert signature_problem({**signed, "Zone": "y"}, CS_SECRET) == "signature does not match"

@@ -20,6 +20,7 @@ from sysvmdiag.local.instances import (
     FunctionInstances,
     scaling_from_env,
 )
+from tests.unit.fakes import SecondsClock
 
 BOUND = 10.0  # seconds any wait in these tests may take before it fails the test
 
@@ -51,14 +52,6 @@ class FakeInstance:
 
     def stop(self, grace: float = 0.0) -> None:
         self.stopped = True
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -154,14 +147,19 @@ def test_a_bad_scaling_setting_is_refused_naming_it(environ: dict) -> None:
         scaling_from_env(environ)
 
 
+def warm_three(instances: Any, pool: ThreadPoolExecutor) -> None:
+    """Three instances started by three events held in flight together, then all three idle."""
+    gate, futures = hold(instances, pool, 3)
+    until(lambda: instances.busy == 3, "3 events in flight")
+    gate.set()
+    [f.result(BOUND) for f in futures]
+
+
 def test_instances_idle_past_the_timeout_stop_and_busy_ones_never(make, started) -> None:
-    clock = Clock()
+    clock = SecondsClock()
     instances = make(idle_seconds=60, clock=clock)
     with ThreadPoolExecutor(max_workers=3) as pool:
-        gate, futures = hold(instances, pool, 3)
-        until(lambda: instances.busy == 3, "3 events in flight")
-        gate.set()
-        [f.result(BOUND) for f in futures]  # three warm instances, idle from t=1000
+        warm_three(instances, pool)  # idle from t=1000
         clock.now += 30
         busy_gate, [busy] = hold(instances, pool, 1)
         until(lambda: instances.busy == 1, "1 event in flight")
@@ -179,13 +177,10 @@ def test_instances_idle_past_the_timeout_stop_and_busy_ones_never(make, started)
 
 
 def test_the_most_recently_used_instance_serves_next_so_the_rest_can_idle_out(make, started) -> None:
-    clock = Clock()
+    clock = SecondsClock()
     instances = make(idle_seconds=60, clock=clock)
     with ThreadPoolExecutor(max_workers=3) as pool:
-        gate, futures = hold(instances, pool, 3)
-        until(lambda: instances.busy == 3, "3 events in flight")
-        gate.set()
-        [f.result(BOUND) for f in futures]
+        warm_three(instances, pool)
     served_by = set()
     for _ in range(6):
         clock.now += 20
@@ -227,12 +222,14 @@ def test_shutdown_stops_every_instance_and_refuses_new_events(make, started) -> 
 
 
 def test_a_spare_instance_is_kept_initialised_beyond_the_busy_ones(make, started) -> None:
-    clock = Clock()
+    clock = SecondsClock()
     instances = make(max_instances=4, idle_seconds=60, clock=clock, spare=1)
     assert instances.count == 0  # nothing starts before the function is first used
     with ThreadPoolExecutor(max_workers=4) as pool:
         gate, futures = hold(instances, pool, 2)
         until(lambda: instances.stats() == {"busy": 2, "idle": 1, "starting": 0, "max": 4}, "2 busy, 1 spare")
+        # an instance counts busy once handed its event, a moment before it is inside invoke: wait for both
+        until(lambda: sum(instance.active for instance in started) == 2, "2 events inside their instances")
         [spare] = [instance for instance in started if instance.active == 0]
         late = pool.submit(instances, {}, None)
         assert late.result(BOUND) == spare.number  # the late caller got the spare: no cold start

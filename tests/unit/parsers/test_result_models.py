@@ -22,6 +22,7 @@ from sysvmdiag.results import (
     TracerouteResult,
     load_result,
 )
+from sysvmdiag.verdicts import CauseCode
 from tests.conftest import GOLDEN_OUTPUTS, result_from_capture
 
 OUTPUTS = GOLDEN_OUTPUTS
@@ -149,6 +150,14 @@ def test_the_document_shows_the_result_as_a_union_told_apart_by_tool() -> None:
     assert SCHEMAS["TracerouteHop"]["properties"]["probes"]["items"] == {
         "$ref": "#/components/schemas/TracerouteProbe"
     }
+
+
+def test_the_document_shows_the_verdict_and_its_causes() -> None:
+    answer = SCHEMAS["DiagnosticResult"]
+    assert {"verdict", "cause"} <= set(answer["required"])
+    assert set(SCHEMAS["Verdict"]["enum"]) == {"reachable", "partial", "unreachable", "undetermined"}
+    assert answer["properties"]["cause"]["items"] == {"$ref": "#/components/schemas/Cause"}
+    assert set(SCHEMAS["CauseCode"]["enum"]) == {code.value for code in CauseCode}
 
 
 @pytest.mark.parametrize("name", FIXTURE_NAMES)

@@ -116,8 +116,31 @@ def test_cli_summary_of_an_answer() -> None:
     body = json.loads(answer("ping_v4_ok").model_dump_json(by_alias=True))
     assert summarize(body).splitlines() == [
         "ping 198.51.100.80 from r-4-VM via eth2 (public): success, exit 0, 7 ms",
+        "  verdict: reachable",
         *DETAIL_LINES["ping_v4_ok"],
     ]
+
+
+def test_cli_summary_shows_the_verdict_and_its_causes_in_one_line() -> None:
+    body = json.loads(answer("traceroute_net_unreachable").model_dump_json(by_alias=True))
+    assert summarize(body).splitlines()[1] == (
+        "  verdict: unreachable - NET_UNREACHABLE: Hop 2 (198.51.100.2) answered !N: "
+        "it has no route to the destination network."
+    )
+
+
+def test_cli_summary_of_a_server_without_verdicts_has_no_verdict_line() -> None:
+    body = json.loads(answer("ping_v4_ok").model_dump_json(by_alias=True))
+    del body["verdict"], body["cause"]
+    assert summarize(body).splitlines()[1:] == DETAIL_LINES["ping_v4_ok"]
+
+
+def test_cli_verdict_line_keeps_causes_it_does_not_know_and_escapes_them() -> None:
+    body = json.loads(answer("ping_v4_ok").model_dump_json(by_alias=True)) | {
+        "verdict": "unreachable",
+        "cause": [{"code": "NEWER_CODE", "message": "forged\nline"}, "not a cause"],
+    }
+    assert summarize(body).splitlines()[1] == "  verdict: unreachable - NEWER_CODE: forged\\nline"
 
 
 def test_cli_summary_of_a_failed_run_ends_with_its_stderr() -> None:
@@ -133,14 +156,15 @@ def test_cli_summary_of_a_failed_run_ends_with_its_stderr() -> None:
 def test_cli_summary_of_a_result_from_a_server_without_tool_names() -> None:
     body = json.loads(answer("traceroute_v4").model_dump_json(by_alias=True))
     del body["result"]["tool"]
-    assert summarize(body).splitlines()[1:] == DETAIL_LINES["traceroute_v4"]
+    assert summarize(body).splitlines()[1:] == ["  verdict: reachable", *DETAIL_LINES["traceroute_v4"]]
 
 
-def test_cli_summary_of_a_result_it_cannot_read_keeps_the_headline() -> None:
+def test_cli_summary_of_a_result_it_cannot_read_keeps_the_headline_and_verdict() -> None:
     body = json.loads(answer("traceroute_v4").model_dump_json(by_alias=True))
     body["result"] = {"hops": "not a list"}
     assert summarize(body).splitlines() == [
-        "traceroute 198.51.100.80 from r-4-VM via eth2 (public): success, exit 0, 7 ms"
+        "traceroute 198.51.100.80 from r-4-VM via eth2 (public): success, exit 0, 7 ms",
+        "  verdict: reachable",
     ]
 
 

@@ -1,7 +1,8 @@
 """``sysvmdiag accounts``: issue, list and revoke API keys of accounts in the accounts table.
 
 Keys are shown once, when issued; only their SHA-256 is stored. Table names and endpoint come
-from the environment (ACCOUNTS_TABLE, AWS_ENDPOINT_URL), as for ``topology load``.
+from the environment (ACCOUNTS_TABLE, AWS_ENDPOINT_URL), as for ``topology load``. The CloudStack key
+pair verbs (``issue-keypair``, ``revoke-keypair``) are in :mod:`sysvmdiag.cli.keypairs`.
 """
 
 from __future__ import annotations
@@ -16,19 +17,26 @@ from sysvmdiag.config import Settings, SettingsError
 from sysvmdiag.topology.store import TopologyStore
 
 
-def _store(args: argparse.Namespace) -> TopologyStore | None:
-    import boto3
-
+def settings_or_none() -> Settings | None:
+    """The environment's settings, or None after printing what is wrong with them."""
     try:
-        settings = Settings.from_env()
+        return Settings.from_env()
     except SettingsError as err:
         print(err, file=sys.stderr)
+        return None
+
+
+def topology_store(args: argparse.Namespace) -> TopologyStore | None:
+    import boto3
+
+    settings = settings_or_none()
+    if settings is None:
         return None
     return bootstrap.topology_store(settings, boto3.resource("dynamodb", endpoint_url=args.endpoint_url))
 
 
 def _cmd_issue(args: argparse.Namespace) -> int:
-    store = _store(args)
+    store = topology_store(args)
     if store is None:
         return 2
     account = store.account(args.account)
@@ -53,15 +61,25 @@ def _cmd_issue(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    store = _store(args)
+    store = topology_store(args)
     if store is None:
         return 2
-    print(json.dumps({"accountId": args.account, "keyHashes": store.api_key_hashes(args.account)}, indent=2))
+    from sysvmdiag.cli.keypairs import keypair_store
+
+    keypairs = keypair_store(args)
+    if keypairs is None:
+        return 2
+    listed = {
+        "accountId": args.account,
+        "keyHashes": store.api_key_hashes(args.account),
+        "keyPairApiKeys": keypairs.api_keys(args.account),
+    }
+    print(json.dumps(listed, indent=2))
     return 0
 
 
 def _cmd_revoke(args: argparse.Namespace) -> int:
-    store = _store(args)
+    store = topology_store(args)
     if store is None:
         return 2
     store.revoke_api_key(args.key_hash)
@@ -69,12 +87,19 @@ def _cmd_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+_ENDPOINT = {"help": "DynamoDB (and KMS) endpoint (default: boto3's, e.g. $AWS_ENDPOINT_URL)"}
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    accounts = subparsers.add_parser("accounts", help="API keys of accounts (issue, list, revoke)")
+    from sysvmdiag.cli.keypairs import register_verbs
+
+    accounts = subparsers.add_parser(
+        "accounts", help="API keys and CloudStack key pairs of accounts (issue, list, revoke)"
+    )
     verbs = accounts.add_subparsers(dest="accounts_command", required=True)
     for name, func, text in (
         ("issue-key", _cmd_issue, "issue a new API key for an account (printed once)"),
-        ("list-keys", _cmd_list, "list the hashes of an account's keys"),
+        ("list-keys", _cmd_list, "list the hashes of an account's keys and its key pairs' api keys"),
         ("revoke-key", _cmd_revoke, "revoke a key by its hash"),
     ):
         verb = verbs.add_parser(name, help=text)
@@ -82,7 +107,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             verb.add_argument("--key-hash", required=True, help="the key's SHA-256 (from list-keys)")
         else:
             verb.add_argument("--account", required=True, help="account id, e.g. acct-alice")
-        verb.add_argument(
-            "--endpoint-url", help="DynamoDB endpoint (default: boto3's, e.g. $AWS_ENDPOINT_URL)"
-        )
+        verb.add_argument("--endpoint-url", **_ENDPOINT)
         verb.set_defaults(func=func)
+    register_verbs(verbs, _ENDPOINT)

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from sysvmdiag.local.stack import LocalStack
 from sysvmdiag.results import load_result
-from sysvmdiag.summaries import detail_lines, printable
+from sysvmdiag.summaries import detail_lines, printable, verdict_line
 
 FINAL_JOB_STATUSES = ("succeeded", "failed", "denied")
 
@@ -122,8 +122,20 @@ def _result_lines(response: dict) -> list[str]:
     return detail_lines(result)
 
 
+def _verdict_lines(response: dict) -> list[str]:
+    """The verdict line; none from a server that gives no verdict."""
+    if not response.get("verdict"):
+        return []
+    causes = [
+        (str(cause.get("code")), str(cause.get("message")))
+        for cause in response.get("cause") or []
+        if isinstance(cause, dict)
+    ]
+    return [verdict_line(str(response["verdict"]), causes)]
+
+
 def summarize(response: dict) -> str:
-    """A few readable lines: loss and rtt, hops, or MACs."""
+    """A few readable lines: the verdict and its causes, then loss and rtt, hops, or MACs."""
     target = response.get("targetName") or response["targetId"]
     head = (
         f"{response['type']} {response['ipAddress']} from {target} via "
@@ -131,7 +143,7 @@ def summarize(response: dict) -> str:
         f"{'success' if response.get('success') else 'FAILED'}, exit {response.get('exitCode')}, "
         f"{response.get('durationMs')} ms"
     )
-    lines = [head, *_result_lines(response)]
+    lines = [head, *_verdict_lines(response), *_result_lines(response)]
     if response.get("truncated"):
         lines.append("  (output truncated)")
     if not response.get("success") and (response.get("stderr") or "").strip():

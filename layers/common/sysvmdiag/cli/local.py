@@ -39,6 +39,11 @@ def _print_status(status: dict, as_json: bool) -> None:
         print(
             f"  {account['name']:<11} {account['role']:<13} {account['domain']:<24} key {account['apiKey']}"
         )
+        if account.get("cloudstack"):
+            # the api key only: secret keys stay in server.json (mode 0600) and `local status --json`
+            print(f"  {'':<11} CloudStack apiKey {account['cloudstack']['apiKey']}")
+    if any(account.get("cloudstack") for account in status["accounts"]):
+        print("  (CloudStack key pairs' secret keys and endpoint: sysvmdiag local status --json)")
     for vm in status["systemvms"]:
         print(f"  {vm['name']:<7} {vm['kind']:<6} {vm['id']}")
     print(_cloudstack_line(status))
@@ -62,6 +67,20 @@ def _cloudstack_line(status: dict) -> str:
         f"lab CloudStack API (signed, read-only list commands): {cloudstack.get('url')} "
         f"(keys in {cloudstack.get('credentialsFile')})"
     )
+
+
+def _cloudstack_client_hint(status: dict, vms: dict[str, str]) -> list[str]:
+    """CloudStack's own ``cs`` client on this stack's /client/api, with alice's key pair."""
+    [alice] = [account for account in status["accounts"] if account["name"] == "alice"]
+    keys = alice.get("cloudstack")
+    if not keys:
+        return []
+    return [
+        "  # CloudStack's own clients (cs, libcloud, cmk) on /client/api: runDiagnostics as alice, polled",
+        f"  env CLOUDSTACK_ENDPOINT={keys['endpoint']} CLOUDSTACK_KEY={keys['apiKey']} \\",
+        f"    CLOUDSTACK_SECRET={keys['secretKey']} \\",
+        f"    cs runDiagnostics targetid={vms['vr']} ipaddress=198.51.100.80 type=ping",
+    ]
 
 
 def hints(status: dict) -> str:
@@ -92,6 +111,7 @@ def hints(status: dict) -> str:
             f'    -d \'{{"targetId": "{vms["ssvm"]}", "type": "ping", "ipAddress": "198.51.100.80"}}\'',
             f"  curl -s {url}/systemvms -H 'Authorization: Bearer {keys['alice']}'",
             f"  open {url}/swagger (API explorer), {url}/openapi.json",
+            *_cloudstack_client_hint(status, vms),
             "  # the lab's CloudStack-shaped API (signed, read-only list commands): URL and key pair",
             f"  cat {cloudstack.get('credentialsFile')}",
             "  sysvmdiag local status   # keys and VM ids;  sysvmdiag local down   # stop everything",

@@ -3,8 +3,9 @@
 ``ApiServer.verifyRequest`` takes every parameter but ``signature``, sorts them by name (as sent), joins
 ``name=URLEncoder.encode(value, "UTF-8")`` with ``&`` (a ``+`` for a space becomes ``%20``), lowercases
 the whole string, and compares ``base64(HMAC-SHA1(secret key, that string))`` with ``signature`` in
-constant time. With ``signatureversion=3`` an ``expires`` timestamp is required and a request past it is
-refused. Both the sync client and the lab's CloudStack-shaped API use this module, so they cannot drift.
+constant time (a few client orderings are accepted too: ``SIGNED_FORMS``). With ``signatureversion=3``
+an ``expires`` timestamp is required and a request past it is refused. The sync client, the lab's
+CloudStack-shaped API and the service's own ``/client/api`` use this module, so they cannot drift.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -31,16 +32,43 @@ def encode_value(value: str) -> str:
     return quote(value, safe="*").replace("~", "%7E")
 
 
-def string_to_sign(params: Mapping[str, str]) -> str:
+def string_to_sign(
+    params: Mapping[str, str],
+    *,
+    order: Callable[[str], str] = str,
+    encode: Callable[[str], str] = encode_value,
+) -> str:
     """The lowercased, name-sorted ``name=value&...`` of every parameter except the signature."""
-    pairs = (f"{name}={encode_value(params[name])}" for name in sorted(params) if name.lower() != SIGNATURE)
-    return "&".join(pairs).lower()
+    names = sorted((name for name in params if name.lower() != SIGNATURE), key=order)
+    return "&".join(f"{name}={encode(params[name])}" for name in names).lower()
 
 
-def sign(params: Mapping[str, str], secret_key: str) -> str:
+def sign(params: Mapping[str, str], secret_key: str, **form: Callable[[str], str]) -> str:
     """The ``signature`` value for these parameters (base64 of the HMAC-SHA1 digest)."""
-    digest = hmac.new(secret_key.encode(), string_to_sign(params).encode(), hashlib.sha1).digest()
+    text = string_to_sign(params, **form)
+    digest = hmac.new(secret_key.encode(), text.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
+
+
+def _python_quote(value: str) -> str:
+    """``urllib.parse.quote(value, safe="*")``: ``~`` kept, as the ``cs`` client quotes."""
+    return quote(value, safe="*")
+
+
+def _libcloud_quote(value: str) -> str:
+    """libcloud's ``urlquote(value, safe="[]*")``: ``~``, ``[`` and ``]`` kept."""
+    return quote(value, safe="[]*")
+
+
+# The forms a signature is accepted in: CloudStack's own (names sorted as sent, Java's encoding), and the
+# forms of clients that sort the lowercased names (libcloud) or quote as Python does (cs, libcloud). All
+# lowercase the whole string, so each differs from CloudStack's only in an order or in whether ``~``,
+# ``[`` and ``]`` are %-encoded: the same parameters and values are signed, nothing a forger gains.
+SIGNED_FORMS: tuple[dict[str, Callable[[str], str]], ...] = tuple(
+    {"order": order, "encode": encode}
+    for order in (str, str.lower)
+    for encode in (encode_value, _python_quote, _libcloud_quote)
+)
 
 
 def expires_at(moment: datetime) -> str:
@@ -102,7 +130,10 @@ def signature_problem(
             return str(err)
         if expires < (now or datetime.now(UTC)):
             return f"expired at {lowered[EXPIRES]}"
-    if not hmac.compare_digest(given.encode(), sign(params, secret_key).encode()):
+    if not any(
+        hmac.compare_digest(given.encode(), sign(params, secret_key, **form).encode())
+        for form in SIGNED_FORMS
+    ):
         return "signature does not match"
     return None
 

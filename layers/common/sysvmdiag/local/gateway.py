@@ -135,16 +135,27 @@ class GatewayResponse:
 
 
 class LocalGateway:
-    """Authorizer + handler invocation, independent of the HTTP server (tests call it directly)."""
+    """Authorizer + handler invocation, independent of the HTTP server (tests call it directly).
 
-    def __init__(self, api_handler: Handler, authorizer_handler: Handler):
+    ``open_routes`` maps a path to the function serving every method on it with no authorizer (the
+    template's ``ANY /client/api`` with ``Authorizer: NONE``: a CloudStack request's signature is its
+    authentication, checked by the function)."""
+
+    def __init__(
+        self, api_handler: Handler, authorizer_handler: Handler, open_routes: dict[str, Handler] | None = None
+    ):
         self._api = api_handler
         self._authorizer = authorizer_handler
+        self._open_routes = open_routes or {}
 
     def invoke(
         self, method: str, path: str, headers: dict[str, str], body: bytes, source_ip: str
     ) -> GatewayResponse:
         event = http_api_event(method, path, headers, body, source_ip)
+        open_route = self._open_routes.get(event["rawPath"])
+        if open_route is not None:
+            event["routeKey"] = f"ANY {event['rawPath']}"
+            return _answer(open_route(event, LambdaContext("sysvmdiag-cloudstack-api")), event)
         if (method, event["rawPath"]) not in PUBLIC_ROUTES:
             if not event["headers"].get("authorization"):
                 return gateway_error(HTTPStatus.UNAUTHORIZED, "Unauthorized")
@@ -152,14 +163,18 @@ class LocalGateway:
             if not verdict.get("isAuthorized"):
                 return gateway_error(HTTPStatus.FORBIDDEN, "Forbidden")
             event["requestContext"]["authorizer"] = {"lambda": verdict.get("context") or {}}
-        result = self._api(event, LambdaContext("sysvmdiag-api"))
-        payload = result.get("body") or ""
-        raw = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
-        # HTTP header names are case-insensitive: one of each, as API Gateway sends them.
-        headers = {name.lower(): str(value) for name, value in (result.get("headers") or {}).items()}
-        headers.setdefault("content-type", "application/json")
-        headers["x-request-id"] = event["requestContext"]["requestId"]
-        return GatewayResponse(int(result.get("statusCode", 200)), headers, raw)
+        return _answer(self._api(event, LambdaContext("sysvmdiag-api")), event)
+
+
+def _answer(result: dict, event: dict) -> GatewayResponse:
+    """A function's proxy result as API Gateway answers it."""
+    payload = result.get("body") or ""
+    raw = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
+    # HTTP header names are case-insensitive: one of each, as API Gateway sends them.
+    headers = {name.lower(): str(value) for name, value in (result.get("headers") or {}).items()}
+    headers.setdefault("content-type", "application/json")
+    headers["x-request-id"] = event["requestContext"]["requestId"]
+    return GatewayResponse(int(result.get("statusCode", 200)), headers, raw)
 
 
 def gateway_error(status: HTTPStatus, message: str | None = None) -> GatewayResponse:

@@ -55,12 +55,19 @@ def process_group_members(pgid: int) -> list[int]:
 
 
 def terminate(pid: int, still_ours: Callable[[], bool], grace_seconds: float = 5.0) -> None:
-    """SIGTERM, then SIGKILL if it is still running (and still ours) after the grace period."""
+    """SIGTERM, then SIGKILL if it is still running (and still ours) after the grace period.
+
+    Returns once the process has exited (gone, or a zombie), not merely once it stops looking like
+    ours: an exiting process loses its command line before it is gone, and a caller that checks
+    ``pid_alive`` right after must not find it still running."""
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_seconds
     while time.monotonic() < deadline:
-        if not still_ours():
+        if not pid_alive(pid):
             return
         time.sleep(0.05)
     if still_ours():
         os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + grace_seconds
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)

@@ -14,6 +14,12 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sysvmdiag.keypairs import KeyPairStore
+    from sysvmdiag.topology.model import Account
+    from sysvmdiag.topology.store import TopologyStore
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 
@@ -29,12 +35,15 @@ SSH_KEY_SECRET_ID = "sysvmdiag/ssh-private-key"  # noqa: S105 - a secret name, n
 JOBS_QUEUE = "sysvmdiag-jobs"
 JOBS_DEAD_LETTER_QUEUE = "sysvmdiag-jobs-dlq"
 RESULTS_TOPIC = "sysvmdiag-results"
+KEYPAIRS_KMS_KEY_DESCRIPTION = "sysvmdiag CloudStack key pairs"
 # Shorter than the template's (six times the worker's timeout) so a failed message returns within a test.
 LOCAL_VISIBILITY_TIMEOUT_SECONDS = 30
 MAX_RECEIVE_COUNT = 3
 # How many SQS messages the worker takes at once (the event source mapping's pollers). The API and
 # the authorizer scale out like Lambda (sysvmdiag.local.instances: SYSVMDIAG_LOCAL_MAX_INSTANCES).
 WORKER_CONCURRENCY = 3
+# CloudStack's API path: served by its own function, with no authorizer (requests are signed).
+CLOUDSTACK_API_PATH = "/client/api"
 PLAYBOOKS_FILE = REPO_ROOT / "simvms" / "playbooks.yaml"
 # Demo callers, one for each shape of tenancy in the lab: an admin; acme-admin (domain admin above
 # alice and erin); alice (isolated network, VPC, a Stopped VR); bob and carol (the multi-tenant shared
@@ -73,6 +82,18 @@ def configure_from_status(status: dict) -> None:
     )
     if status.get("limits"):
         os.environ["LIMITS_JSON"] = status["limits"]
+    if status.get("cloudstackKeysKmsKeyId"):
+        os.environ["CLOUDSTACK_KEYS_KMS_KEY_ID"] = status["cloudstackKeysKmsKeyId"]
+
+
+def provision_keypair_kms_key() -> str:
+    """The KMS key sealing the accounts' CloudStack secret keys, on moto's server; its id goes to the
+    environment before the function instances start (they inherit it)."""
+    import boto3
+
+    key_id = boto3.client("kms").create_key(Description=KEYPAIRS_KMS_KEY_DESCRIPTION)["KeyMetadata"]["KeyId"]
+    os.environ["CLOUDSTACK_KEYS_KMS_KEY_ID"] = key_id
+    return key_id
 
 
 def provision_messaging() -> dict[str, str]:
@@ -102,12 +123,12 @@ def provision_messaging() -> dict[str, str]:
     return messaging
 
 
-def provision(lab_status: dict) -> dict:
-    """Tables, topology, playbooks, SSH key secret and demo accounts on the configured endpoint."""
+def provision(lab_status: dict, port: int) -> dict:
+    """Tables, topology, playbooks, SSH key secret, the key pairs' KMS key and demo accounts (each with
+    a bearer key and a CloudStack key pair for the API on ``port``) on the configured endpoint."""
     import boto3
 
     from sysvmdiag import bootstrap
-    from sysvmdiag.accounts import generate_api_key
     from sysvmdiag.config import Settings
     from sysvmdiag.playbooks.store import load_playbooks
     from sysvmdiag.topology.loader import load_topology_into_tables
@@ -128,25 +149,35 @@ def provision(lab_status: dict) -> dict:
     except secretsmanager.exceptions.ResourceExistsException:
         secretsmanager.put_secret_value(SecretId=SSH_KEY_SECRET_ID, SecretString=private_key)
 
-    accounts = []
-    for name in DEMO_ACCOUNTS:
-        account = topology.account(name)
-        api_key = generate_api_key()
-        store.put_account(account, api_key)
-        accounts.append(
-            {
-                "name": account.name,
-                "id": account.id,
-                "role": account.role.value,
-                "domain": account.domain,
-                "apiKey": api_key,
-            }
-        )
+    kms_key_id = provision_keypair_kms_key()
+    keypairs = bootstrap.keypair_store(Settings.from_env(), dynamodb)
+    accounts = [_demo_account(topology.account(name), store, keypairs, port) for name in DEMO_ACCOUNTS]
     vms = [
         {"id": vm.uuid, "name": vm.vm_name, "host": vm.name, "kind": vm.kind.value}
         for vm in topology.system_vms()
     ]
-    return {"accounts": accounts, "systemvms": vms}
+    return {"accounts": accounts, "systemvms": vms, "cloudstackKeysKmsKeyId": kms_key_id}
+
+
+def _demo_account(account: Account, store: TopologyStore, keypairs: KeyPairStore, port: int) -> dict:
+    """A demo account's entry in server.json, with a new bearer key and a new CloudStack key pair."""
+    from sysvmdiag.accounts import generate_api_key
+
+    api_key = generate_api_key()
+    store.put_account(account, api_key)
+    pair = keypairs.issue(account)
+    return {
+        "name": account.name,
+        "id": account.id,
+        "role": account.role.value,
+        "domain": account.domain,
+        "apiKey": api_key,
+        "cloudstack": {
+            "endpoint": f"http://127.0.0.1:{port}/client/api",
+            "apiKey": pair.api_key,
+            "secretKey": pair.secret_key,
+        },
+    }
 
 
 def _wait_for_a_stop_signal() -> None:
@@ -160,7 +191,7 @@ def _announce(ready: Path, status: dict) -> None:
     """server.json appears whole (written aside, then renamed): the stack's CLI waits for it."""
     tmp = ready.with_suffix(".tmp")
     tmp.write_text(json.dumps(status, indent=2))
-    os.chmod(tmp, 0o600)  # it holds the demo API keys
+    os.chmod(tmp, 0o600)  # it holds the demo API keys and key pairs' secret keys
     tmp.replace(ready)
 
 
@@ -183,11 +214,14 @@ def _start_functions(state: Path, port: int, messaging: dict[str, str]) -> tuple
             ("api", "functions.api.app:lambda_handler"),
             ("authorizer", "functions.authorizer.app:lambda_handler"),
             ("worker", "functions.worker.app:lambda_handler"),
+            ("cloudstack", "functions.cloudstack_api.app:lambda_handler"),
         )
     }
     functions["sweeper"] = FunctionInstances("functions.worker.app:sweep_handler", 1, idle_seconds)
     stats = StatsFile(state, functions).start()
-    gateway = LocalGateway(functions["api"], functions["authorizer"])
+    gateway = LocalGateway(
+        functions["api"], functions["authorizer"], open_routes={CLOUDSTACK_API_PATH: functions["cloudstack"]}
+    )
     # One thread per request in flight: as many as the API may have instances, and a margin.
     server = HttpFront(gateway, "127.0.0.1", port, max_in_flight=2 * max_instances).start()
     poller = QueuePoller(
@@ -222,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_environment(aws.endpoint_url)
     messaging = provision_messaging()
     lab_status = json.loads(args.lab_status.read_text())
-    provisioned = provision(lab_status)
+    provisioned = provision(lab_status, args.port)
 
     sys.path.insert(0, str(REPO_ROOT))
     stop_functions, scaling = _start_functions(args.state, args.port, messaging)

@@ -51,6 +51,7 @@ class Execution:
         parsed = parse_output(request.type.value, output.stdout, output.stderr, output.exit_code)
         # Exit 0 is success, except a traceroute that ended short of its destination (!N, !H, * * *).
         success = output.exit_code == 0 and not parsed.ended_short
+        # No verdict given: DiagnosticResult judges it from parsed, exit code, truncation (sysvmdiag.judge).
         return DiagnosticResult(
             id=str(uuid.uuid4()),
             target_id=vm.uuid or request.target_id,

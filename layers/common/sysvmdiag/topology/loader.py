@@ -12,9 +12,10 @@ import ipaddress
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from sysvmdiag.keypairs import is_keypair_item, refreshed_keypair_item
 from sysvmdiag.topology.bulk import bulk_write
 from sysvmdiag.topology.items import ITEM_TYPES, indexed_objects, topology_items
-from sysvmdiag.topology.model import Host, HostKind, Topology
+from sysvmdiag.topology.model import Account, Host, HostKind, Topology
 from sysvmdiag.topology.store import INDEX_PK, ZONE_KEY, TopologyStore, account_item, api_key_item
 
 # -- pure: lab status ---------------------------------------------------------------------------------------
@@ -187,7 +188,8 @@ def _note_changes(report: LoadReport, *, new: dict[str, str], old: dict[str, str
 
 
 def sync_accounts(store: TopologyStore, topology: Topology) -> int:
-    """Upsert the topology's accounts, refresh their keys' copies, prune vanished topology accounts.
+    """Upsert the topology's accounts, refresh their keys' copies, prune vanished topology accounts
+    (with their bearer keys and CloudStack key pairs: a key must not outlive its account).
 
     One Scan of the accounts table, then batched writes of what differs only.
     """
@@ -206,7 +208,7 @@ def sync_accounts(store: TopologyStore, topology: Topology) -> int:
                     account.role.value,
                     account.domain,
                 ):
-                    batch.put_item(Item=api_key_item(account, key["key_hash"]))
+                    batch.put_item(Item=_refreshed_key_item(key, account))
         for account_id, item in accounts.items():
             if item.get("source") != "topology" or account_id in wanted:
                 continue
@@ -217,7 +219,15 @@ def sync_accounts(store: TopologyStore, topology: Topology) -> int:
     return removed
 
 
+def _refreshed_key_item(key: dict[str, Any], account: Account) -> dict[str, Any]:
+    """A bearer key's or a CloudStack key pair's item with the account's current fields."""
+    if is_keypair_item(key["pk"]):
+        return refreshed_keypair_item(key, account)
+    return api_key_item(account, key["key_hash"])
+
+
 def _scan_accounts(table: Any) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """Account items by id, and the key items (bearer keys and CloudStack key pairs) by account id."""
     accounts: dict[str, dict[str, Any]] = {}
     keys: dict[str, list[dict[str, Any]]] = {}
     scan: dict[str, Any] = {}
@@ -226,7 +236,7 @@ def _scan_accounts(table: Any) -> tuple[dict[str, dict[str, Any]], dict[str, lis
         for item in response["Items"]:
             if item["pk"].startswith("ACCOUNT#"):
                 accounts[item["id"]] = item
-            elif item["pk"].startswith("KEY#"):
+            elif item["pk"].startswith("KEY#") or is_keypair_item(item["pk"]):
                 keys.setdefault(item["account_id"], []).append(item)
         if "LastEvaluatedKey" not in response:
             return accounts, keys

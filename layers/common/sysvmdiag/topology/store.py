@@ -16,8 +16,9 @@ A decision is one BatchGetItem (VM, zone, the destination's bucket). The sparse 
 (``list_pk``/``list_sk``) holds only the zone item and the system VMs, so ``GET /systemvms`` is one Query.
 
 Accounts table (``pk``): ``ACCOUNT#<id>`` items (name, role, domain) and ``KEY#<sha256 hex>`` items that
-repeat the account's fields so the authorizer resolves a key with one GetItem. The sparse GSI
-``by_account`` (``account_id``) finds an account's keys when its role or domain changes.
+repeat the account's fields so the authorizer resolves a key with one GetItem; ``KEYPAIR#<sha256 hex>``
+items are CloudStack key pairs laid out the same way (:mod:`sysvmdiag.keypairs`). The sparse GSI
+``by_account`` (``account_id``) finds an account's keys and key pairs when its role or domain changes.
 
 Jobs (``id``; sparse GSI ``open_jobs`` on ``open_pk``/``deadline_at`` holds only queued and running jobs,
 so the sweeper finds overdue ones with one Query), audit (``pk``/``sk``, GSIs ``by_vm`` and ``by_day``),
@@ -411,11 +412,21 @@ class TopologyStore:
         self.accounts_table.delete_item(Key=api_key_item_key(api_key_hash))
 
     def api_key_hashes(self, account_id: str) -> list[str]:
-        """Hashes of an account's keys (Query on ``by_account``)."""
-        response = self.accounts_table.query(
-            IndexName=BY_ACCOUNT_INDEX, KeyConditionExpression=Key("account_id").eq(account_id)
-        )
-        return [item["pk"].removeprefix("KEY#") for item in response["Items"]]
+        """Hashes of an account's bearer keys (Query on ``by_account``, every page). The index also
+        holds the account's CloudStack key pairs (``KEYPAIR#``, :mod:`sysvmdiag.keypairs`): not these."""
+        query: dict[str, Any] = {
+            "IndexName": BY_ACCOUNT_INDEX,
+            "KeyConditionExpression": Key("account_id").eq(account_id),
+        }
+        hashes: list[str] = []
+        while True:
+            response = self.accounts_table.query(**query)
+            hashes += [
+                item["pk"].removeprefix("KEY#") for item in response["Items"] if item["pk"].startswith("KEY#")
+            ]
+            if "LastEvaluatedKey" not in response:
+                return hashes
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
 def account_item(account: Account, source: str) -> dict[str, Any]:
