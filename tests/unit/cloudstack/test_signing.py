@@ -207,3 +207,20 @@ def test_libcloud_s_form_is_accepted_and_still_covers_every_value() -> None:
     assert string_to_sign(params) != string_to_sign(params, order=str.lower)
     assert signature_problem(signed, CS_SECRET) is None
     assert signature_problem({**signed, "Zone": "y"}, CS_SECRET) == "signature does not match"
+
+
+def test_cmk_s_form_is_accepted_go_s_query_escape_encodes_the_star() -> None:
+    """cmk (Go) sorts the names as sent and escapes values with url.QueryEscape, which encodes ``*``
+    (Java keeps it) and keeps ``~`` (Java encodes it), spaces as ``+`` then ``%20``."""
+    import base64
+    import hashlib
+    import hmac
+    from urllib.parse import quote_plus
+
+    params = {"command": "listRouters", "response": "json", "apiKey": "k", "keyword": "r-* ~x y"}
+    text = "&".join(f"{name}={quote_plus(params[name], safe='')}" for name in sorted(params))
+    text = text.lower().replace("+", "%20")
+    digest = hmac.new(CS_SECRET.encode(), text.encode(), hashlib.sha1).digest()
+    signed = {**params, "signature": base64.b64encode(digest).decode()}
+    assert signature_problem(signed, CS_SECRET) is None
+    assert signature_problem({**signed, "keyword": "r-* ~x z"}, CS_SECRET) == "signature does not match"

@@ -55,19 +55,24 @@ def _python_quote(value: str) -> str:
     return quote(value, safe="*")
 
 
+def _go_query_escape(value: str) -> str:
+    """Go's ``url.QueryEscape`` (cmk) with ``+`` as ``%20``: only ``-_.~`` kept, ``*`` encoded."""
+    return quote(value, safe="")
+
+
 def _libcloud_quote(value: str) -> str:
     """libcloud's ``urlquote(value, safe="[]*")``: ``~``, ``[`` and ``]`` kept."""
     return quote(value, safe="[]*")
 
 
 # The forms a signature is accepted in: CloudStack's own (names sorted as sent, Java's encoding), and the
-# forms of clients that sort the lowercased names (libcloud) or quote as Python does (cs, libcloud). All
-# lowercase the whole string, so each differs from CloudStack's only in an order or in whether ``~``,
-# ``[`` and ``]`` are %-encoded: the same parameters and values are signed, nothing a forger gains.
+# forms of clients that sort the lowercased names (libcloud) or quote as Python (cs, libcloud) or Go (cmk)
+# do. All lowercase the whole string, so each differs from CloudStack's only in an order or in whether
+# ``~``, ``*``, ``[`` and ``]`` are %-encoded: the same parameters and values are signed.
 SIGNED_FORMS: tuple[dict[str, Callable[[str], str]], ...] = tuple(
     {"order": order, "encode": encode}
     for order in (str, str.lower)
-    for encode in (encode_value, _python_quote, _libcloud_quote)
+    for encode in (encode_value, _python_quote, _libcloud_quote, _go_query_escape)
 )
 
 
