@@ -38,7 +38,7 @@ from sysvmdiag.pipeline.ports import (
     RunnerFactory,
     TopologySource,
 )
-from sysvmdiag.pipeline.quotas import QuotaReport
+from sysvmdiag.pipeline.quota_report import QuotaReport
 from sysvmdiag.pipeline.sync_run import SyncRun
 from sysvmdiag.policy import Caller, Decision
 from sysvmdiag.topology.model import Role, Topology
