@@ -19,6 +19,7 @@ import json
 import shlex
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,10 +167,37 @@ def namespace_of(topology: Topology, host: str) -> str:
     return namespace
 
 
+# A neighbour entry between these states is still resolving: an earlier run's resolution that fails
+# during this run would answer its probes ("!H" after the remaining second, not the usual 3 s).
+RESOLVING_STATES = frozenset({"INCOMPLETE", "PROBE", "DELAY"})
+SETTLE_SECONDS = 15.0
+
+
+def settle_neighbour(namespace: str, destination: str) -> None:
+    """Wait until ``namespace`` holds no resolution in progress for ``destination`` (an earlier capture's,
+    or an earlier test's): then this run's resolution starts afresh and its timing is the kernel's own."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while True:
+        shown = subprocess.run(
+            ["ip", "-n", namespace, "-j", "neigh", "show", "to", destination],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        states = {state for entry in json.loads(shown.stdout or "[]") for state in entry.get("state", [])}
+        if not states & RESOLVING_STATES:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{namespace}: the neighbour {destination} is still {sorted(states)}")
+        time.sleep(0.1)
+
+
 def run_capture(capture: Capture, topology: Topology) -> dict[str, object]:
     """Run one capture inside its host's namespace and return the fixture record."""
     check_lab_destination(topology, capture.destination)
     namespace = namespace_of(topology, capture.host)
+    settle_neighbour(namespace, capture.destination)
     completed = subprocess.run(
         ["ip", "netns", "exec", namespace, *capture.argv],
         capture_output=True,
