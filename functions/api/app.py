@@ -10,7 +10,7 @@ from functools import cache
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
     OpenAPIRequestValidationMiddleware,
 )
@@ -25,10 +25,19 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sysvmdiag import bootstrap
 from sysvmdiag.config import Settings
 from sysvmdiag.errors import ErrorCode, ServiceError
+from sysvmdiag.http_quota import QuotaHeadersResolver
 from sysvmdiag.identity import caller_from_context
 from sysvmdiag.jobs import Job
-from sysvmdiag.models import AuditPage, DiagnosticRequest, DiagnosticResult, ErrorBody, SystemVmList
+from sysvmdiag.models import (
+    AuditPage,
+    DiagnosticRequest,
+    DiagnosticResult,
+    ErrorBody,
+    LimitsView,
+    SystemVmList,
+)
 from sysvmdiag.observability import logger, metrics, tracer
+from sysvmdiag.pipeline import quota
 from sysvmdiag.pipeline.origin import RequestOrigin
 from sysvmdiag.pipeline.service import DiagnosticsService
 from sysvmdiag.policy import Caller
@@ -75,15 +84,25 @@ class _JsonBodiesOnly(OpenAPIRequestValidationMiddleware):
             raise RequestValidationError([{**error, "ctx": {"error": "it is not UTF-8"}}]) from err
 
 
-app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=_json_body)
+app = QuotaHeadersResolver(enable_validation=True, json_body_deserializer=_json_body)
 # powertools builds this middleware in the constructor and runs it first on every validated route.
 app._request_validation_middleware = _JsonBodiesOnly()
 app.enable_swagger(path="/swagger", title=TITLE, description=DESCRIPTION)
 
 
+# On every answer to a request counted toward a minute (POST /diagnostics, any refusal at the edge).
+_QUOTA_HEADERS = {
+    name: {"description": description, "schema": {"type": "integer"}}
+    for name, description in quota.HEADERS.items()
+}
+
+
 def _error_responses(*statuses: HTTPStatus) -> dict:
     schema = {"model": ErrorBody}
-    return {int(s): {"description": s.phrase, "content": {"application/json": schema}} for s in statuses}
+    return {
+        int(s): {"description": s.phrase, "headers": _QUOTA_HEADERS, "content": {"application/json": schema}}
+        for s in statuses
+    }
 
 
 @cache
@@ -127,11 +146,13 @@ def _model(status: int, model: DiagnosticResult | Job | AuditPage, headers: dict
     responses={
         200: {
             "description": "The run's result",
+            "headers": _QUOTA_HEADERS,
             "content": {"application/json": {"model": DiagnosticResult}},
         },
         202: {
             "description": "Accepted as a job (asked with async, or longer than the synchronous budget); "
             "poll the Location",
+            "headers": _QUOTA_HEADERS,
             "content": {"application/json": {"model": Job}},
         },
         **_error_responses(
@@ -214,6 +235,27 @@ def get_audit(
 )
 def get_systemvms() -> SystemVmList:
     return _service().list_targets(_caller())
+
+
+@app.get(
+    "/limits",
+    summary="The caller's quotas and current use (administrators: any account's); counts toward no minute",
+    responses={
+        200: {"description": "Quotas and use", "content": {"application/json": {"model": LimitsView}}},
+        **_error_responses(
+            HTTPStatus.BAD_REQUEST,
+            HTTPStatus.UNAUTHORIZED,
+            HTTPStatus.FORBIDDEN,
+            HTTPStatus.SERVICE_UNAVAILABLE,
+        ),
+    },
+)
+def get_limits(
+    account: Annotated[
+        str | None, Query(min_length=1, max_length=128, description="Another account id (administrators)")
+    ] = None,
+) -> LimitsView:
+    return _service().limits_view(_caller(), account)
 
 
 @app.get("/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)

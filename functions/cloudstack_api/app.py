@@ -8,7 +8,7 @@ import json
 import warnings
 from functools import cache
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -16,12 +16,13 @@ from sysvmdiag import bootstrap
 from sysvmdiag.config import Settings
 from sysvmdiag.facade.codes import CloudStackCode, CloudStackError, CsErrorCode
 from sysvmdiag.facade.front_door import CloudStackAnswer, CloudStackFrontDoor, CloudStackRequest
+from sysvmdiag.http_quota import QuotaHeadersResolver
 from sysvmdiag.observability import logger, metrics, tracer
 from sysvmdiag.pipeline.origin import RequestOrigin
 
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
-app = APIGatewayHttpResolver()
+app = QuotaHeadersResolver()  # counted answers carry X-RateLimit-*, as the JSON API's do
 
 
 @cache

@@ -7,13 +7,14 @@ LimitExceeded, the runner's RunnerError), so a use case cannot tell them apart f
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sysvmdiag.audit_record import AuditRecord
 from sysvmdiag.jobs import Job, JobStatus, sources_of
-from sysvmdiag.limits import LimitExceeded
+from sysvmdiag.limits import LimitExceeded, WindowCount, rate_window
 from sysvmdiag.runner.errors import RunnerError, RunOutput
 from sysvmdiag.topology.layout import decision_slice
 from sysvmdiag.topology.model import DEFAULT_TOPOLOGY_FILE, Host, SshEndpoint, Topology, load_topology
@@ -169,21 +170,41 @@ class InMemoryAudit:
 
 
 class FakeLimiter:
-    """Requests per minute and slots as plain counters; over a limit: LimitExceeded, like the store.
+    """Requests per fixed minute and slots as plain counters; over a limit: LimitExceeded, like the store.
 
+    ``requests`` holds the current window's counts (a test may preset one); moving ``clock`` into the next
+    minute starts a fresh window, as the store's keys do. The clock starts 42 s before a window ends.
     ``taken`` keeps every slot asked for as (key, holder, lease seconds, expected seconds)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: SecondsClock | None = None) -> None:
+        self.clock = clock or SecondsClock(start=1038.0)
         self.requests: dict[str, int] = {}
+        self._window_start = rate_window(self.clock())[0]
         self.slots: dict[str, set[str]] = {}
         self.taken: list[tuple[str, str, float, float]] = []
         # every expected end announced for a held slot, as (key, holder, expected seconds)
         self.expected_back: list[tuple[str, str, float]] = []
 
-    def count_request(self, account_id: str, per_minute: int) -> None:
-        if self.requests.get(account_id, 0) >= per_minute:
-            raise LimitExceeded("RATE_LIMITED", "over the requests per minute; retry in 42 s.", 42)
-        self.requests[account_id] = self.requests.get(account_id, 0) + 1
+    def _window(self, account_id: str) -> WindowCount:
+        now = self.clock()
+        start, end = rate_window(now)
+        if start != self._window_start:
+            self._window_start, self.requests = start, {}
+        return WindowCount(self.requests.get(account_id, 0), end, max(1, math.ceil(end - now)))
+
+    def count_request(self, account_id: str, per_minute: int) -> WindowCount:
+        window = self._window(account_id)
+        if window.count >= per_minute:
+            retry = window.reset_seconds
+            raise LimitExceeded("RATE_LIMITED", f"over the requests per minute; retry in {retry} s.", retry)
+        self.requests[account_id] = window.count + 1
+        return WindowCount(window.count + 1, window.window_end, window.reset_seconds)
+
+    def read_window(self, account_id: str) -> WindowCount:
+        return self._window(account_id)
+
+    def in_flight_for_account(self, account_id: str) -> int:
+        return len(self.slots.get(f"ACCOUNT#{account_id}", set()))
 
     def _acquire(self, key: str, holder: str, limit: int, code: str, seconds: tuple[float, float]) -> None:
         self.taken.append((key, holder, *seconds))

@@ -224,3 +224,114 @@ def test_a_wrong_method_is_405_naming_the_methods_the_route_takes(
     status, answer, headers = call(api, method, path)
     assert (status, answer["code"], headers.get("Allow")) == (405, "METHOD_NOT_ALLOWED", allow)
     assert allow in answer["message"]
+
+
+# -- rate-limit transparency: X-RateLimit-* on counted answers, GET /limits ---------------------------
+
+ADMIN = {"accountId": "acct-admin", "accountName": "admin", "role": "admin", "domain": "ROOT"}
+BOB = {"accountId": "acct-bob", "accountName": "bob", "role": "user", "domain": "ROOT/globex"}
+
+
+def quota_headers(headers: dict[str, str]) -> tuple[str | None, ...]:
+    return tuple(headers.get(f"X-RateLimit-{name}") for name in ("Limit", "Remaining", "Reset"))
+
+
+def test_a_counted_success_says_what_is_left_of_the_minute(api: Any, world: World) -> None:
+    """TIGHT: users have 5 requests a minute; the fake's clock stands 42 s before its window ends."""
+    status, _result, headers = call(api, "POST", "/diagnostics", GOOD)
+    assert status == 200 and quota_headers(headers) == ("5", "4", "42")
+    world.limiter.clock.now += 2.5
+    assert quota_headers(call(api, "POST", "/diagnostics", GOOD)[2]) == ("5", "3", "40")
+
+
+def test_an_edge_refusal_and_a_denial_carry_the_headers_too(api: Any, world: World) -> None:
+    status, answer, headers = call(api, "POST", "/diagnostics", b"{not json")
+    assert (status, answer["code"], quota_headers(headers)) == (400, "INVALID_JSON", ("5", "4", "42"))
+    hidden = json.dumps({**BODY, "targetId": "r-9-VM"}).encode()
+    status, answer, headers = call(api, "POST", "/diagnostics", hidden)
+    assert (status, answer["code"], quota_headers(headers)) == (404, "TARGET_NOT_FOUND", ("5", "3", "42"))
+    status, _answer, headers = call(api, "GET", "/systemvms", identity=None)  # per source address
+    assert status == 401 and quota_headers(headers) == ("5", "4", "42")
+
+
+def test_a_429_has_nothing_remaining_and_resets_when_retry_after_says(api: Any, world: World) -> None:
+    world.limiter.requests["acct-alice"] = 5
+    status, answer, headers = call(api, "POST", "/diagnostics", GOOD)
+    assert (status, answer["code"], headers["Retry-After"]) == (429, "RATE_LIMITED", "42")
+    assert quota_headers(headers) == ("5", "0", "42")
+    world.limiter.clock.now += 42  # the next fixed window: a fresh minute
+    status, _result, headers = call(api, "POST", "/diagnostics", GOOD)
+    assert status == 200 and quota_headers(headers) == ("5", "4", "60")
+
+
+def test_an_answer_that_counted_nothing_has_no_quota_headers(api: Any) -> None:
+    for path in ("/systemvms", "/limits"):
+        status, _answer, headers = call(api, "GET", path)
+        assert status == 200 and quota_headers(headers) == (None, None, None)
+
+
+def test_limits_shows_the_callers_quota_and_reading_it_spends_none(api: Any, world: World) -> None:
+    call(api, "POST", "/diagnostics", GOOD)
+    world.limiter.slots["ACCOUNT#acct-alice"] = {"job-1"}
+    world.limiter.clock.now += 10
+    for _ in range(3):
+        status, view, _headers = call(api, "GET", "/limits")
+        assert status == 200
+    assert view == {
+        "accountId": "acct-alice",
+        "role": "user",
+        "enforced": True,
+        "requestsPerMinute": {"limit": 5, "used": 1, "remaining": 4, "resetSeconds": 32},
+        "concurrentJobs": {"limit": 2, "inUse": 1},
+        "vmConcurrentRuns": 1,
+    }
+    assert world.limiter.requests == {"acct-alice": 1} and len(world.audit.records) == 1  # the POST
+
+
+def test_an_admin_may_read_another_accounts_limits(api: Any, world: World) -> None:
+    call(api, "POST", "/diagnostics", GOOD)  # alice's request
+    status, view, _ = call(api, "GET", "/limits?account=acct-alice", identity=ADMIN)
+    assert status == 200 and view["accountId"] == "acct-alice" and view["role"] == "user"
+    assert view["requestsPerMinute"] == {"limit": 5, "used": 1, "remaining": 4, "resetSeconds": 42}
+    status, view, _ = call(api, "GET", "/limits?account=acct-unknown", identity=ADMIN)
+    assert status == 200 and view["role"] is None  # the topology does not name it: use only
+    assert view["requestsPerMinute"] == {"limit": None, "used": 0, "remaining": None, "resetSeconds": 42}
+    assert view["concurrentJobs"] == {"limit": None, "inUse": 0}
+
+
+def test_a_user_asking_about_another_account_learns_nothing(api: Any, world: World) -> None:
+    call(api, "POST", "/diagnostics", GOOD, identity=BOB)
+    answers = [call(api, "GET", f"/limits?account={who}") for who in ("acct-bob", "acct-nobody")]
+    assert answers[0] == answers[1]
+    status, answer, headers = answers[0]
+    assert (status, answer["code"]) == (403, "LIMITS_ADMIN_ONLY")
+    assert set(answer) == {"code", "message"} and "bob" not in answer["message"]
+    assert quota_headers(headers) == (None, None, None)
+    status, view, _ = call(api, "GET", "/limits?account=acct-alice")  # naming oneself is fine
+    assert status == 200 and view["accountId"] == "acct-alice"
+
+
+def test_limits_without_a_limits_table_say_nothing_is_enforced(
+    api: Any, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unlimited = world.service(limits=None)
+    monkeypatch.setattr(api, "_service", lambda: unlimited)
+    status, _result, headers = call(api, "POST", "/diagnostics", GOOD)
+    assert status == 200 and quota_headers(headers) == (None, None, None)
+    status, view, _ = call(api, "GET", "/limits")
+    assert status == 200 and view["enforced"] is False and view["requestsPerMinute"]["used"] == 0
+
+
+def test_limits_and_the_quota_headers_are_in_the_openapi_document(api: Any) -> None:
+    document = json.loads(api.app.get_openapi_json_schema())
+    answers = document["paths"]["/limits"]["get"]["responses"]
+    assert answers["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/LimitsView")
+    assert "403" in answers
+    posted = document["paths"]["/diagnostics"]["post"]["responses"]
+    assert {"200", "202", "400", "429"} <= set(posted)
+    for status in ("200", "202", "400", "429"):
+        assert set(posted[status]["headers"]) == {
+            "X-RateLimit-Limit",
+            "X-RateLimit-Remaining",
+            "X-RateLimit-Reset",
+        }

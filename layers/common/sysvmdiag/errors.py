@@ -69,6 +69,7 @@ class ErrorCode(StrEnum):
     INTERFACE_NOT_ALLOWED = "INTERFACE_NOT_ALLOWED"
     ARPING_NOT_ON_LINK = "ARPING_NOT_ON_LINK"
     AUDIT_ADMIN_ONLY = "AUDIT_ADMIN_ONLY"
+    LIMITS_ADMIN_ONLY = "LIMITS_ADMIN_ONLY"
     JOB_NOT_FOUND = "JOB_NOT_FOUND"
     RATE_LIMITED = "RATE_LIMITED"
     TOO_MANY_JOBS = "TOO_MANY_JOBS"
@@ -263,6 +264,9 @@ CATALOGUE: dict[ErrorCode, CodeSpec] = {
     ),
     ErrorCode.AUDIT_ADMIN_ONLY: _spec(
         _S.FORBIDDEN, _O.DENIED, _F.SERVICE, "Only administrators may read the audit trail."
+    ),
+    ErrorCode.LIMITS_ADMIN_ONLY: _spec(
+        _S.FORBIDDEN, _O.DENIED, _F.SERVICE, "Only administrators may read another account's limits."
     ),
     ErrorCode.JOB_NOT_FOUND: _spec(
         _S.NOT_FOUND,

@@ -4,7 +4,8 @@ Every Lambda instance has its own memory, so counters live in the limits table (
 ``expires_at``) and every increment is a conditional write that DynamoDB serialises:
 
 * ``RATE#<account>`` / ``<window start epoch>``: requests counted in a fixed one-minute window
-  (UpdateItem ADD, refused once the count reached the limit).
+  (UpdateItem ADD, refused once the count reached the limit; the count after the increment comes back,
+  so the caller can be told what is left of its minute).
 * ``ACCOUNT#<account>`` / ``SLOT#<n>`` and ``VM#<vm>`` / ``SLOT#<n>``: concurrency *leases*, not bare
   counters. A slot is taken while its ``lease_until`` lies ahead, so a worker that crashes before
   releasing gives its capacity back when the lease runs out, and a failed job never leaks a slot.
@@ -137,6 +138,21 @@ def parse_limits(raw: str | None) -> tuple[dict[Role, AccountLimits], int]:
     return by_role, vm_runs
 
 
+@dataclass(frozen=True)
+class WindowCount:
+    """An account's requests in the current fixed window: what ``X-RateLimit-*`` and GET /limits report."""
+
+    count: int  # requests counted in the window so far (after this one, when counting)
+    window_end: int  # epoch seconds: the next window starts here, at 0
+    reset_seconds: int  # whole seconds from now until window_end, rounded up, at least 1
+
+
+def rate_window(now: float) -> tuple[int, int]:
+    """The fixed one-minute window ``now`` falls in: (start, end) in epoch seconds."""
+    start = int(now // RATE_WINDOW_SECONDS) * RATE_WINDOW_SECONDS
+    return start, start + RATE_WINDOW_SECONDS
+
+
 class LimitExceeded(Exception):
     """A request over a limit: the caller answers 429 with ``Retry-After: retry_after``."""
 
@@ -196,12 +212,12 @@ class LimitStore:
 
     # -- requests per minute -----------------------------------------------------------------------------
 
-    def count_request(self, account_id: str, per_minute: int) -> None:
-        """Count one request of the account in the current minute; LimitExceeded RATE_LIMITED when the
-        window already holds ``per_minute`` requests (Retry-After: until the window ends)."""
+    def count_request(self, account_id: str, per_minute: int) -> WindowCount:
+        """Count one request of the account in the current minute: the window's count after it. Over
+        the minute (the window already holds ``per_minute``): LimitExceeded RATE_LIMITED, Retry-After
+        until the window ends, and nothing counted."""
         now = self.clock()
-        window_start = int(now // RATE_WINDOW_SECONDS) * RATE_WINDOW_SECONDS
-        window_end = window_start + RATE_WINDOW_SECONDS
+        window_start, window_end = rate_window(now)
         refusal = LimitExceeded(
             ErrorCode.RATE_LIMITED,
             f"Account {account_id} sent its {per_minute} requests allowed per minute; "
@@ -211,17 +227,27 @@ class LimitStore:
         if per_minute < 1:
             raise refusal
         try:
-            self.table.update_item(
+            response = self.table.update_item(
                 Key={"pk": f"RATE#{account_id}", "sk": str(window_start)},
                 UpdateExpression="ADD #count :one SET expires_at = :expires_at",
                 ConditionExpression=Attr("count").not_exists() | Attr("count").lt(per_minute),
                 ExpressionAttributeNames={"#count": "count"},
                 ExpressionAttributeValues={":one": 1, ":expires_at": window_end + RATE_ITEM_TTL_SECONDS},
+                ReturnValues="UPDATED_NEW",
             )
         except ClientError as exc:
             if _is_conditional_failure(exc):
                 raise refusal from None
             raise
+        return WindowCount(int(response["Attributes"]["count"]), window_end, _seconds_until(window_end, now))
+
+    def read_window(self, account_id: str) -> WindowCount:
+        """The account's requests in the current minute, counting nothing (a strongly consistent read)."""
+        now = self.clock()
+        window_start, window_end = rate_window(now)
+        key = {"pk": f"RATE#{account_id}", "sk": str(window_start)}
+        item = self.table.get_item(Key=key, ConsistentRead=True).get("Item") or {}
+        return WindowCount(int(item.get("count", 0)), window_end, _seconds_until(window_end, now))
 
     # -- concurrency leases ------------------------------------------------------------------------------
 

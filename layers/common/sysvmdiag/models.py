@@ -166,3 +166,30 @@ class AuditPage(Wire):
 
     items: list[AuditRecord]
     next_token: str | None = None
+
+
+class RequestsQuota(Wire):
+    """Requests per minute, counted in fixed one-minute windows (what ``X-RateLimit-*`` report)."""
+
+    limit: int | None = Field(description="Requests allowed per window; null when the role is unknown")
+    used: int = Field(description="Requests counted in the current window")
+    remaining: int | None = Field(description="limit - used, at least 0; null when the limit is unknown")
+    reset_seconds: int = Field(description="Whole seconds until the current window ends (at least 1)")
+
+
+class JobsQuota(Wire):
+    """Jobs and synchronous runs in flight at once."""
+
+    limit: int | None = Field(description="Allowed at once; null when the role is unknown")
+    in_use: int = Field(description="Held now")
+
+
+class LimitsView(Wire):
+    """GET /limits: an account's quotas and its current use. Reading it counts toward no minute."""
+
+    account_id: str
+    role: str | None = Field(description="The role the limits are those of; null when unknown to the API")
+    enforced: bool = Field(description="False when this deployment has no limits table: nothing is limited")
+    requests_per_minute: RequestsQuota
+    concurrent_jobs: JobsQuota
+    vm_concurrent_runs: int = Field(description="Runs one system VM takes at once, whoever asks")

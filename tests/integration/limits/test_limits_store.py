@@ -9,7 +9,13 @@ import boto3
 import pytest
 
 from sysvmdiag.errors import ServiceError
-from sysvmdiag.limits import DEFAULT_ACCOUNT_LIMITS, AccountLimits, LimitExceeded, LimitStore
+from sysvmdiag.limits import (
+    DEFAULT_ACCOUNT_LIMITS,
+    AccountLimits,
+    LimitExceeded,
+    LimitStore,
+    WindowCount,
+)
 from sysvmdiag.pipeline.leases import Leases
 from sysvmdiag.topology.model import Role
 
@@ -65,6 +71,32 @@ def test_a_new_window_allows_again(limits: LimitStore, clock: Any) -> None:
     limits.count_request("acct-1", per_minute=1)
     with pytest.raises(LimitExceeded):
         limits.count_request("acct-1", per_minute=1)
+
+
+def test_a_count_says_how_many_the_window_holds_and_when_it_ends(limits: LimitStore, clock: Any) -> None:
+    """UpdateItem's UPDATED_NEW gives the count after the increment; a read counts nothing."""
+    window_start = 1_700_000_160
+    clock.now = window_start + 20.5
+    assert limits.read_window("acct-1") == WindowCount(0, window_start + 60, 40)  # no item yet
+    assert limits.count_request("acct-1", per_minute=3) == WindowCount(1, window_start + 60, 40)
+    clock.now = window_start + 59.2
+    assert limits.count_request("acct-1", per_minute=3) == WindowCount(2, window_start + 60, 1)
+    assert limits.read_window("acct-1") == WindowCount(2, window_start + 60, 1)
+    assert limits.read_window("acct-1").count == 2  # reading twice spent nothing
+    assert limits.count_request("acct-2", per_minute=3).count == 1  # its own window
+    clock.now = window_start + 60
+    assert limits.read_window("acct-1") == WindowCount(0, window_start + 120, 60)  # a fresh minute
+
+
+def test_the_held_account_slots_are_read_as_the_use_leases_report(limits: LimitStore, clock: Any) -> None:
+    clock.now = 1_700_000_000
+    leases = Leases(limits, {**DEFAULT_ACCOUNT_LIMITS, Role.USER: AccountLimits(4, 2)})
+    limits.acquire_account_slot("acct-1", "job-1", limit=4, lease_seconds=30)
+    limits.acquire_account_slot("acct-1", "job-2", limit=4, lease_seconds=90)
+    limits.count_request("acct-1", per_minute=2)
+    assert leases.usage("acct-1") == (WindowCount(1, 1_700_000_040, 40), 2)
+    clock.now += 31  # job-1's lease ran out: its slot is free again
+    assert leases.usage("acct-1")[1] == 1
 
 
 def test_a_zero_rate_limit_refuses_everything(limits: LimitStore) -> None:

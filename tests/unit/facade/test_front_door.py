@@ -225,6 +225,13 @@ def test_over_the_limit_is_436_with_retry_after(front: Any, world: World) -> Non
     status, body, headers = run_ping(front, "alice", "r-4-VM")
     error = body["rundiagnosticsresponse"]
     assert status == error["errorcode"] == 436 and headers["Retry-After"] == "42"
+    assert (headers["X-RateLimit-Remaining"], headers["X-RateLimit-Reset"]) == ("0", "42")
+
+
+def test_a_counted_command_carries_the_quota_headers_as_the_json_api_does(front: Any) -> None:
+    _status, _body, headers = run_ping(front, "alice", "r-4-VM")
+    counted = {name: value for name, value in headers.items() if name.startswith("X-RateLimit-")}
+    assert counted == {"X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "4", "X-RateLimit-Reset": "42"}
 
 
 def test_ping6_and_traceroute6_are_the_same_tools(front: Any, world: World) -> None:

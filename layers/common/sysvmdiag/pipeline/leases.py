@@ -3,15 +3,18 @@
 System identities (alarm playbooks) are not rate limited and hold no account slot; a VM's slots apply to
 everyone. A request without a valid caller counts toward its source address's minute (``SOURCE#<ip>``,
 at the user role's rate). The limiter port holds the state (DynamoDB leases across instances, or
-nothing at all).
+nothing at all). Every count, and every refusal over the minute, is noted in the request's quota scope
+(``sysvmdiag.pipeline.quota``) for the answer's ``X-RateLimit-*`` headers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from sysvmdiag.errors import ErrorCode, ServiceError
 from sysvmdiag.identity import is_system_account, is_system_caller
-from sysvmdiag.limits import DEFAULT_ACCOUNT_LIMITS, DEFAULT_VM_CONCURRENT_RUNS, AccountLimits
+from sysvmdiag.limits import DEFAULT_ACCOUNT_LIMITS, DEFAULT_VM_CONCURRENT_RUNS, AccountLimits, WindowCount
+from sysvmdiag.pipeline import quota
 from sysvmdiag.pipeline.guards import limit_errors
 from sysvmdiag.pipeline.ports import Limiter
 from sysvmdiag.policy import Caller
@@ -33,21 +36,39 @@ class Leases:
         self._account_limits = dict(account_limits or DEFAULT_ACCOUNT_LIMITS)
         self._vm_runs = vm_concurrent_runs
 
+    @property
+    def vm_concurrent_runs(self) -> int:
+        return self._vm_runs
+
+    def limits_of(self, role: Role) -> AccountLimits:
+        return self._account_limits[role]
+
     def count_request(self, caller: Caller) -> None:
         if is_system_caller(caller):
             return
-        with limit_errors():
-            self._limiter.count_request(
-                caller.account_id, self._account_limits[caller.role].requests_per_minute
-            )
+        self._count(caller.account_id, self._account_limits[caller.role].requests_per_minute)
 
     def count_source(self, source_ip: str | None) -> None:
         """A request that carries no valid caller: counted per source address, at a user's rate."""
-        with limit_errors():
-            self._limiter.count_request(
-                f"{SOURCE_PREFIX}{source_ip or 'unknown'}",
-                self._account_limits[Role.USER].requests_per_minute,
-            )
+        self._count(
+            f"{SOURCE_PREFIX}{source_ip or 'unknown'}", self._account_limits[Role.USER].requests_per_minute
+        )
+
+    def _count(self, key: str, per_minute: int) -> None:
+        """Count one request toward ``key``'s minute and note what is left of it (nothing, when refused)."""
+        try:
+            with limit_errors():
+                window = self._limiter.count_request(key, per_minute)
+        except ServiceError as over:
+            if over.code is ErrorCode.RATE_LIMITED:
+                quota.note(quota.RateQuota(per_minute, per_minute, over.retry_after or 1))
+            raise
+        if window is not None:
+            quota.note(quota.RateQuota.of(per_minute, window))
+
+    def usage(self, account_id: str) -> tuple[WindowCount | None, int]:
+        """The account's current window (None: nothing is counted here) and its slots held, reading only."""
+        return self._limiter.read_window(account_id), self._limiter.in_flight_for_account(account_id)
 
     def take_account_slot(
         self, caller: Caller, holder: str, lease_seconds: float, expected_seconds: float

@@ -14,6 +14,7 @@ from typing import Protocol
 from sysvmdiag.audit_record import AuditRecord
 from sysvmdiag.errors import ErrorCode, ServiceError
 from sysvmdiag.jobs import Job, JobStatus
+from sysvmdiag.limits import WindowCount
 from sysvmdiag.observability import logger
 from sysvmdiag.topology.model import Host, SshEndpoint, Topology
 
@@ -61,7 +62,9 @@ class AuditLog(Protocol):
 
 
 class Limiter(Protocol):
-    def count_request(self, account_id: str, per_minute: int) -> None: ...
+    def count_request(self, account_id: str, per_minute: int) -> WindowCount | None: ...
+    def read_window(self, account_id: str) -> WindowCount | None: ...
+    def in_flight_for_account(self, account_id: str) -> int: ...
     def acquire_account_slot(
         self, account_id: str, holder: str, limit: int, lease_seconds: float, expected_seconds: float
     ) -> None: ...
@@ -119,10 +122,16 @@ class LogOnlyAudit:
 
 
 class NoLimits:
-    """No limits table: nothing is limited."""
+    """No limits table: nothing is limited, nothing is counted (no window to report)."""
 
-    def count_request(self, account_id: str, per_minute: int) -> None:
+    def count_request(self, account_id: str, per_minute: int) -> WindowCount | None:
         return None
+
+    def read_window(self, account_id: str) -> WindowCount | None:
+        return None
+
+    def in_flight_for_account(self, account_id: str) -> int:
+        return 0
 
     def acquire_account_slot(
         self, account_id: str, holder: str, limit: int, lease_seconds: float, expected_seconds: float

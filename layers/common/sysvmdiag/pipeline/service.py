@@ -14,7 +14,7 @@ from sysvmdiag.audit_record import AuditRecord
 from sysvmdiag.errors import ErrorCode, ServiceError
 from sysvmdiag.jobs import Job
 from sysvmdiag.limits import DEFAULT_VM_CONCURRENT_RUNS, AccountLimits
-from sysvmdiag.models import DiagnosticRequest, DiagnosticResult, SystemVmList
+from sysvmdiag.models import DiagnosticRequest, DiagnosticResult, LimitsView, SystemVmList
 from sysvmdiag.observability import tracer
 from sysvmdiag.pipeline.admission import Admission
 from sysvmdiag.pipeline.audit_trail import AuditTrail
@@ -38,6 +38,7 @@ from sysvmdiag.pipeline.ports import (
     RunnerFactory,
     TopologySource,
 )
+from sysvmdiag.pipeline.quota_report import QuotaReport
 from sysvmdiag.pipeline.sync_run import SyncRun
 from sysvmdiag.policy import Caller, Decision
 from sysvmdiag.topology.model import Role, Topology
@@ -82,6 +83,7 @@ class DiagnosticsService:
         )
         self._submission = JobSubmission(jobs, queue, leases, self._audit, self._worker, clock)
         self._listing = Listing(topology)
+        self._quotas = QuotaReport(leases, topology)
         self._edge = EdgeRefusals(leases, self._audit)
         self._sync_budget = sync_budget_seconds
 
@@ -160,6 +162,10 @@ class DiagnosticsService:
 
     def list_targets(self, caller: Caller) -> SystemVmList:
         return self._listing.targets(caller)
+
+    def limits_view(self, caller: Caller, account_id: str | None = None) -> LimitsView:
+        """The caller's quotas and use (administrators: ``account_id``'s); counts toward no minute."""
+        return self._quotas.view(caller, account_id)
 
 
 def _resolved(record: AuditRecord, context: Topology, request: DiagnosticRequest) -> AuditRecord:
