@@ -24,6 +24,7 @@ from sysvmdiag.results import (
 )
 from sysvmdiag.verdicts import CauseCode
 from tests.conftest import GOLDEN_OUTPUTS, result_from_capture
+from tests.unit.parsers.wire import job_doc
 
 OUTPUTS = GOLDEN_OUTPUTS
 FIXTURE_NAMES = sorted(path.stem for path in OUTPUTS.glob("*.json"))
@@ -42,26 +43,6 @@ def diagnostic(name: str) -> DiagnosticResult:
 def answer(name: str) -> dict[str, Any]:
     """The API's JSON answer for a captured run."""
     return json.loads(diagnostic(name).model_dump_json(by_alias=True))
-
-
-def job_doc(answer_body: dict[str, Any]) -> str:
-    """A finished job as the jobs table's ``doc`` holds it, its result being ``answer_body``."""
-    return json.dumps(
-        {
-            "id": "j-1",
-            "status": "succeeded",
-            "targetId": "r-4-VM",
-            "type": answer_body["type"],
-            "ipAddress": answer_body["ipAddress"],
-            "accountId": "acct-alice",
-            "role": "user",
-            "domain": "ROOT",
-            "worstCaseSeconds": 10.0,
-            "createdAt": NOW.isoformat(),
-            "deadlineAt": NOW.isoformat(),
-            "result": answer_body,
-        }
-    )
 
 
 @pytest.mark.parametrize("name", FIXTURE_NAMES)

@@ -20,6 +20,7 @@ from sysvmdiag.results import ArpingResult, PingResult
 from sysvmdiag.verdicts import CAUSES, CauseCode, Verdict
 from sysvmdiag.vmside import EXIT_REFUSED, EXIT_TIMEOUT
 from tests.conftest import GOLDEN_OUTPUTS, result_from_capture
+from tests.unit.parsers.wire import job_doc
 
 FIXTURE_NAMES = sorted(path.stem for path in GOLDEN_OUTPUTS.glob("*.json"))
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
@@ -347,24 +348,7 @@ def test_only_reachable_goes_without_a_cause() -> None:
 
 
 def stored_job(answer_body: dict[str, Any]) -> Job:
-    return Job.model_validate_json(
-        json.dumps(
-            {
-                "id": "j-1",
-                "status": "failed",
-                "targetId": "r-4-VM",
-                "type": answer_body["type"],
-                "ipAddress": answer_body["ipAddress"],
-                "accountId": "acct-alice",
-                "role": "user",
-                "domain": "ROOT",
-                "worstCaseSeconds": 10.0,
-                "createdAt": NOW.isoformat(),
-                "deadlineAt": NOW.isoformat(),
-                "result": answer_body,
-            }
-        )
-    )
+    return Job.model_validate_json(job_doc(answer_body, status="failed"))
 
 
 def answer_body(name: str) -> dict[str, Any]:
