@@ -20,7 +20,17 @@ from simvms.engine import EngineError, docker, image_exists, image_label
 
 SUITE = "bookworm"
 BASE_TAG = f"sysvmdiag/simvm-base:{SUITE}"
-PACKAGES = ("iproute2", "iputils-ping", "traceroute", "arping", "openssh-server", "python3")
+PACKAGES = (
+    "iproute2",
+    "iputils-ping",
+    "traceroute",
+    "arping",
+    "mtr-tiny",
+    "iputils-tracepath",
+    "ndisc6",
+    "openssh-server",
+    "python3",
+)
 CACHE_DIR = Path(os.environ.get("SIMVMS_CACHE_DIR", "/var/cache/sysvmdiag"))
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 KEY_LABEL = "org.sysvmdiag.base-key"

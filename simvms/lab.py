@@ -29,7 +29,14 @@ REQUIRED_TOOLS = {
     sshd.SSH_KEYGEN: "openssh-client",
     sshd.SSH: "openssh-client",
 }
-DIAGNOSTIC_TOOLS = {"ping": "iputils-ping", "traceroute": "traceroute", "arping": "arping"}
+DIAGNOSTIC_TOOLS = {
+    "ping": "iputils-ping",
+    "traceroute": "traceroute",
+    "arping": "arping",
+    "mtr": "mtr-tiny",
+    "tracepath": "iputils-tracepath",
+    "ndisc6": "ndisc6",
+}
 
 
 class LabError(RuntimeError):

@@ -16,7 +16,9 @@ from sysvmdiag.toolargs import (
     OptionError,
     canonical_destination,
     parse_command_line,
+    parse_invocation,
     parse_params,
+    tool_family,
 )
 
 V4 = "198.51.100.80"
@@ -421,6 +423,123 @@ def test_parse_command_line_bounds_a_bare_command_with_the_same_defaults() -> No
     assert parse_command_line("arping -i eth0 10.1.1.11")[-3:] == ["-i", "eth0", "10.1.1.11"]
 
 
+# -- mtr, pmtu and ndisc: the wire form and what the VM execs --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tool", "params", "destination", "wire", "executed", "worst"),
+    [
+        (
+            "mtr",
+            None,
+            V4,
+            "mtr -n -j -c 5 -i 1 -G 2 -m 20 198.51.100.80",
+            ["mtr", "-n", "-j", "-c", "5", "-i", "1", "-G", "2", "-m", "20", V4],
+            5 * 1 + 2 + 2,
+        ),
+        (
+            "mtr",
+            "-T -P 443 -c 10 -i 5 -G 5 -I eth2",
+            V6,
+            "mtr -n -j -T -c 10 -i 5 -G 5 -m 20 -P 443 -I eth2 2001:db8:52::80",
+            [
+                "mtr",
+                "-n",
+                "-j",
+                "-T",
+                "-c",
+                "10",
+                "-i",
+                "5",
+                "-G",
+                "5",
+                "-m",
+                "20",
+                "-P",
+                "443",
+                "-I",
+                "eth2",
+                V6,
+            ],
+            10 * 5 + 5 + 2,
+        ),
+        ("pmtu", None, V4, "pmtu -n -m 6 198.51.100.80", ["tracepath", "-n", "-m", "6", V4], 6 * 3.5 + 1),
+        (
+            "pmtu",
+            "-6 -m 15 -l 1500 -p 33434",
+            V6,
+            "pmtu -6 -n -m 15 -l 1500 -p 33434 2001:db8:52::80",
+            ["tracepath", "-6", "-n", "-m", "15", "-l", "1500", "-p", "33434", V6],
+            15 * 3.5 + 1,
+        ),
+        (
+            "ndisc",
+            "-i eth0",
+            "2001:db8:1:1::11",
+            "ndisc -n -r 3 -w 1000 -i eth0 2001:db8:1:1::11",
+            ["ndisc6", "-n", "-r", "3", "-w", "1000", "2001:db8:1:1::11", "eth0"],
+            3 * 1 + 1,
+        ),
+        (
+            "ndisc",
+            "-m -r 5 -w 3000 -i eth3",
+            "fe80::1",
+            "ndisc -n -m -r 5 -w 3000 -i eth3 fe80::1",
+            ["ndisc6", "-n", "-m", "-r", "5", "-w", "3000", "fe80::1", "eth3"],
+            5 * 3 + 1,
+        ),
+    ],
+)
+def test_a_test_runs_its_program_with_bounding_defaults(
+    tool: str, params: str | None, destination: str, wire: str, executed: list[str], worst: float
+) -> None:
+    invocation = parse_params(tool, params, destination)
+    assert invocation.command_line() == wire
+    assert invocation.exec_argv() == executed
+    assert invocation.worst_case_seconds == worst <= 60
+    assert parse_invocation(wire).exec_argv() == executed  # the VM side runs exactly this
+
+
+@pytest.mark.parametrize(
+    ("tool", "params", "destination", "code", "named"),
+    [
+        ("mtr", "-P 80", V4, "INVALID_OPTION", "-P"),  # a port means nothing to ICMP probes
+        ("mtr", "-u -T", V4, "INVALID_OPTION", "-T"),
+        ("mtr", "-f 9 -m 3", V4, OPTION_OUT_OF_BOUNDS, "-f"),
+        ("mtr", "-c 11", V4, OPTION_OUT_OF_BOUNDS, "-c"),
+        ("mtr", "-i 0.5", V4, OPTION_OUT_OF_BOUNDS, "-i"),  # faster than routers' ICMP rate limits
+        ("mtr", "-r", V4, "INVALID_OPTION", "-r"),  # our own report form only
+        ("mtr", "-6", V4, "INVALID_OPTION", "-6"),
+        ("pmtu", "-m 16", V4, OPTION_OUT_OF_BOUNDS, "-m"),
+        ("pmtu", "-l 64", V4, OPTION_OUT_OF_BOUNDS, "-l"),
+        ("pmtu", "-I eth0", V4, "INVALID_OPTION", "-I"),  # tracepath follows the routing table
+        ("pmtu", "-b", V4, "INVALID_OPTION", "-b"),
+        ("ndisc", None, V4, INVALID_DESTINATION, V4),
+        ("ndisc", "-w 5000", V6, OPTION_OUT_OF_BOUNDS, "-w"),
+        ("ndisc", "-s 2001:db8::1", V6, "INVALID_OPTION", "-s"),
+    ],
+)
+def test_the_new_tests_refuse_what_their_allow_lists_do_not_hold(
+    tool: str, params: str | None, destination: str, code: str, named: str
+) -> None:
+    err = _error(tool, params, destination)
+    assert (err.code, err.token) == (code, named), err.message
+
+
+def test_ndisc_on_the_vm_needs_its_interface() -> None:
+    """ndisc6 takes the interface as an argument: a command line without one is refused, never guessed."""
+    with pytest.raises(OptionError) as info:
+        parse_invocation("ndisc -n -r 3 -w 1000 2001:db8:1:1::11")
+    assert "needs -i" in info.value.message
+    assert parse_invocation("ndisc -i eth0 2001:db8:1:1::11").exec_argv()[-2:] == ["2001:db8:1:1::11", "eth0"]
+
+
+@pytest.mark.parametrize("program", ["tracepath", "ndisc6", "sh"])
+def test_the_vm_accepts_test_names_never_program_names(program: str) -> None:
+    with pytest.raises(OptionError):
+        parse_invocation(f"{program} -n 2001:db8:1:1::11")
+
+
 # -- properties ----------------------------------------------------------------------------
 
 _VALUES = {
@@ -445,13 +564,41 @@ _VALUES = {
         "-i": st.sampled_from(["eth0", "eth1"]),
     },
     "arping": {"-c": st.integers(1, 20), "-w": st.integers(1, 60), "-i": st.sampled_from(["eth0", "eth4"])},
+    "mtr": {
+        "-c": st.integers(1, 10),
+        "-i": st.sampled_from(["1", "1.5", "5"]),
+        "-G": st.sampled_from(["1", "2.5", "5"]),
+        "-m": st.integers(10, 30),
+        "-f": st.integers(1, 10),
+        "-T": st.none(),
+        "-n": st.none(),
+        "-j": st.none(),
+        "-I": st.sampled_from(["eth0", "eth2"]),
+    },
+    "pmtu": {
+        "-m": st.integers(1, 15),
+        "-l": st.integers(128, 65535),
+        "-p": st.integers(1, 65535),
+        "-n": st.none(),
+    },
+    "ndisc": {
+        "-r": st.integers(1, 5),
+        "-w": st.integers(100, 3000),
+        "-m": st.none(),
+        "-n": st.none(),
+        "-i": st.sampled_from(["eth0", "eth3"]),
+    },
 }
+# The option each test's worst case rests on: always present, pinned if the caller left it out.
+_BOUNDING = {"ping": "-w", "traceroute": "-w", "arping": "-w", "mtr": "-c", "pmtu": "-m", "ndisc": "-r"}
 
 
 @st.composite
 def _valid_params(draw: st.DrawFn) -> tuple[str, str, str]:
     tool = draw(st.sampled_from(TOOLS))
     flags = draw(st.lists(st.sampled_from(sorted(_VALUES[tool])), unique=True))
+    if tool == "ndisc" and "-i" not in flags:  # ndisc6 takes its interface as an argument: never optional
+        flags.append("-i")
     tokens = []
     for flag in flags:
         value = draw(_VALUES[tool][flag])
@@ -463,9 +610,11 @@ def _valid_params(draw: st.DrawFn) -> tuple[str, str, str]:
             tokens += [flag, str(value)]
     destination = draw(
         st.sampled_from(
-            ["10.1.1.11", "198.51.100.80", "203.0.113.1"]
-            if tool == "arping"
-            else ["10.1.1.11", "198.51.100.80", "2001:db8:52::80", "::ffff:10.2.1.11"]
+            {
+                4: ["10.1.1.11", "198.51.100.80", "203.0.113.1"],
+                6: ["2001:db8:1:1::11", "2001:db8:52::80", "fe80::1"],
+                None: ["10.1.1.11", "198.51.100.80", "2001:db8:52::80", "::ffff:10.2.1.11"],
+            }[tool_family(tool)]
         )
     )
     return tool, " ".join(tokens), destination
@@ -482,8 +631,9 @@ def test_round_trip_parse_params_to_parse_command_line(case: tuple[str, str, str
         assert tool == "ping"
         return
     assert parse_command_line(invocation.command_line()) == invocation.argv()
+    assert parse_invocation(invocation.command_line()).exec_argv() == invocation.exec_argv()
     assert 0 < invocation.worst_case_seconds <= 60
-    assert "-w" in invocation.argv()
+    assert _BOUNDING[tool] in invocation.argv()
 
 
 _FUZZ_ALPHABET = st.sampled_from([*"-cfinmqwtWsIpNT46 0123456789.:abx;|&$`<>(){}\n\\'\"%/*", "eth0", " "])

@@ -56,6 +56,7 @@ class ErrorCode(StrEnum):
     INVALID_OPTION = "INVALID_OPTION"
     OPTION_OUT_OF_BOUNDS = "OPTION_OUT_OF_BOUNDS"
     ARPING_IPV4_ONLY = "ARPING_IPV4_ONLY"
+    NDISC_IPV6_ONLY = "NDISC_IPV6_ONLY"
     TARGET_NOT_FOUND = "TARGET_NOT_FOUND"
     SYSTEM_VM_KIND_ADMIN_ONLY = "SYSTEM_VM_KIND_ADMIN_ONLY"
     TARGET_NOT_OWNED = "TARGET_NOT_OWNED"
@@ -68,6 +69,7 @@ class ErrorCode(StrEnum):
     EGRESS_NOT_ALLOWED = "EGRESS_NOT_ALLOWED"
     INTERFACE_NOT_ALLOWED = "INTERFACE_NOT_ALLOWED"
     ARPING_NOT_ON_LINK = "ARPING_NOT_ON_LINK"
+    NDISC_NOT_ON_LINK = "NDISC_NOT_ON_LINK"
     AUDIT_ADMIN_ONLY = "AUDIT_ADMIN_ONLY"
     LIMITS_ADMIN_ONLY = "LIMITS_ADMIN_ONLY"
     JOB_NOT_FOUND = "JOB_NOT_FOUND"
@@ -153,7 +155,10 @@ CATALOGUE: dict[ErrorCode, CodeSpec] = {
         "The run may outlast the synchronous budget and this deployment has no job queue.",
     ),
     ErrorCode.INVALID_TEST: _spec(
-        _S.BAD_REQUEST, _O.REJECTED, _F.POLICY, "The test must be one of ping, traceroute or arping."
+        _S.BAD_REQUEST,
+        _O.REJECTED,
+        _F.POLICY,
+        "The test must be one of ping, traceroute, arping, mtr, pmtu or ndisc.",
     ),
     ErrorCode.INVALID_DESTINATION: _spec(
         _S.BAD_REQUEST,
@@ -179,6 +184,12 @@ CATALOGUE: dict[ErrorCode, CodeSpec] = {
     ),
     ErrorCode.ARPING_IPV4_ONLY: _spec(
         _S.FORBIDDEN, _O.DENIED, _F.POLICY, "arping works with IPv4 destinations only."
+    ),
+    ErrorCode.NDISC_IPV6_ONLY: _spec(
+        _S.FORBIDDEN,
+        _O.DENIED,
+        _F.POLICY,
+        "ndisc (IPv6 neighbour discovery) works with IPv6 destinations only.",
     ),
     ErrorCode.TARGET_NOT_FOUND: _spec(
         _S.NOT_FOUND,
@@ -261,6 +272,12 @@ CATALOGUE: dict[ErrorCode, CodeSpec] = {
         _O.DENIED,
         _F.POLICY,
         "arping only works toward an address on a subnet directly connected to one of the VM's interfaces.",
+    ),
+    ErrorCode.NDISC_NOT_ON_LINK: _spec(
+        _S.FORBIDDEN,
+        _O.DENIED,
+        _F.POLICY,
+        "ndisc only works toward an address on a subnet directly connected to one of the VM's interfaces.",
     ),
     ErrorCode.AUDIT_ADMIN_ONLY: _spec(
         _S.FORBIDDEN, _O.DENIED, _F.SERVICE, "Only administrators may read the audit trail."

@@ -26,6 +26,9 @@ class DiagnosticType(StrEnum):
     PING = "ping"
     TRACEROUTE = "traceroute"
     ARPING = "arping"
+    MTR = "mtr"
+    PMTU = "pmtu"
+    NDISC = "ndisc"
 
 
 class Wire(BaseModel):

@@ -1,9 +1,13 @@
-"""Option allow-lists for ping, traceroute and arping, shared by the service and the VM side.
+"""Option allow-lists for every diagnostic tool, shared by the service and the VM side.
 
 The service turns a caller's free-text ``params`` into a :class:`ToolInvocation` with
 :func:`parse_params`; the VM's forced command re-validates the received command line with
 :func:`parse_command_line` before it execs anything. Both go through the same option parser,
 so whatever the service sends, the VM accepts, and nothing outside the allow-list ever runs.
+
+The command line names the *test* (``mtr``, ``pmtu``, ``ndisc``...) in one uniform shape: options,
+the interface as an option, the destination last. :meth:`ToolInvocation.exec_argv` turns it into the
+program's own argv (``tracepath``; ``ndisc6`` wants its interface after the destination).
 
 Standard library only: this module also runs on the system VM.
 """
@@ -17,7 +21,7 @@ import shlex
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-TOOLS = ("ping", "traceroute", "arping")
+TOOLS = ("ping", "traceroute", "arping", "mtr", "pmtu", "ndisc")
 # The VM side's exit status for a run stopped at its time limit (timeout(1)'s), read by the verdicts.
 EXIT_TIMEOUT = 124
 
@@ -74,6 +78,10 @@ class _Option:
 class _ToolSpec:
     options: tuple[_Option, ...]
     interface_flag: str
+    executable: str  # the program the VM runs for this test
+    family: int | None = None  # the one IP version the tool works with, if it is limited to one
+    on_link: bool = False  # it talks to neighbours only: bound to the interface of a connected subnet
+    interface_after_destination: bool = False  # ndisc6 DEST IFACE: the interface is positional
     by_flag: dict[str, _Option] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -95,6 +103,7 @@ _SPECS: dict[str, _ToolSpec] = {
             _Option("-I", "interface", "interface"),
         ),
         interface_flag="-I",
+        executable="ping",
     ),
     "traceroute": _ToolSpec(
         options=(
@@ -113,6 +122,7 @@ _SPECS: dict[str, _ToolSpec] = {
             _Option("-i", "interface", "interface"),
         ),
         interface_flag="-i",
+        executable="traceroute",
     ),
     "arping": _ToolSpec(
         options=(
@@ -121,8 +131,59 @@ _SPECS: dict[str, _ToolSpec] = {
             _Option("-i", "interface", "interface"),
         ),
         interface_flag="-i",
+        executable="arping",
+        family=4,
+        on_link=True,
+    ),
+    "mtr": _ToolSpec(
+        options=(
+            _Option("-4", "IPv4 only", "flag", exclusive_group="family"),
+            _Option("-6", "IPv6 only", "flag", exclusive_group="family"),
+            _Option("-n", "numeric output", "flag"),
+            _Option("-j", "JSON report", "flag"),
+            _Option("-u", "UDP probes", "flag", exclusive_group="probe kind"),
+            _Option("-T", "TCP SYN probes", "flag", exclusive_group="probe kind"),
+            _Option("-c", "report cycles", "int", 1, 10),
+            _Option("-i", "interval", "float", 1, 5),
+            _Option("-G", "grace time for the last replies", "float", 1, 5),
+            _Option("-f", "first ttl", "int", 1, 30),
+            _Option("-m", "max ttl", "int", 1, 30),
+            _Option("-P", "port", "int", 1, 65535),
+            _Option("-I", "interface", "interface"),
+        ),
+        interface_flag="-I",
+        executable="mtr",
+    ),
+    "pmtu": _ToolSpec(
+        options=(
+            _Option("-4", "IPv4 only", "flag", exclusive_group="family"),
+            _Option("-6", "IPv6 only", "flag", exclusive_group="family"),
+            _Option("-n", "numeric output", "flag"),
+            _Option("-m", "max hops", "int", 1, 15),
+            _Option("-l", "initial packet length", "int", 128, 65535),
+            _Option("-p", "port", "int", 1, 65535),
+        ),
+        interface_flag="",  # tracepath cannot be bound to an interface: it follows the routing table
+        executable="tracepath",
+    ),
+    "ndisc": _ToolSpec(
+        options=(
+            _Option("-n", "numeric output", "flag"),
+            _Option("-m", "show every reply", "flag"),
+            _Option("-r", "attempts", "int", 1, 5),
+            _Option("-w", "wait per attempt in ms", "int", 100, 3000),
+            _Option("-i", "interface", "interface"),
+        ),
+        interface_flag="-i",
+        executable="ndisc6",
+        family=6,
+        on_link=True,
+        interface_after_destination=True,
     ),
 }
+
+# The tests that follow the routing table toward any destination (the neighbour tools stay on a link).
+ROUTED_TOOLS = tuple(tool for tool in TOOLS if not _SPECS[tool].on_link)
 
 PING_MAX_SIZE_IPV6 = 1452
 PING_DEFAULT_COUNT = 4
@@ -132,6 +193,15 @@ TRACEROUTE_DEFAULT_QUERIES = 3
 TRACEROUTE_DEFAULT_WAIT = "3"
 ARPING_DEFAULT_COUNT = 3
 ARPING_DEFAULT_SLACK = 2  # arping sends one request a second; leave 2 s for the last reply
+MTR_DEFAULT_CYCLES = 5
+MTR_DEFAULT_INTERVAL = "1"
+MTR_DEFAULT_GRACE = "2"
+MTR_DEFAULT_MAX_TTL = 20
+MTR_SLACK_SECONDS = 2  # measured: 5 cycles, 1 s apart, 2 s grace end within 8.1 s on a dead path
+PMTU_DEFAULT_MAX_HOPS = 6  # 6 silent hops fit the synchronous budget; -m up to 15 becomes a job
+PMTU_SECONDS_PER_HOP = 3.5  # tracepath tries a silent hop 3 times, 1 s each (measured 3.34 s)
+NDISC_DEFAULT_ATTEMPTS = 3
+NDISC_DEFAULT_WAIT_MS = 1000
 
 
 @dataclass(frozen=True)
@@ -145,16 +215,32 @@ class ToolInvocation:
     worst_case_seconds: float
 
     def argv(self) -> list[str]:
-        """Tool, options (each value its own token), interface option, destination last."""
-        argv = [self.tool]
-        for flag, value in self.options:
-            argv.append(flag)
-            if value is not None:
-                argv.append(value)
+        """Test, options (each value its own token), interface option, destination last: the wire form."""
+        argv = [self.tool, *self._option_tokens()]
         if self.interface is not None:
             argv += [_SPECS[self.tool].interface_flag, self.interface]
         argv.append(self.destination)
         return argv
+
+    def exec_argv(self) -> list[str]:
+        """What the VM execs: the test's program, with the interface where that program wants it."""
+        spec = _SPECS[self.tool]
+        argv = [spec.executable, *self._option_tokens()]
+        if not spec.interface_after_destination:
+            return argv + self.argv()[len(argv) :]
+        if self.interface is None:
+            raise OptionError(
+                INVALID_OPTION, self.tool, f"{self.tool} needs {spec.interface_flag} interface."
+            )
+        return [*argv, self.destination, self.interface]
+
+    def _option_tokens(self) -> list[str]:
+        tokens: list[str] = []
+        for flag, value in self.options:
+            tokens.append(flag)
+            if value is not None:
+                tokens.append(value)
+        return tokens
 
     def command_line(self) -> str:
         """The SSH command sent to the VM; every token is shell-safe, so quoting never kicks in."""
@@ -240,6 +326,11 @@ def parse_command_line(command: str) -> list[str]:
     The argv returned is normalised the same way :func:`parse_params` normalises, so a command
     line produced by the service comes back token for token.
     """
+    return parse_invocation(command).argv()
+
+
+def parse_invocation(command: str) -> ToolInvocation:
+    """VM side: the validated run a command line asks for (its :meth:`~ToolInvocation.exec_argv` runs)."""
     if not isinstance(command, str) or not command.strip():
         raise OptionError(INVALID_OPTION, "", "The command line is empty.")
     if len(command) > MAX_PARAMS_LENGTH + 64:
@@ -265,7 +356,13 @@ def parse_command_line(command: str) -> list[str]:
         raise OptionError(
             INVALID_DESTINATION, destination, f"{destination} is not written in canonical form ({address})."
         )
-    return _build(tool, option_tokens, address).argv()
+    invocation = _build(tool, option_tokens, address)
+    spec = _SPECS[tool]
+    if spec.interface_after_destination and invocation.interface is None:
+        raise OptionError(
+            INVALID_OPTION, tool, f"The {tool} command line needs {spec.interface_flag} and an interface."
+        )
+    return invocation
 
 
 # -- internals ------------------------------------------------------------------------------
@@ -408,17 +505,25 @@ def _check_family(tool: str, given: dict[str, str | None], address: ipaddress._B
         )
 
 
+def tool_family(tool: str) -> int | None:
+    """The one IP version ``tool`` works with (arping 4, ndisc 6), or None when it takes both."""
+    return _SPECS[tool].family
+
+
+def works_on_link_only(tool: str) -> bool:
+    """True for the tools that talk to neighbours: the policy binds them to a connected subnet."""
+    return _SPECS[tool].on_link
+
+
 def _build(tool: str, tokens: list[str], address: ipaddress._BaseAddress) -> ToolInvocation:
     given, interface = _scan(tool, tokens)
     _check_family(tool, given, address)
-    if tool == "ping":
-        worst = _ping_defaults(given, address)
-    elif tool == "traceroute":
-        worst = _traceroute_defaults(given)
-    else:
-        if address.version != 4:
-            raise OptionError(INVALID_DESTINATION, str(address), f"arping works on IPv4 only, not {address}.")
-        worst = _arping_defaults(given)
+    family = _SPECS[tool].family
+    if family is not None and address.version != family:
+        raise OptionError(
+            INVALID_DESTINATION, str(address), f"{tool} works on IPv{family} only, not {address}."
+        )
+    worst = _DEFAULTS[tool](given, address)
     order = [o.flag for o in _SPECS[tool].options]
     options = tuple((flag, given[flag]) for flag in order if flag in given)
     return ToolInvocation(tool, options, str(address), interface, worst)
@@ -455,7 +560,7 @@ def _cannot_finish(count: int, given: dict[str, str | None], needed: int) -> Opt
     )
 
 
-def _traceroute_defaults(given: dict[str, str | None]) -> float:
+def _traceroute_defaults(given: dict[str, str | None], _address: ipaddress._BaseAddress) -> float:
     """Pin -n, -m, -q, -w and -N; worst case is every probe timing out, N at a time."""
     given.setdefault("-n", None)
     given.setdefault("-m", str(TRACEROUTE_DEFAULT_MAX_HOPS))
@@ -471,9 +576,53 @@ def _traceroute_defaults(given: dict[str, str | None]) -> float:
     return rounds * float(given["-w"] or 0)
 
 
-def _arping_defaults(given: dict[str, str | None]) -> float:
+def _arping_defaults(given: dict[str, str | None], _address: ipaddress._BaseAddress) -> float:
     """Pin -c and -w; arping's -w deadline ends the run regardless of replies."""
     given.setdefault("-c", str(ARPING_DEFAULT_COUNT))
     if "-w" not in given:  # at most 20 + 2 s: always within the run cap
         given["-w"] = str(int(given["-c"] or ARPING_DEFAULT_COUNT) + ARPING_DEFAULT_SLACK)
     return float(given["-w"] or 0)
+
+
+def _mtr_defaults(given: dict[str, str | None], _address: ipaddress._BaseAddress) -> float:
+    """Pin -n, -j (the JSON report the parser reads), -c, -i, -G and -m; worst case is every cycle
+    sent, then the grace time for the last replies."""
+    given.setdefault("-n", None)
+    given.setdefault("-j", None)
+    given.setdefault("-c", str(MTR_DEFAULT_CYCLES))
+    given.setdefault("-i", MTR_DEFAULT_INTERVAL)
+    given.setdefault("-G", MTR_DEFAULT_GRACE)
+    given.setdefault("-m", str(MTR_DEFAULT_MAX_TTL))
+    max_ttl = int(given["-m"] or 0)
+    first = int(given.get("-f") or 1)
+    if first > max_ttl:
+        raise _out_of_bounds(_SPECS["mtr"].by_flag["-f"], str(first), 1, max_ttl)
+    if "-P" in given and "-u" not in given and "-T" not in given:
+        raise OptionError(INVALID_OPTION, "-P", "-P (port) needs UDP (-u) or TCP (-T) probes.")
+    cycles = int(given["-c"] or 0)
+    return cycles * float(given["-i"] or 0) + float(given["-G"] or 0) + MTR_SLACK_SECONDS
+
+
+def _pmtu_defaults(given: dict[str, str | None], _address: ipaddress._BaseAddress) -> float:
+    """Pin -n and -m; worst case is every hop silent, each tried three times."""
+    given.setdefault("-n", None)
+    given.setdefault("-m", str(PMTU_DEFAULT_MAX_HOPS))
+    return int(given["-m"] or 0) * PMTU_SECONDS_PER_HOP + 1
+
+
+def _ndisc_defaults(given: dict[str, str | None], _address: ipaddress._BaseAddress) -> float:
+    """Pin -n, -r and -w; worst case is every attempt waiting its whole time."""
+    given.setdefault("-n", None)
+    given.setdefault("-r", str(NDISC_DEFAULT_ATTEMPTS))
+    given.setdefault("-w", str(NDISC_DEFAULT_WAIT_MS))
+    return int(given["-r"] or 0) * int(given["-w"] or 0) / 1000 + 1
+
+
+_DEFAULTS = {
+    "ping": _ping_defaults,
+    "traceroute": _traceroute_defaults,
+    "arping": _arping_defaults,
+    "mtr": _mtr_defaults,
+    "pmtu": _pmtu_defaults,
+    "ndisc": _ndisc_defaults,
+}

@@ -2,7 +2,7 @@
 
 sshd runs it as `python -m sysvmdiag.vmside --host NAME --log FILE`; the only remote input is
 SSH_ORIGINAL_COMMAND (the tool's command line, e.g. `ping -c 3 203.0.113.10`). It validates that
-line with `sysvmdiag.toolargs.parse_command_line`, runs the tool from a fixed directory list with
+line with `sysvmdiag.toolargs.parse_invocation`, runs the test's program from a fixed directory list with
 no shell, passes its stdout/stderr/exit status through, bounds its wall-clock time, kills it when
 the client goes away, and appends one JSON line per invocation to the run log.
 
@@ -28,13 +28,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from sysvmdiag.toolargs import EXIT_TIMEOUT, OptionError, parse_command_line
+from sysvmdiag.toolargs import EXIT_TIMEOUT, TOOLS, OptionError, parse_invocation
 
 SYSTEM_TOOL_DIRS = ("/usr/bin", "/usr/sbin", "/bin", "/sbin")
 DEFAULT_MAX_SECONDS = 120.0
 EXIT_REFUSED = 126
 KILL_GRACE_SECONDS = 2.0
-NO_COMMAND_REASON = "this key runs diagnostics only (ping, traceroute, arping); no shell"
+NO_COMMAND_REASON = f"this key runs diagnostics only ({', '.join(TOOLS)}); no shell"
 BASTION_REFUSAL = "sysvmdiag-bastion: this key only opens forwarded connections to system VMs; no shell"
 CLIENT_POLL_SECONDS = 0.2
 CLIENT_GONE_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE, signal.SIGINT)
@@ -227,7 +227,7 @@ def run_command(
     if command is None or not command.strip():
         return refuse(NO_COMMAND_REASON, record, log_path, log_max_bytes)
     try:
-        argv = parse_command_line(command)
+        argv = parse_invocation(command).exec_argv()
     except OptionError as err:
         return refuse(str(err), {**record, "code": err.code}, log_path, log_max_bytes)
     executable = resolve_tool(argv[0], tool_dirs)

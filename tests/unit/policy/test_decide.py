@@ -7,7 +7,7 @@ from typing import NamedTuple
 import pytest
 
 from sysvmdiag.policy import ReasonCode, allowed_egress_kinds, decide, may_target
-from sysvmdiag.toolargs import parse_command_line
+from sysvmdiag.toolargs import ROUTED_TOOLS, parse_command_line, works_on_link_only
 from sysvmdiag.topology.layout import decision_slice
 from sysvmdiag.topology.model import NetworkKind
 from tests.unit.policy.topologies import LAB, VARIANTS, caller
@@ -18,7 +18,7 @@ ALLOW = None
 class Case(NamedTuple):
     who: str
     vm: str
-    test: str  # "ping", "traceroute", "arping" or "*" for both ping and traceroute
+    test: str  # "ping", "arping", ... or "*" for every routed test (ROUTED_TOOLS)
     dest: str
     code: ReasonCode | None
     egress: str | None = None  # "eth2/public" when allowed
@@ -66,6 +66,16 @@ CASES: list[Case] = [
     Case("admin", "ssvm", "arping", "172.31.201.10", ALLOW, "eth3/storage"),
     Case("admin", "cpvm", "arping", "203.0.113.1", ALLOW, "eth2/public"),
     Case("admin", "vpcvr", "arping", "10.255.0.2", ALLOW, "vpn0/vpn_gateway"),
+    Case("admin", "vr", "ndisc", "2001:db8:1:1::11", ALLOW, "eth0/isolated"),
+    Case("admin", "ssvm", "ndisc", "2001:db8:113::1", ALLOW, "eth2/public"),
+    Case("admin", "vr", "ndisc", "10.1.1.11", R.NDISC_IPV6_ONLY),
+    Case("admin", "vr", "ndisc", "2001:db8:52::80", R.NDISC_NOT_ON_LINK),
+    Case("admin", "vr", "ndisc", "2001:db8:1:1::11", R.INTERFACE_NOT_ALLOWED, params="-i eth2"),
+    Case("admin", "vr", "mtr", "198.51.100.80", ALLOW, "eth0/isolated", params="-I eth0 -c 2"),
+    Case("admin", "vr", "mtr", "198.51.100.80", R.INVALID_OPTION, params="-P 80"),  # -P needs -u or -T
+    Case("admin", "vr", "pmtu", "198.51.100.80", R.INVALID_OPTION, params="-I eth0"),  # no interface
+    Case("admin", "vr", "pmtu", "198.51.100.80", ALLOW, "eth2/public", params="-m 15 -l 1500"),
+    Case("admin", "vr", "pmtu", "198.51.100.80", R.OPTION_OUT_OF_BOUNDS, params="-m 16"),
     Case("admin", "ssvm", "arping", "198.51.100.80", R.ARPING_NOT_ON_LINK),
     Case("admin", "ssvm", "arping", "2001:db8:113::1", R.ARPING_IPV4_ONLY),
     Case("admin", "r-99-VM", "*", "198.51.100.80", R.TARGET_NOT_FOUND),
@@ -138,6 +148,15 @@ CASES: list[Case] = [
     Case("alice", "vr", "arping", "198.51.100.80", R.ARPING_NOT_ON_LINK),
     Case("alice", "vr", "arping", "2001:db8:1:1::11", R.ARPING_IPV4_ONLY),
     Case("alice", "vr", "arping", "169.254.1.10", R.VR_CONTROL_OR_MANAGEMENT_ADDRESS),
+    Case("alice", "vr", "ndisc", "2001:db8:1:1::12", ALLOW, "eth0/isolated", params="-r 1 -w 500"),
+    Case("alice", "vr", "ndisc", "2001:db8:113::1", ALLOW, "eth2/public"),
+    Case("alice", "vr", "ndisc", "2001:db8:1:1::11", R.INTERFACE_NOT_ALLOWED, params="-i eth2"),
+    Case("alice", "vr", "ndisc", "2001:db8:52::80", R.NDISC_NOT_ON_LINK),
+    Case("alice", "vr", "ndisc", "10.1.1.11", R.NDISC_IPV6_ONLY),
+    Case("alice", "vr", "ndisc", "2001:db8:1:1::", R.DESTINATION_NOT_ALLOWED),
+    Case("alice", "vpcvr", "ndisc", "2001:db8:2:2::11", ALLOW, "eth3/vpc_tier"),
+    Case("alice", "vr", "mtr", "10.1.1.11", R.INTERFACE_NOT_ALLOWED, params="-I eth2"),
+    Case("alice", "vr", "mtr", "198.51.100.80", ALLOW, "eth2/public", params="-T -P 443 -c 3"),
     Case("alice", "vpcvr", "*", "10.2.1.11", ALLOW, "eth2/vpc_tier"),
     Case("alice", "r-7-VM", "*", "10.2.2.11", ALLOW, "eth3/vpc_tier"),
     Case("alice", "vpcvr", "*", "2001:db8:2:1::11", ALLOW, "eth2/vpc_tier"),
@@ -259,7 +278,7 @@ CASES: list[Case] = [
 def _expand(cases: list[Case]) -> list[Case]:
     expanded = []
     for case in cases:
-        tests = ("ping", "traceroute") if case.test == "*" else (case.test,)
+        tests = ROUTED_TOOLS if case.test == "*" else (case.test,)
         expanded += [case._replace(test=test) for test in tests]
     return expanded
 
@@ -316,8 +335,9 @@ def test_decide(case: Case) -> None:
     assert argv[0] == case.test
     assert parse_command_line(decision.invocation.command_line()) == argv
     assert decision.worst_case_seconds == decision.invocation.worst_case_seconds <= 60
-    if case.test == "arping":
-        assert argv[-3:-1] == ["-i", interface], "the policy pins arping to the egress interface"
+    if works_on_link_only(case.test):
+        assert argv[-3:-1] == ["-i", interface], "the policy pins arping and ndisc to the egress interface"
+        assert interface in decision.invocation.exec_argv()
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from typing import NamedTuple
 import pytest
 
 from sysvmdiag.policy import Caller, ReasonCode, decide
+from sysvmdiag.toolargs import ROUTED_TOOLS, works_on_link_only
 from sysvmdiag.topology.layout import decision_slice
 from sysvmdiag.topology.model import Topology, load_topology
 
@@ -56,7 +57,7 @@ class Case(NamedTuple):
     zone: str  # a key of ZONES
     who: str  # account zz<zone>-<who>
     vm: str  # host name, vm_name or uuid
-    test: str  # ping, traceroute, arping, or "*" for ping and traceroute
+    test: str  # ping, arping, ... or "*" for every routed test (ROUTED_TOOLS)
     dest: str
     code: ReasonCode | tuple[ReasonCode, ...] | None  # None: allowed; a tuple: any of these refusals
     egress: str | None = None  # "eth2/public" when allowed
@@ -81,6 +82,10 @@ CASES: list[Case] = [
     Case(3, "a", "pat", "zza-multi-vr", "*", "2001:db8:62::20", DNA),
     Case(3, "a", "pat", "zza-multi-vr", "*", "10.62.0.1", DNA),  # the VR's own address on quinn's net
     Case(3, "a", "pat", "zza-multi-vr", "arping", "10.62.0.20", DNA),
+    Case(3, "a", "pat", "zza-multi-vr", "ndisc", "2001:db8:62::20", DNA),  # quinn's link, same VR
+    Case(3, "a", "pat", "zza-multi-vr", "ndisc", "2001:db8:61::20", ALLOW, "eth0/isolated"),
+    Case(3, "a", "quinn", "zza-multi-vr", "ndisc", "2001:db8:62::20", ALLOW, "eth3/isolated"),
+    Case(3, "a", "pat", "zza-multi-vr", "ndisc", "2001:db8:61::", DNA),
     Case(3, "a", "quinn", "zza-multi-vr", "*", "10.62.0.20", ALLOW, "eth3/isolated"),
     Case(3, "a", "quinn", "zza-multi-vr", "*", "2001:db8:62::20", ALLOW, "eth3/isolated"),
     Case(3, "a", "quinn", "zza-multi-vr", "*", "10.61.0.20", DNA),
@@ -120,12 +125,19 @@ CASES: list[Case] = [
     Case(5, "a", "root", "zza-multi-vr", "arping", "2001:db8:61::20", R.ARPING_IPV4_ONLY),
     Case(5, "a", "root", "zza-multi-vr", "arping", "198.51.100.80", R.ARPING_NOT_ON_LINK),
     Case(5, "a", "pat", "zza-multi-vr", "arping", "198.51.100.80", R.ARPING_NOT_ON_LINK),
+    Case(5, "a", "pat", "zza-multi-vr", "ndisc", "10.61.0.20", R.NDISC_IPV6_ONLY),
+    Case(5, "a", "root", "zza-multi-vr", "ndisc", "::ffff:10.61.0.20", R.NDISC_IPV6_ONLY),  # it is IPv4
+    Case(5, "a", "root", "zza-multi-vr", "ndisc", "2001:db8:52::80", R.NDISC_NOT_ON_LINK),
+    Case(5, "a", "pat", "zza-multi-vr", "ndisc", "2001:db8:52::80", R.NDISC_NOT_ON_LINK),
     Case(6, "a", "root", "zza-multi-vr", "ping", "198.51.100.80", ALLOW, "eth3/isolated", params="-I eth3"),
     Case(6, "a", "root", "zza-multi-vr", "traceroute", "10.61.0.20", ALLOW, "eth2/public", params="-i eth2"),
     Case(6, "a", "root", "zza-multi-vr", "ping", "10.61.0.20", ALLOW, "eth1/control", params="-I eth1"),
     Case(6, "a", "root", "zza-multi-vr", "*", "10.62.0.20", ALLOW, "eth3/isolated"),
     Case(6, "a", "root", "zza-multi-vr", "ping", "10.61.0.20", INA, params="-I eth9"),
     Case(6, "a", "root", "zza-multi-vr", "arping", "10.61.0.20", INA, params="-i eth3"),
+    Case(6, "a", "root", "zza-multi-vr", "ndisc", "2001:db8:61::20", INA, params="-i eth3"),
+    Case(6, "a", "root", "zza-multi-vr", "mtr", "198.51.100.80", ALLOW, "eth3/isolated", params="-I eth3"),
+    Case(6, "a", "pat", "zza-multi-vr", "mtr", "198.51.100.80", INA, params="-I eth0"),
     Case(7, "a", "rae", "zza-multi-vr", "ping", "198.51.100.80", TNF, params="-f"),  # options come later
     Case(7, "a", "rae", "zza-multi-vr", "ping", "not-an-address", TNF),  # so does the destination
     Case(7, "a", "pat", "r-999-VM", "*", "198.51.100.80", TNF),
@@ -420,7 +432,7 @@ def _expand(cases: list[Case]) -> list[Case]:
     return [
         case._replace(test=test)
         for case in cases
-        for test in (("ping", "traceroute") if case.test == "*" else (case.test,))
+        for test in (ROUTED_TOOLS if case.test == "*" else (case.test,))
     ]
 
 
@@ -451,7 +463,7 @@ def _check(case: Case, topology: Topology) -> None:
     assert decision.vm_uuid == topology.system_vm(case.vm).uuid
     # rule 6: whatever the tool is bound to is what the answer names
     assert decision.invocation.interface in (None, decision.egress_interface)
-    if case.test == "arping":
+    if works_on_link_only(case.test):
         assert decision.invocation.interface == decision.egress_interface
     assert decision.worst_case_seconds is not None and decision.worst_case_seconds <= 60
 

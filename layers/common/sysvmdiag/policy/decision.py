@@ -25,6 +25,8 @@ from sysvmdiag.toolargs import (
     ToolInvocation,
     canonical_destination,
     parse_params,
+    tool_family,
+    works_on_link_only,
 )
 from sysvmdiag.topology.model import Host as Vm
 from sysvmdiag.topology.model import HostKind, IPAddress, NetworkKind, Topology
@@ -32,6 +34,9 @@ from sysvmdiag.topology.model import HostKind, IPAddress, NetworkKind, Topology
 __all__ = ["Caller", "Decision", "allowed_egress_kinds", "choose_egress", "decide", "may_target"]
 
 _KIND_NAMES = {HostKind.SSVM: "secondary storage VM", HostKind.CPVM: "console proxy VM"}
+# The neighbour tools' own refusals: the wrong IP version, and a destination off every connected link.
+_WRONG_FAMILY = {"arping": ReasonCode.ARPING_IPV4_ONLY, "ndisc": ReasonCode.NDISC_IPV6_ONLY}
+_NOT_ON_LINK = {"arping": ReasonCode.ARPING_NOT_ON_LINK, "ndisc": ReasonCode.NDISC_NOT_ON_LINK}
 
 
 @dataclass(frozen=True)
@@ -119,8 +124,11 @@ def _invocation(test: str, destination: str, params: str | None) -> tuple[IPAddr
         address = canonical_destination(destination)
     except OptionError as err:
         raise Denied(ReasonCode.INVALID_DESTINATION, err.message) from None
-    if test == "arping" and address.version != 4:
-        raise Denied(ReasonCode.ARPING_IPV4_ONLY, f"arping works on IPv4 only; {address} is IPv6.")
+    family = tool_family(test)
+    if family is not None and address.version != family:
+        raise Denied(
+            _WRONG_FAMILY[test], f"{test} works on IPv{family} only; {address} is IPv{address.version}."
+        )
     try:
         invocation = parse_params(test, params, str(address))
     except OptionError as err:
@@ -130,22 +138,24 @@ def _invocation(test: str, destination: str, params: str | None) -> tuple[IPAddr
 
 
 def _bind(vm: Vm, test: str, invocation: ToolInvocation, egress: Egress, admin: bool) -> ToolInvocation:
-    """The interface the tool runs on: the path's, or an admin's choice of another (not for arping)."""
+    """The interface the tool runs on: the path's, or an admin's choice of another (not for the
+    neighbour tools, arping and ndisc, which only ever ask on the destination's own link)."""
     label = _vm_label(vm)
     chosen = invocation.interface
+    on_link = works_on_link_only(test)
     if chosen is not None and chosen != egress.interface.name:
         known = {iface.name for iface in vm.interfaces}
-        if not admin or test == "arping" or chosen not in known:
+        if not admin or on_link or chosen not in known:
             raise Denied(
                 ReasonCode.INTERFACE_NOT_ALLOWED,
                 f"{test} toward {invocation.destination} on {label} must use interface "
                 f"{egress.interface.name}, not {chosen}.",
             )
-    if test == "arping":
+    if on_link:
         if egress.via is not Via.CONNECTED:
             raise Denied(
-                ReasonCode.ARPING_NOT_ON_LINK,
-                f"{invocation.destination} is not on a subnet connected to {label}; arping only reaches "
+                _NOT_ON_LINK[test],
+                f"{invocation.destination} is not on a subnet connected to {label}; {test} only reaches "
                 f"neighbours on the same link (it would be routed out of {egress.interface.name}).",
             )
         return invocation.with_interface(egress.interface.name)
@@ -175,7 +185,7 @@ def _decide(
     caller: Caller, vm_ref: str, test: str, destination: str, params: str | None, topology: Topology
 ) -> Decision:
     if test not in TOOLS:
-        raise Denied(ReasonCode.INVALID_TEST, f"{test!r} is not a test; choose ping, traceroute or arping.")
+        raise Denied(ReasonCode.INVALID_TEST, f"{test!r} is not a test; choose one of {', '.join(TOOLS)}.")
     reach = Reach(caller, topology)
     vm = _target(reach, vm_ref)
     address, invocation = _invocation(test, destination, params)
