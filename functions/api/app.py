@@ -43,7 +43,10 @@ from sysvmdiag.pipeline.service import DiagnosticsService
 from sysvmdiag.policy import Caller
 
 TITLE = "sysvmdiag"
-DESCRIPTION = "Run ping, traceroute and arping on cloud system VMs, under an access policy."
+DESCRIPTION = (
+    "Run ping, traceroute, arping, mtr, pmtu (path MTU) and ndisc (IPv6 neighbour discovery) on cloud "
+    "system VMs, under an access policy."
+)
 
 # Denials and errors emit no metric of their own on some paths; an empty flush is expected, not news.
 warnings.filterwarnings("ignore", message="No application metrics to publish")

@@ -132,7 +132,8 @@ def test_vm_refuses_an_interactive_shell(lab_status: dict[str, Any]) -> None:
     proc = ssh("-F", lab_status["ssh_config"], "vr")
     assert proc.returncode == 126, (proc.stdout, proc.stderr)
     assert (
-        "sysvmdiag-vm: refused: this key runs diagnostics only (ping, traceroute, arping); no shell"
+        "sysvmdiag-vm: refused: this key runs diagnostics only "
+        "(ping, traceroute, arping, mtr, pmtu, ndisc); no shell"
         in proc.stderr
     )
 

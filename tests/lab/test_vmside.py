@@ -53,7 +53,8 @@ def test_missing_command_is_refused_as_no_shell(tmp_path: Path) -> None:
     proc = vmside(None, "--host", "vr", "--log", str(log))
     assert proc.returncode == 126
     assert proc.stderr.strip() == (
-        "sysvmdiag-vm: refused: this key runs diagnostics only (ping, traceroute, arping); no shell"
+        "sysvmdiag-vm: refused: this key runs diagnostics only "
+        "(ping, traceroute, arping, mtr, pmtu, ndisc); no shell"
     )
     assert read_log(log)[0]["accepted"] is False
 
@@ -326,3 +327,32 @@ def test_a_stuck_run_log_lock_and_a_late_hangup_still_end_the_run_cleanly(tmp_pa
     assert stdout.strip() == "pong"
     assert proc.returncode == 0
     assert "cannot write run log" in stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "program", "argv"),
+    [
+        ("pmtu -n -m 3 203.0.113.10", "tracepath", ["-n", "-m", "3", "203.0.113.10"]),
+        (
+            "ndisc -n -r 1 -w 500 -i eth0 2001:db8:1:1::11",
+            "ndisc6",
+            ["-n", "-r", "1", "-w", "500", "2001:db8:1:1::11", "eth0"],
+        ),
+        (
+            "mtr -n -j -c 1 -i 1 -G 1 -m 5 203.0.113.10",
+            "mtr",
+            ["-n", "-j", "-c", "1", "-i", "1", "-G", "1", "-m", "5", "203.0.113.10"],
+        ),
+    ],
+)
+def test_a_test_name_runs_its_own_program(
+    tmp_path: Path, command: str, program: str, argv: list[str]
+) -> None:
+    """The command line names the test; the VM execs that test's program with the program's own argv."""
+    tools = tmp_path / "tools"
+    fake_tool(tools, program, "print(' '.join(sys.argv[1:]))")
+    log = tmp_path / "runs.jsonl"
+    proc = vmside(command, "--host", "vr", "--tool-dir", str(tools), "--log", str(log))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == argv
+    assert read_log(log)[0]["argv"] == [program, *argv]

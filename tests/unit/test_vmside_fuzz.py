@@ -1,7 +1,7 @@
 """The VM-side program fuzzed on its own, with hostile SSH_ORIGINAL_COMMAND values.
 
 It runs as sshd would run it (``python -I -m sysvmdiag.vmside --host vr --log FILE``), with the
-``--tool-dir`` test seam pointing at recording stand-ins for ping, traceroute and arping: an accepted
+``--tool-dir`` test seam pointing at recording stand-ins for the diagnostic programs: an accepted
 command line then proves what argv would have been exec'ed without sending a packet from the host's
 own network namespace toward whatever address the fuzzer made up. Stand-ins for sh, bash and id
 record too, so a shell or a smuggled command starting would show.
@@ -29,9 +29,11 @@ from sysvmdiag.toolargs import parse_params
 from tests.lab.fuzz.hostile import (
     HOST_ADDRESSES,
     HOSTILE_PARAMS,
+    INTERFACE_LAST,
     INTERFACE_NAMES,
     INVISIBLES,
     IPV4_TARGETS,
+    PROGRAMS,
     SHELL_SUFFIXES,
     TYPES,
     ZONE_IDS,
@@ -60,7 +62,7 @@ def tools(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A tool directory of recorders (the diagnostic tools and would-be shells) and their record file."""
     directory = tmp_path_factory.mktemp("vm-tools")
     record = directory / "started.jsonl"
-    for name in ("ping", "traceroute", "arping", "sh", "bash", "id", "nc"):
+    for name in (*PROGRAMS.values(), "sh", "bash", "id", "nc"):
         path = directory / name
         path.write_text(RECORDER.format(python=sys.executable, record=str(record)))
         path.chmod(0o755)
@@ -142,10 +144,11 @@ def check(command: bytes, tools: tuple[Path, Path], log: Path) -> None:
     assert len(started) == 1 and records[0]["accepted"] is True, (started, records)
     argv = started[0]
     tokens = [token for token in command.decode().split(" ") if token]
-    assert argv[0] == tokens[0] == records[0]["argv"][0]
-    assert argv[-1] == tokens[-1], "the destination changed on the way"
-    flags = allowed_flags(argv[0])
-    for token in argv[1:-1]:
+    assert argv[0] == PROGRAMS[tokens[0]] == records[0]["argv"][0]
+    destination_at = -2 if tokens[0] in INTERFACE_LAST else -1
+    assert argv[destination_at] == tokens[-1], "the destination changed on the way"
+    flags = allowed_flags(tokens[0])
+    for token in argv[1:destination_at]:
         assert token in flags or re.fullmatch(r"-?[0-9.]+|[A-Za-z0-9][A-Za-z0-9_.-]{0,14}", token), token
 
 
@@ -193,6 +196,18 @@ NASTIEST = [
     "arping -i ../eth0 10.1.1.11",
     "arping 2001:db8:113::1",
     "arping -U 10.1.1.11",
+    "tracepath -n 203.0.113.1",
+    "ndisc6 2001:db8:1:1::11 eth0",
+    "ndisc -n 2001:db8:1:1::11",
+    "ndisc -i eth0 2001:db8:1:1::11 eth0",
+    "ndisc -i eth0 10.1.1.11",
+    "ndisc -s 2001:db8:1:1::1 -i eth0 2001:db8:1:1::11",
+    "mtr -r 198.51.100.80",
+    "mtr --json 198.51.100.80",
+    "mtr -F /etc/shadow 198.51.100.80",
+    "mtr -P 22 198.51.100.80",
+    "pmtu -b 203.0.113.1",
+    "pmtu -I eth0 203.0.113.1",
     "ping 010.001.001.001",
     "ping 0x0a010101",
     "ping 167837953",
@@ -244,6 +259,9 @@ CANONICAL_FROM_SERVICE = [
     ("traceroute", "-T -p 22 -m 5", "198.51.100.80"),
     ("traceroute", None, "2001:db8:52::80"),
     ("arping", "-c 1", "10.1.1.11"),
+    ("mtr", "-T -P 443 -c 2", "198.51.100.80"),
+    ("pmtu", "-m 3", "2001:db8:52::80"),
+    ("ndisc", "-r 1", "2001:db8:1:1::11"),
 ]
 
 
@@ -252,12 +270,12 @@ def test_service_command_lines_run_exactly(
     tool: str, params: str | None, destination: str, tools: tuple[Path, Path], tmp_path: Path
 ) -> None:
     invocation = parse_params(tool, params, destination)
-    if tool == "arping":
+    if tool in ("arping", "ndisc"):
         invocation = invocation.with_interface("eth0")
     command = invocation.command_line()
     status, stderr, started = run_vmside(command.encode(), tools, tmp_path / "runs.jsonl")
     assert status == 0, stderr
-    assert started == [invocation.argv()]
+    assert started == [invocation.exec_argv()]
     check(command.encode(), tools, tmp_path / "runs.jsonl")
 
 

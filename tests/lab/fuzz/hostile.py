@@ -274,13 +274,28 @@ HOSTILE_PARAMS = [
 ]
 
 
+# The tests a request may name, and the program the VM runs for each (written out here, not read from
+# toolargs, so the oracles stay independent of the code they judge).
+PROGRAMS = {
+    "ping": "ping",
+    "traceroute": "traceroute",
+    "arping": "arping",
+    "mtr": "mtr",
+    "pmtu": "tracepath",
+    "ndisc": "ndisc6",
+}
+TYPES = list(PROGRAMS)
+# ndisc6 takes its interface after the destination: the one program whose last argument is not it.
+INTERFACE_LAST = frozenset({"ndisc"})
+
+
 def allowed_flags(tool: str) -> list[str]:
     from sysvmdiag.toolargs import _SPECS  # the allow-list itself, so the fuzzer covers all of it
 
     return [option.flag for option in _SPECS[tool].options]
 
 
-ALL_FLAGS = sorted({flag for tool in ("ping", "traceroute", "arping") for flag in allowed_flags(tool)})
+ALL_FLAGS = sorted({flag for tool in TYPES for flag in allowed_flags(tool)})
 
 
 @st.composite
@@ -357,7 +372,6 @@ def hostile_target(draw: st.DrawFn) -> str:
     return draw(st.text(max_size=80))
 
 
-TYPES = ["ping", "traceroute", "arping"]
 HOSTILE_TYPES = [
     "PING",
     "Ping",

@@ -31,7 +31,8 @@ SUBCOMMANDS: dict[str, str] = {
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser with every subcommand, or only ``only``'s module when it is known."""
     parser = argparse.ArgumentParser(
-        prog="sysvmdiag", description="Network diagnostics (ping, traceroute, arping) on system VMs."
+        prog="sysvmdiag",
+        description="Network diagnostics (ping, traceroute, arping, mtr, pmtu, ndisc) on system VMs.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     modules = [SUBCOMMANDS[only]] if only in SUBCOMMANDS else list(dict.fromkeys(SUBCOMMANDS.values()))

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from sysvmdiag.local.stack import LocalStack
 from sysvmdiag.results import load_result
 from sysvmdiag.summaries import detail_lines, printable, verdict_line
+from sysvmdiag.toolargs import TOOLS
 
 FINAL_JOB_STATUSES = ("succeeded", "failed", "denied")
 
@@ -315,9 +316,11 @@ def _endpoint_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    run = subparsers.add_parser("run", help="run ping/traceroute/arping on a system VM through the API")
+    run = subparsers.add_parser(
+        "run", help=f"run a diagnostic ({', '.join(TOOLS)}) on a system VM through the API"
+    )
     run.add_argument("--vm", required=True, help="system VM uuid or name (r-4-VM)")
-    run.add_argument("--test", required=True, choices=["ping", "traceroute", "arping"])
+    run.add_argument("--test", required=True, choices=TOOLS)
     run.add_argument("--dest", required=True, help="destination IP address")
     run.add_argument("--params", help='extra tool options, e.g. "-c 5"')
     run.add_argument(

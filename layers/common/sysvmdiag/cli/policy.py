@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 import yaml
 from pydantic import ValidationError
 
+from sysvmdiag.toolargs import TOOLS
+
 if TYPE_CHECKING:
     from sysvmdiag.topology.model import Topology
 
@@ -81,7 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     check.add_argument("--caller", required=True, help="account id or name")
     check.add_argument("--vm", required=True, help="system VM uuid, CloudStack name (r-4-VM) or lab name")
-    check.add_argument("--test", required=True, help="ping, traceroute or arping")
+    check.add_argument("--test", required=True, help=", ".join(TOOLS))
     check.add_argument("--dest", required=True, help="destination IP address")
     check.add_argument("--params", default=None, help='tool options, e.g. "-c 5" (or --params=-c5)')
     check.set_defaults(func=_cmd_check)

@@ -113,7 +113,8 @@ RUN_DIAGNOSTICS = Command(
             "type",
             "string",
             "The system VM diagnostics type valid options are: ping, traceroute, arping "
-            "(ping6 and traceroute6 are taken as ping and traceroute)",
+            "(ping6 and traceroute6 are taken as ping and traceroute), and this service's mtr, pmtu "
+            "(path MTU) and ndisc (IPv6 neighbour discovery)",
             required=True,
         ),
         Param("params", "string", "Additional command line options that apply for each command"),
