@@ -133,8 +133,7 @@ def test_vm_refuses_an_interactive_shell(lab_status: dict[str, Any]) -> None:
     assert proc.returncode == 126, (proc.stdout, proc.stderr)
     assert (
         "sysvmdiag-vm: refused: this key runs diagnostics only "
-        "(ping, traceroute, arping, mtr, pmtu, ndisc); no shell"
-        in proc.stderr
+        "(ping, traceroute, arping, mtr, pmtu, ndisc); no shell" in proc.stderr
     )
 
 
