@@ -1,22 +1,28 @@
-"""A network's optional MTU: its bounds (one place, ``mtu_bounds``) and the error for one out of them."""
+"""A network's optional MTU: its bounds (one place, ``mtu_bounds``), the error a topology file gets for
+one out of them, and its way through the topology table's items and back."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from sysvmdiag.topology.items import topology_items
+from sysvmdiag.topology.layout import decision_slice, merge_stored
 from sysvmdiag.topology.model import (
     DEFAULT_MTU,
     MTU_MAX,
     MTU_MIN_IPV4,
     MTU_MIN_IPV6,
     Network,
+    Topology,
     mtu_bounds,
     mtu_problem,
 )
+from tests.unit.policy.topologies import LAB
 
 V4 = {"id": "net-x", "name": "x", "kind": "external", "cidr4": "192.0.2.0/24"}
 DUAL = {**V4, "cidr6": "2001:db8:99::/64"}
@@ -60,3 +66,38 @@ def test_mtus_out_of_bounds_are_refused_clearly(fields: dict[str, Any], mtu: int
 def test_an_mtu_is_an_integer(mtu: Any) -> None:
     with pytest.raises(ValidationError, match="valid integer"):
         Network.model_validate({**V4, "mtu": mtu})
+
+
+def test_a_topology_file_with_a_bad_mtu_names_the_network() -> None:
+    data = LAB.model_dump(mode="json")
+    for net in data["networks"]:
+        if net["id"] == "net-narrow":
+            net["mtu"] = 1000  # the narrow link has IPv6
+    with pytest.raises(
+        ValidationError, match=re.escape("network net-narrow: mtu 1000 is outside 1280..9000")
+    ):
+        Topology.model_validate(data)
+
+
+def test_the_lab_has_one_narrow_network() -> None:
+    assert {n.id: n.mtu for n in LAB.networks if n.mtu is not None} == {"net-narrow": 1400}
+    narrow = LAB.network("net-narrow")
+    assert (str(narrow.cidr4), str(narrow.cidr6), narrow.kind.value) == (
+        "198.51.100.128/26",
+        "2001:db8:53::/64",
+        "external",
+    )
+    others = [c for n in LAB.networks if n.id != "net-narrow" for c in n.cidrs]
+    assert not [c for c in others if any(c.version == n.version and c.overlaps(n) for n in narrow.cidrs)]
+
+
+def test_the_mtu_goes_through_the_tables_and_back() -> None:
+    items = topology_items(LAB)
+    (zone,) = [item for item in items if item["item_type"] == "ZONE"]
+    stored = merge_stored([zone["context"]])
+    assert stored.network("net-narrow").mtu == 1400
+    assert stored.network("net-internet").mtu is None
+    assert '"mtu"' not in json.dumps(
+        [n for n in json.loads(zone["context"])["networks"] if n["id"] != "net-narrow"]
+    )
+    assert decision_slice(LAB, "vr", "198.51.100.130").network("net-narrow").mtu == 1400
