@@ -354,6 +354,13 @@ TABLE = [
         check=lambda m: m.topology.network("net-guest-alice").mtu == 1450 and not m.report.notes,
     ),
     Messy(
+        "CloudStack's default privatemtu 1500: the topology's unset MTU",
+        set_fields("listNetworks", "net-guest-alice", privatemtu=1500),
+        check=lambda m: (
+            m.topology.network("net-guest-alice") == LAB.network("net-guest-alice") and not m.report.notes
+        ),
+    ),
+    Messy(
         "a privatemtu below IPv6's 1280 on a network with IPv6: noted, the network mapped without it",
         set_fields("listNetworks", "net-guest-alice", privatemtu=1000),
         check=lambda m: (

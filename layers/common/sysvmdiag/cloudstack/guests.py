@@ -14,7 +14,7 @@ from collections import defaultdict
 from sysvmdiag.cloudstack.owners import Directory
 from sysvmdiag.cloudstack.report import MappingReport, Skip
 from sysvmdiag.cloudstack.values import Item, address, flag, network, network_of, text
-from sysvmdiag.topology.model import Network, NetworkKind, Vpc, mtu_problem
+from sysvmdiag.topology.model import DEFAULT_MTU, Network, NetworkKind, Vpc, mtu_problem
 
 _UNKNOWN_GRANT = ""  # a permission for an account that cannot be named
 
@@ -95,7 +95,9 @@ def _network(
 
 def _mtu(item: Item, item_id: str, *, ipv6: bool, report: MappingReport) -> int | None:
     """The network's MTU: privatemtu, what CloudStack (4.18 on) sets on the network's VR interfaces.
-    One the topology cannot hold is left out with a note; the network is mapped all the same."""
+    One the topology cannot hold is left out with a note; the network is mapped all the same. 1500,
+    which CloudStack reports for every network left at its default, is the topology's unset MTU: a
+    first sync from such a CloudStack changes no network."""
     value = text(item, "privatemtu")
     if value is None:
         return None
@@ -107,7 +109,7 @@ def _mtu(item: Item, item_id: str, *, ipv6: bool, report: MappingReport) -> int 
     if problem is not None:
         report.note(f"network {item_id}: privatemtu {value} left out ({problem})")
         return None
-    return mtu
+    return None if mtu == DEFAULT_MTU else mtu
 
 
 def _ranges(item: Item) -> dict[str, object]:
