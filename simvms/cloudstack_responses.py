@@ -176,6 +176,8 @@ def _guest_fields(topology: Topology, net: Network) -> Item:
         item["gateway"] = str(net.gateway4)
     if net.gateway6 is not None:
         item["ip6gateway"] = str(net.gateway6)
+    if net.mtu is not None:
+        item["privatemtu"] = net.mtu
     return item
 
 

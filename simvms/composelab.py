@@ -267,6 +267,9 @@ class ComposeLab:
                 link = links.get(iface.name)
                 if report is not None and (link is None or link.get("address") != iface.mac):
                     issues.append(f"{host.name}: {iface.name} missing or without MAC {iface.mac}")
+                mtu = self.plan.networks[iface.network].mtu  # only one set: a dockerd may change the default
+                if link is not None and mtu is not None and link.get("mtu") != mtu:
+                    issues.append(f"{host.name}: {iface.name} has MTU {link.get('mtu')}, want {mtu}")
                 interfaces.append(interface_status(iface, link))
             entry: dict[str, Any] = {
                 "kind": str(host.kind),

@@ -304,6 +304,8 @@ class Lab:
                 peer = switch_links.get(iface.peer)
                 if peer is None or peer.get("master") != iface.bridge or "UP" not in peer.get("flags", []):
                     issues.append(f"switch port {iface.peer} of {host.name}/{iface.name} is off its bridge")
+        links = {ns: {link["ifname"]: link for link in seen.get("addr", [])} for ns, seen in observed.items()}
+        issues += lab_plan.mtu_problems(self.plan, links)
         root_link = self._root_link()
         if root_link is None or self.plan.host_link_root_address.with_prefixlen not in _addresses(root_link):
             issues.append(f"host link {self.plan.host_link_root_ifname} missing")

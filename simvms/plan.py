@@ -8,8 +8,9 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from dataclasses import dataclass, field
+from typing import Any
 
-from sysvmdiag.topology.model import ROUTER_VM_KINDS, Host, HostKind, Interface, Topology
+from sysvmdiag.topology.model import DEFAULT_MTU, ROUTER_VM_KINDS, Host, HostKind, Interface, Topology
 
 IFNAMSIZ = 15  # Linux interface names are at most 15 characters
 HOST_LINK_ROOT_IFNAME = "host"  # root-side veth is "<prefix>-host"
@@ -38,6 +39,12 @@ class PlannedInterface:
     ipv6: ipaddress.IPv6Interface | None
     peer: str  # name of the veth end in the switch namespace
     bridge: str
+    mtu: int | None  # its network's MTU; None: Linux's default
+
+    @property
+    def link_mtu(self) -> int:
+        """The MTU both veth ends have."""
+        return self.mtu if self.mtu is not None else DEFAULT_MTU
 
 
 @dataclass(frozen=True)
@@ -73,10 +80,15 @@ class LabPlan:
     host_link_bastion_address: ipaddress.IPv4Interface
     bastion: str  # host name of the bastion
     lab_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(default=())
+    mtus: dict[str, int] = field(default_factory=dict)  # network id -> MTU, for networks that set one
 
     @property
     def namespaces(self) -> list[str]:
         return [self.switch_namespace, *(h.namespace for h in self.hosts.values())]
+
+    def bridge_mtu(self, network_id: str) -> int:
+        """The MTU of a network's bridge (and of every veth on it)."""
+        return self.mtus.get(network_id, DEFAULT_MTU)
 
 
 def _sysctls(host: Host) -> tuple[tuple[str, str], ...]:
@@ -128,6 +140,7 @@ def build_plan(topology: Topology) -> LabPlan:
                     peer_names,
                 ),
                 bridge=bridges[iface.network],
+                mtu=topology.network(iface.network).mtu,
             )
             for iface in host.interfaces
         )
@@ -151,6 +164,7 @@ def build_plan(topology: Topology) -> LabPlan:
         host_link_bastion_address=topology.lab.host_link.bastion,
         bastion=topology.bastion().name,
         lab_networks=lab_networks,
+        mtus={net.id: net.mtu for net in topology.networks if net.mtu is not None},
     )
 
 
@@ -165,17 +179,47 @@ def interface_status(iface: Interface, link: dict | None) -> dict[str, str | Non
     }
 
 
+def mtu_problems(plan: LabPlan, links: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """Every bridge, switch port and host interface whose MTU differs from the plan's.
+
+    ``links``: namespace -> interface name -> the link as `ip -j addr show` gives it. A missing
+    namespace or link is not reported here (the health check reports it once, as missing)."""
+    switch = links.get(plan.switch_namespace, {})
+    found: list[tuple[str, dict[str, Any] | None, int]] = [
+        (f"bridge {bridge}", switch.get(bridge), plan.bridge_mtu(network_id))
+        for network_id, bridge in plan.bridges.items()
+    ]
+    for host in plan.hosts.values():
+        own = links.get(host.namespace, {})
+        for iface in host.interfaces:
+            found.append((f"switch port {iface.peer}", switch.get(iface.peer), iface.link_mtu))
+            found.append((f"{host.name}: {iface.name}", own.get(iface.name), iface.link_mtu))
+    return [
+        f"{what} has MTU {link.get('mtu')}, want {want}"
+        for what, link, want in found
+        if link is not None and link.get("mtu") != want
+    ]
+
+
+def _mtu_option(mtu: int | None) -> str:
+    return f" mtu {mtu}" if mtu is not None else ""
+
+
 def switch_batch(plan: LabPlan) -> list[str]:
-    """`ip -n <switch> -batch` lines: bridges, then every veth pair with its host end sent home."""
+    """`ip -n <switch> -batch` lines: bridges, then every veth pair with its host end sent home.
+
+    A network with an MTU gets it on its bridge (set after creation, so the kernel keeps it whatever
+    ports join) and on both ends of each veth pair: every link of the network has it."""
     lines = []
-    for bridge in plan.bridges.values():
+    for network_id, bridge in plan.bridges.items():
         # No STP and no multicast snooping: ports forward at once and IPv6 ND is never filtered.
         lines.append(f"link add {bridge} type bridge stp_state 0 forward_delay 0 mcast_snooping 0")
-        lines.append(f"link set {bridge} up")
+        lines.append(f"link set {bridge}{_mtu_option(plan.mtus.get(network_id))} up")
     for host in plan.hosts.values():
         for iface in host.interfaces:
+            mtu = _mtu_option(iface.mtu)
             lines.append(
-                f"link add {iface.peer} type veth peer name {iface.name} address {iface.mac}"
+                f"link add {iface.peer}{mtu} type veth peer name {iface.name}{mtu} address {iface.mac}"
                 f" netns {host.namespace}"
             )
             lines.append(f"link set {iface.peer} master {iface.bridge} up")

@@ -53,6 +53,32 @@ def test_vr_pings_web_server_over_ipv6(lab: Lab) -> None:
 
 
 @pytest.mark.parametrize(
+    ("destination", "fits", "too_big"),
+    [
+        ("198.51.100.130", "1372", "1373"),  # 1400 - 20 (IPv4) - 8 (ICMP)
+        ("2001:db8:53::130", "1352", "1353"),  # 1400 - 40 (IPv6) - 8 (ICMPv6)
+    ],
+)
+def test_the_narrow_link_drops_the_path_mtu_to_1400(
+    lab: Lab, destination: str, fits: str, too_big: str
+) -> None:
+    """The VR's links are 1500 bytes, r2's link to `narrow` 1400: a 1400-byte packet that may not be
+    fragmented passes, one byte more does not. The first such packet is refused by r2 (ICMP
+    "Frag needed" / "Packet too big"); once the VR has learnt the path MTU, by its own kernel."""
+    assert_ping_ok(
+        run_in(lab, "vr", "ping", "-n", "-c", "1", "-W", "2", "-M", "do", "-s", fits, destination), 1
+    )
+    proc = run_in(lab, "vr", "ping", "-n", "-c", "1", "-W", "2", "-M", "do", "-s", too_big, destination)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert re.search(r"mtu ?[=:] ?1400\b", output), output
+    # the rest of the way is 1500 bytes: the web server takes a full-size packet
+    assert_ping_ok(
+        run_in(lab, "vr", "ping", "-n", "-c", "1", "-W", "2", "-M", "do", "-s", "1472", "198.51.100.80"), 1
+    )
+
+
+@pytest.mark.parametrize(
     ("host", "destination", "egress"),
     [
         ("vpcvr", "10.100.0.10", "eth4"),  # datacenter host behind the private gateway

@@ -11,6 +11,7 @@ import yaml
 
 from simvms.compose import (
     DEFAULT_OUTPUT,
+    MTU_OPTION,
     PLACEHOLDER_POOL,
     UPLINK_IFNAME,
     build_compose_plan,
@@ -42,6 +43,8 @@ def _check_document(topology: Topology, document: dict) -> None:
         assert options["com.docker.network.bridge.enable_ip_masquerade"] == "false"
         if key != UPLINK_IFNAME:  # the host gets an address only on the bastion's uplink
             assert options["com.docker.network.bridge.inhibit_ipv4"] == "true"
+        mtu = topology.network(key).mtu if key != UPLINK_IFNAME else None
+        assert options.get(MTU_OPTION) == (str(mtu) if mtu is not None else None), key
     for host in topology.hosts:
         service = document["services"][host.name]
         config = json.loads(service["environment"]["SIMVM_CONFIG"])
@@ -81,6 +84,20 @@ def test_compose_mirrors_the_topology() -> None:
     document = yaml.safe_load(DEFAULT_OUTPUT.read_text())
     assert document == compose_document(topology)
     _check_document(topology, document)
+
+
+def test_a_network_with_an_mtu_gives_it_to_docker() -> None:
+    """The narrow link: Docker's bridge driver puts the MTU on the bridge and on both veth ends."""
+    document = yaml.safe_load(DEFAULT_OUTPUT.read_text())
+    with_mtu = {
+        key: n["driver_opts"][MTU_OPTION]
+        for key, n in document["networks"].items()
+        if MTU_OPTION in n["driver_opts"]
+    }
+    assert with_mtu == {"net-narrow": "1400"}
+    assert build_compose_plan(load_topology(DEFAULT_TOPOLOGY_FILE)).networks["net-narrow"].mtu == 1400
+    assert set(document["services"]["narrow"]["networks"]) == {"net-narrow"}
+    assert "net-narrow" in document["services"]["r2"]["networks"]
 
 
 def test_two_networks_with_the_same_cidr_get_their_own_bridges() -> None:

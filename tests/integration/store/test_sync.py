@@ -60,7 +60,7 @@ def test_a_sync_from_the_lab_api_decides_like_the_topology_file(
     assert report.keys.unpinned == [] and len(report.keys.kept) == len(topology.system_vms())
     # what CloudStack cannot show (lab-only networks beyond the zone) leaves the tables; the management
     # network is named by its range (SystemVmResponse gives no network id for the private nic)
-    lab_only = {"net-dc-lan", "net-vpn-peer", "net-transit", "net-internet"}
+    lab_only = {"net-dc-lan", "net-vpn-peer", "net-transit", "net-internet", "net-narrow"}
     assert set(report.load.changes["networks"].removed) == lab_only | {"net-management"}
     assert report.load.changes["networks"].added == ["net-management-172.31.200.0-24"]
     differences = {}

@@ -67,7 +67,7 @@ def test_load_with_lab_status_file_and_endpoint_flag(
     result = run_load(args, env)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert (report["system_vms"], report["networks"], report["accounts"]) == (8, 18, 8)
+    assert (report["system_vms"], report["networks"], report["accounts"]) == (8, 19, 8)
 
     store = TopologyStore(dynamodb.Table(env["TOPOLOGY_TABLE"]), dynamodb.Table(env["ACCOUNTS_TABLE"]))
     vr = topology.system_vm("vr")

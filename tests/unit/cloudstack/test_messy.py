@@ -114,6 +114,7 @@ class Messy(NamedTuple):
 
 
 NO_VPC = frozenset({"vpcvr"})
+IPV6_MTU_1000 = "mtu 1000 is outside 1280..9000, the range for a network with IPv6"
 TABLE = [
     Messy("clean", lambda a: None),
     Messy(
@@ -346,6 +347,34 @@ TABLE = [
         "a router owned by an account that is not listed",
         lambda a: vm(a, "vr").update(account="ghost", domainid="nowhere"),
         check=lambda m: m.topology.system_vm("r-4-VM").owner is None and m.report.notes,
+    ),
+    Messy(
+        "a guest network's MTU (privatemtu, since CloudStack 4.18)",
+        set_fields("listNetworks", "net-guest-alice", privatemtu=1450),
+        check=lambda m: m.topology.network("net-guest-alice").mtu == 1450 and not m.report.notes,
+    ),
+    Messy(
+        "CloudStack's default privatemtu 1500: the topology's unset MTU",
+        set_fields("listNetworks", "net-guest-alice", privatemtu=1500),
+        check=lambda m: (
+            m.topology.network("net-guest-alice") == LAB.network("net-guest-alice") and not m.report.notes
+        ),
+    ),
+    Messy(
+        "a privatemtu below IPv6's 1280 on a network with IPv6: noted, the network mapped without it",
+        set_fields("listNetworks", "net-guest-alice", privatemtu=1000),
+        check=lambda m: (
+            m.topology.network("net-guest-alice").mtu is None
+            and m.report.notes == [f"network net-guest-alice: privatemtu 1000 left out ({IPV6_MTU_1000})"]
+        ),
+    ),
+    Messy(
+        "a privatemtu that is no integer",
+        set_fields("listNetworks", "net-guest-alice2", privatemtu="1400.5"),
+        check=lambda m: (
+            m.topology.network("net-guest-alice2").mtu is None
+            and m.report.notes == ["network net-guest-alice2: privatemtu 1400.5 left out (not an integer)"]
+        ),
     ),
 ]
 

@@ -208,3 +208,19 @@ def test_the_bastion_and_the_host_link_need_keep_from(zone: str, who: str, vm: s
     assert before.code is ReasonCode.VR_CONTROL_OR_MANAGEMENT_ADDRESS
     assert after_alone.allowed
     assert outcome(after_kept) == outcome(before)
+
+
+def test_a_guest_network_keeps_its_mtu_and_a_network_beyond_the_zone_is_not_served() -> None:
+    """A guest network's MTU is served as privatemtu and read back; the lab's narrow link is outside the
+    zone (kind external), which CloudStack does not list."""
+    data = LAB.model_dump(mode="json")
+    for net in data["networks"]:
+        if net["id"] == "net-tier-db":
+            net["mtu"] = 1450
+    topology = Topology.model_validate(data)
+    served = {item["id"]: item for item in responses_for(topology)["listNetworks"]}
+    assert served["net-tier-db"]["privatemtu"] == 1450
+    assert [key for key, item in served.items() if "privatemtu" in item] == ["net-tier-db"]
+    assert "net-narrow" not in served
+    mapped = map_zone(responses_for(topology)).topology
+    assert {net.id: net.mtu for net in mapped.networks if net.mtu is not None} == {"net-tier-db": 1450}

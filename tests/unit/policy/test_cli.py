@@ -38,6 +38,17 @@ def test_allowed_prints_the_decision_and_exits_0() -> None:
     assert decision["worst_case_seconds"] == 4.0
 
 
+def test_the_host_behind_the_narrow_link_is_allowed_over_public() -> None:
+    result = run_check(
+        "--topology", TOPOLOGY, "--caller", "alice", "--vm", "r-4-VM", "--test", "ping",
+        "--dest", "198.51.100.130",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    decision = json.loads(result.stdout)
+    assert decision["allowed"] is True
+    assert (decision["egress_interface"], decision["egress_kind"]) == ("eth2", "public")
+
+
 @pytest.mark.parametrize(
     ("caller", "vm", "dest", "code", "detail_code"),
     [

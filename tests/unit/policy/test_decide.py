@@ -100,6 +100,8 @@ CASES: list[Case] = [
     # --- user owning the isolated network and the VPC -----------------------------------
     Case("alice", "vr", "*", "198.51.100.80", ALLOW, "eth2/public"),
     Case("alice", "vr", "*", "2001:db8:52::80", ALLOW, "eth2/public"),
+    Case("alice", "r-4-VM", "*", "198.51.100.130", ALLOW, "eth2/public"),  # behind the narrow link
+    Case("alice", "r-4-VM", "*", "2001:db8:53::130", ALLOW, "eth2/public"),
     Case("alice", "vr", "*", "203.0.113.1", ALLOW, "eth2/public"),
     Case("alice", "r-4-VM", "*", "10.1.1.11", ALLOW, "eth0/isolated"),
     Case("alice", "vr", "*", "2001:db8:1:1::12", ALLOW, "eth0/isolated"),

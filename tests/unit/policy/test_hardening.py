@@ -49,6 +49,7 @@ def test_broadcast_and_network_addresses_of_known_subnets_are_refused(
         ("alice", "vpcvr", "10.1.1.255"),  # her isolated network's broadcast, from the VPC VR via public
         ("alice", "vpcvr", "10.100.0.255"),  # the datacenter LAN's broadcast behind the private gateway
         ("alice", "vr", "198.51.100.127"),  # the "internet" subnet's broadcast
+        ("alice", "vr", "198.51.100.191"),  # the narrow link's broadcast
     ],
 )
 def test_broadcasts_of_networks_elsewhere_in_the_zone_are_refused(who: str, vm: str, dest: str) -> None:

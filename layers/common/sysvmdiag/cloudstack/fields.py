@@ -13,7 +13,8 @@ reads nothing else, and a unit test holds it to that. Per command (item key in `
   since 4.16), ipranges (IpRangeResponse: startip, endip; since 4.16).
 - listNetworks -> NetworkResponse: id, name, type (GuestType: Isolated, Shared, L2), traffictype,
   zoneid, cidr, networkcidr (the whole range when IP reservation is on), netmask, gateway, ip6cidr,
-  ip6gateway, vpcid, acltype (Account or Domain), subdomainaccess, account, domainid, projectid.
+  ip6gateway, vpcid, acltype (Account or Domain), subdomainaccess, account, domainid, projectid,
+  privatemtu (Integer, since 4.18: the MTU of the network's VR interfaces on it).
 - listVPCs -> VpcResponse: id, name, cidr, zoneid, account, domainid, projectid.
 - listRouters -> DomainRouterResponse: id, name (r-4-VM), state, zoneid, vpcid, account, domainid,
   linklocalip, linklocalnetmask, nic (NicResponse: id, networkid, traffictype, ipaddress,
@@ -69,6 +70,7 @@ FIELDS: dict[str, frozenset[str]] = {
         "NetworkResponse": (
             *("id", "name", "type", "traffictype", "zoneid", "cidr", "networkcidr", "netmask"),
             *("gateway", "ip6cidr", "ip6gateway", "vpcid", "acltype", "subdomainaccess", *_OWNED),
+            "privatemtu",
         ),
         "VpcResponse": ("id", "name", "cidr", "zoneid", *_OWNED),
         "DomainRouterResponse": (

@@ -14,7 +14,7 @@ from collections import defaultdict
 from sysvmdiag.cloudstack.owners import Directory
 from sysvmdiag.cloudstack.report import MappingReport, Skip
 from sysvmdiag.cloudstack.values import Item, address, flag, network, network_of, text
-from sysvmdiag.topology.model import Network, NetworkKind, Vpc
+from sysvmdiag.topology.model import DEFAULT_MTU, Network, NetworkKind, Vpc, mtu_problem
 
 _UNKNOWN_GRANT = ""  # a permission for an account that cannot be named
 
@@ -89,7 +89,27 @@ def _network(
         raise Skip(f"{kind} network without addresses (no cidr, ip6cidr, or gateway and netmask)")
     tenancy = _tenancy(item, item_id, grants.get(item_id, set()), directory, report)
     name = text(item, "name") or item_id
-    return Network(id=item_id, name=name, vpc=vpc, **ranges, **tenancy)
+    mtu = _mtu(item, item_id, ipv6=ranges["cidr6"] is not None, report=report)
+    return Network(id=item_id, name=name, vpc=vpc, mtu=mtu, **ranges, **tenancy)
+
+
+def _mtu(item: Item, item_id: str, *, ipv6: bool, report: MappingReport) -> int | None:
+    """The network's MTU: privatemtu, what CloudStack (4.18 on) sets on the network's VR interfaces.
+    One the topology cannot hold is left out with a note; the network is mapped all the same. 1500,
+    which CloudStack reports for every network left at its default, is the topology's unset MTU: a
+    first sync from such a CloudStack changes no network."""
+    value = text(item, "privatemtu")
+    if value is None:
+        return None
+    try:
+        mtu: int | None = int(value)
+    except ValueError:
+        mtu = None
+    problem = "not an integer" if mtu is None else mtu_problem(mtu, ipv6=ipv6)
+    if problem is not None:
+        report.note(f"network {item_id}: privatemtu {value} left out ({problem})")
+        return None
+    return None if mtu == DEFAULT_MTU else mtu
 
 
 def _ranges(item: Item) -> dict[str, object]:

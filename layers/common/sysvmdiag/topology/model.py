@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, StrictInt, model_validator
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -54,6 +54,26 @@ class HostKind(StrEnum):
 
 SYSTEM_VM_KINDS = frozenset({HostKind.VR, HostKind.VPCVR, HostKind.SSVM, HostKind.CPVM})
 ROUTER_VM_KINDS = frozenset({HostKind.VR, HostKind.VPCVR})
+
+# A network's MTU, the one place for its bounds. Without one, a network has Linux's default.
+DEFAULT_MTU = 1500  # what Linux gives an Ethernet or veth link
+MTU_MIN_IPV4 = 576  # every IPv4 host must accept 576-byte datagrams (RFC 791)
+MTU_MIN_IPV6 = 1280  # IPv6 needs links of at least 1280 bytes (RFC 8200); Linux drops IPv6 below it
+MTU_MAX = 9000  # jumbo frames
+
+
+def mtu_bounds(*, ipv6: bool) -> tuple[int, int]:
+    """The lowest and highest MTU a network may have (a network with IPv6 needs 1280)."""
+    return (MTU_MIN_IPV6 if ipv6 else MTU_MIN_IPV4), MTU_MAX
+
+
+def mtu_problem(mtu: int, *, ipv6: bool) -> str | None:
+    """Why ``mtu`` cannot be a network's MTU (None when it can)."""
+    low, high = mtu_bounds(ipv6=ipv6)
+    if low <= mtu <= high:
+        return None
+    scope = "a network with IPv6" if ipv6 else "an IPv4-only network"
+    return f"mtu {mtu} is outside {low}..{high}, the range for {scope}"
 
 
 class _Model(BaseModel):
@@ -98,7 +118,8 @@ class Network(_Model):
     """A network of the zone. Who may use a shared one is either a list of accounts (``shared_with``)
     or, as CloudStack's domain-wide shared networks, a domain (``shared_domain``, with its subdomains
     when ``subdomain_access``); a domain can gain accounts at any time, so such a network is never
-    dedicated to one account."""
+    dedicated to one account. ``mtu`` is the MTU of every link of the network (see ``mtu_bounds``);
+    unset, the links have Linux's default 1500."""
 
     id: str
     name: str
@@ -114,6 +135,20 @@ class Network(_Model):
     gateway6: ipaddress.IPv6Address | None = None
     routes4: tuple[ipaddress.IPv4Network, ...] = ()
     remote_cidrs: tuple[IPNetwork, ...] = ()
+    mtu: StrictInt | None = None  # None: Linux's default, DEFAULT_MTU
+
+    @model_validator(mode="after")
+    def _check_mtu(self) -> Network:
+        if self.mtu is not None:
+            problem = mtu_problem(self.mtu, ipv6=self.cidr6 is not None)
+            if problem is not None:
+                raise ValueError(f"network {self.id}: {problem}")
+        return self
+
+    @property
+    def link_mtu(self) -> int:
+        """The MTU its links have: the one set, else Linux's default."""
+        return self.mtu if self.mtu is not None else DEFAULT_MTU
 
     @property
     def cidrs(self) -> tuple[IPNetwork, ...]:
