@@ -12,23 +12,30 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sysvmdiag.results import (
+    PMTU_SEND_FAILED,
     ArpingResult,
     IcmpError,
+    MtrResult,
+    NdiscResult,
     ParsedResult,
     PingResult,
+    PmtuResult,
     ToolMessage,
-    TracerouteHop,
     TracerouteResult,
 )
 from sysvmdiag.toolargs import EXIT_TIMEOUT
 from sysvmdiag.verdicts import Cause, CauseCode, Verdict
 
 # The exit statuses with which each tool gives its answer: ping and arping exit 1 when replies are
-# missing; anything else (ping's 2, the VM side's refusal, no status at all) is the tool failing.
+# missing, ndisc6 2; mtr and tracepath exit 0 whatever the path. Anything else (ping's 2, mtr's 1,
+# the VM side's refusal, no status at all) is the tool failing.
 ANSWER_EXIT_CODES: dict[str, frozenset[int]] = {
     "ping": frozenset({0, 1}),
     "traceroute": frozenset({0}),
     "arping": frozenset({0, 1}),
+    "mtr": frozenset({0}),
+    "pmtu": frozenset({0}),
+    "ndisc": frozenset({0, 2}),
 }
 
 # ping's ICMP error texts (iputils, IPv4 and IPv6), lower-cased fragments, first match wins.
@@ -44,7 +51,8 @@ ICMP_TEXTS: tuple[tuple[str, CauseCode], ...] = (
 )
 NOT_AN_ERROR = ("redirect",)  # "Redirect Host(New nexthop: ...)" is advice, not a failure
 
-# traceroute's marks: !X (Linux) and !A, !C (BSD-style: net, host prohibited) are a firewall.
+# traceroute's and tracepath's marks: !X (Linux traceroute), !A (tracepath's IPv6 administratively
+# prohibited; BSD-style net prohibited) and !C are a firewall.
 MARKS: dict[str, CauseCode] = {
     "!H": CauseCode.HOST_UNREACHABLE,
     "!N": CauseCode.NET_UNREACHABLE,
@@ -83,6 +91,12 @@ def judge(result: ParsedResult, exit_code: int | None, *, truncated: bool = Fals
         return _ping(result)
     if isinstance(result, TracerouteResult):
         return _traceroute(result)
+    if isinstance(result, MtrResult):
+        return _mtr(result)
+    if isinstance(result, PmtuResult):
+        return _pmtu(result)
+    if isinstance(result, NdiscResult):
+        return _ndisc(result)
     return _arping(result)
 
 
@@ -144,62 +158,155 @@ def _icmp_causes(errors: list[IcmpError]) -> list[Cause]:
     return list(causes.values())
 
 
-def _traceroute(result: TracerouteResult) -> Judgement:
-    if result.reached:
-        return Judgement(Verdict.REACHABLE)
-    marks = _mark_causes(result.hops)
-    if marks:
-        return Judgement(Verdict.UNREACHABLE, marks)
-    if not result.hops:
-        return _undetermined(CauseCode.UNREADABLE_OUTPUT, "traceroute printed no hop.")
-    last = result.hops[-1]
-    last_address = next((probe.address for probe in last.probes if probe.address), None)
-    if last_address is not None:
-        return _answered_short(result, last, last_address)
-    answered = [(hop.hop, probe.address) for hop in result.hops for probe in hop.probes if probe.address]
-    if not answered:
+@dataclass(frozen=True)
+class _Path:
+    """What the hop rules read of a traceroute, mtr or tracepath run that neither arrived nor was refused."""
+
+    tool: str
+    destination: str | None
+    answers: list[tuple[int, str]]  # (hop, address) of every answer, in output order
+    last_hop: int
+    probed: int  # how many hops were probed
+    hop_limit: int | None  # the hop limit, when the run shows it ran out
+
+
+def _path_end(path: _Path) -> Judgement:
+    """Who answered last: the last hop (out of hops, or another address) or one before the silence."""
+    at_last = next((address for hop, address in path.answers if hop == path.last_hop), None)
+    if at_last is not None:
+        return _answered_short(path, at_last)
+    if not path.answers:
         return Judgement(
             Verdict.UNREACHABLE,
-            [Cause(code=CauseCode.NO_REPLY, message=f"No hop answered ({len(result.hops)} hop(s) probed).")],
+            [Cause(code=CauseCode.NO_REPLY, message=f"No hop answered ({path.probed} hop(s) probed).")],
         )
-    hop, address = answered[-1]
-    message = f"Hop {hop} ({address}) was the last to answer; hops {hop + 1} to {last.hop} did not."
+    hop, address = path.answers[-1]
+    if path.last_hop > hop + 1:
+        silent = f"hops {hop + 1} to {path.last_hop}"
+    else:  # tracepath may end on a hop it got an answer at, after probing it again unanswered
+        silent = f"hop {path.last_hop}" if path.last_hop == hop + 1 else "its later probes"
+    message = f"Hop {hop} ({address}) was the last to answer; {silent} did not."
     return Judgement(
         Verdict.UNREACHABLE,
         [Cause(code=CauseCode.NO_REPLY_AFTER_HOP, message=message, hop=hop, address=address)],
     )
 
 
-def _answered_short(result: TracerouteResult, last: TracerouteHop, address: str) -> Judgement:
+def _answered_short(path: _Path, address: str) -> Judgement:
     """The last hop answered but is not the destination: the hop limit ran out, or another address."""
-    if result.max_hops is not None and last.hop >= result.max_hops:
+    last = path.last_hop
+    if path.hop_limit is not None and last >= path.hop_limit:
         code = CauseCode.HOP_LIMIT
-        message = f"Hop {last.hop} ({address}) still answered when the {result.max_hops}-hop limit ran out."
+        message = f"Hop {last} ({address}) still answered when the {path.hop_limit}-hop limit ran out."
     else:
         code = CauseCode.OTHER_ADDRESS_ANSWERED
-        message = f"traceroute ended at hop {last.hop}, answered by {address}, not {result.destination}."
-    return Judgement(Verdict.UNDETERMINED, [Cause(code=code, message=message, hop=last.hop, address=address)])
+        message = f"{path.tool} ended at hop {last}, answered by {address}, not {path.destination}."
+    return Judgement(Verdict.UNDETERMINED, [Cause(code=code, message=message, hop=last, address=address)])
 
 
-def _mark_causes(hops: list[TracerouteHop]) -> list[Cause]:
+def _mark_causes(marks: list[tuple[int, str | None, str]]) -> list[Cause]:
     """One cause per mark, hop and address (``!N`` on three probes is one cause)."""
     causes: dict[tuple[CauseCode, int, str | None], Cause] = {}
-    for hop in hops:
-        for probe in hop.probes:
-            if not probe.annotation:
-                continue
-            code = MARKS.get(probe.annotation, CauseCode.ICMP_ERROR)
-            where = f"Hop {hop.hop} ({probe.address or 'no address'})"
-            causes.setdefault(
-                (code, hop.hop, probe.address),
-                Cause(
-                    code=code,
-                    message=f"{where} answered {probe.annotation}: {_MARK_SENTENCES[code]}.",
-                    hop=hop.hop,
-                    address=probe.address,
-                ),
-            )
+    for hop, address, mark in marks:
+        code = MARKS.get(mark, CauseCode.ICMP_ERROR)
+        causes.setdefault(
+            (code, hop, address),
+            Cause(
+                code=code,
+                message=f"Hop {hop} ({address or 'no address'}) answered {mark}: {_MARK_SENTENCES[code]}.",
+                hop=hop,
+                address=address,
+            ),
+        )
     return list(causes.values())
+
+
+def _traceroute(result: TracerouteResult) -> Judgement:
+    if result.reached:
+        return Judgement(Verdict.REACHABLE)
+    marks = _mark_causes(
+        [
+            (hop.hop, probe.address, probe.annotation)
+            for hop in result.hops
+            for probe in hop.probes
+            if probe.annotation
+        ]
+    )
+    if marks:
+        return Judgement(Verdict.UNREACHABLE, marks)
+    if not result.hops:
+        return _undetermined(CauseCode.UNREADABLE_OUTPUT, "traceroute printed no hop.")
+    answers = [(hop.hop, probe.address) for hop in result.hops for probe in hop.probes if probe.address]
+    return _path_end(
+        _Path(
+            "traceroute", result.destination, answers, result.hops[-1].hop, len(result.hops), result.max_hops
+        )
+    )
+
+
+def _mtr(result: MtrResult) -> Judgement:
+    """The destination's loss when it answered; else where the answers stop (mtr's report has no marks)."""
+    if not result.hops:
+        return _undetermined(CauseCode.UNREADABLE_OUTPUT, "mtr reported no hop.")
+    last = result.hops[-1]
+    if result.reached:
+        if not last.loss_percent:
+            return Judgement(Verdict.REACHABLE)
+        loss = f"{last.loss_percent:g}% loss"
+        message = f"{last.received} of {last.sent} probes to the destination answered ({loss})."
+        return Judgement(
+            Verdict.PARTIAL,
+            [Cause(code=CauseCode.PACKET_LOSS, message=message, hop=last.hop, address=last.address)],
+        )
+    answers = [(hop.hop, hop.address) for hop in result.hops if hop.address and hop.received]
+    if answers[-2:] == [(last.hop - 1, last.address), (last.hop, last.address)]:
+        # mtr goes past a hop only on "time exceeded": the router that answered it, answering the
+        # next hop too, answered in the destination's place, with an error its report does not name.
+        message = (
+            f"Hop {last.hop} ({last.address}) answered in the destination's place, as it had answered "
+            f"hop {last.hop - 1}: an ICMP error such as host or network unreachable (mtr does not say which)."
+        )
+        return Judgement(
+            Verdict.UNREACHABLE,
+            [Cause(code=CauseCode.ICMP_ERROR, message=message, hop=last.hop, address=last.address)],
+        )
+    return _path_end(_Path("mtr", result.destination, answers, last.hop, len(result.hops), None))
+
+
+def _pmtu(result: PmtuResult) -> Judgement:
+    """Like traceroute: tracepath's marks say why it stopped; the path MTU itself is no cause."""
+    if result.reached:
+        return Judgement(Verdict.REACHABLE)
+    unsent = next((hop.hop for hop in result.hops if hop.mark == PMTU_SEND_FAILED), None)
+    if unsent is not None:
+        return _undetermined(
+            CauseCode.TOOL_ERROR, f"pmtu failed: tracepath could not send its probe at hop {unsent}."
+        )
+    marks = _mark_causes([(hop.hop, hop.address, hop.mark) for hop in result.hops if hop.mark])
+    if marks:
+        return Judgement(Verdict.UNREACHABLE, marks)
+    if not result.hops:
+        return _undetermined(CauseCode.UNREADABLE_OUTPUT, "tracepath printed no hop.")
+    last = result.hops[-1].hop
+    answers = [(hop.hop, hop.address) for hop in result.hops if hop.address]
+    probed = len({hop.hop for hop in result.hops})
+    return _path_end(
+        _Path("pmtu", result.destination, answers, last, probed, last if result.too_many_hops else None)
+    )
+
+
+def _ndisc(result: NdiscResult) -> Judgement:
+    if result.responded:
+        return Judgement(Verdict.REACHABLE)
+    destination = result.destination or "the destination"
+    message = (
+        f"Nobody answered neighbour solicitation for {destination} on {result.interface or 'the link'}: "
+        f"{result.attempts_timed_out} attempt(s) timed out."
+    )
+    return Judgement(
+        Verdict.UNREACHABLE,
+        [Cause(code=CauseCode.NDISC_NO_REPLY, message=message, address=result.destination)],
+    )
 
 
 def _arping(result: ArpingResult) -> Judgement:

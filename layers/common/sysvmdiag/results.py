@@ -1,4 +1,4 @@
-"""What the parsers read out of ping, traceroute and arping: the ``result`` of every diagnostic.
+"""What the parsers read out of the tools' outputs: the ``result`` of every diagnostic.
 
 One pydantic model per tool, told apart by ``tool``, so the OpenAPI document shows callers each
 shape and the CLI and notifications format typed values instead of guessing at dict keys. Field
@@ -35,7 +35,7 @@ class IcmpError(_Part):
 
 
 class HopError(_Part):
-    """A traceroute ``!X`` mark, once per hop and address, with what it means."""
+    """A traceroute or tracepath ``!X`` mark, once per hop and address, with what it means."""
 
     hop: int
     address: str | None
@@ -77,6 +77,47 @@ class ArpingReply(_Part):
     address: str
     seq: int
     rtt_ms: float | None = None
+
+
+class MtrHop(_Part):
+    """One hop of mtr's report; an unanswered one ("???") has address null and no times."""
+
+    hop: int
+    address: str | None = None
+    loss_percent: float | None = None
+    sent: int | None = None
+    received: int | None = Field(default=None, description="Derived from sent and loss: mtr prints no count.")
+    last_ms: float | None = None
+    avg_ms: float | None = None
+    best_ms: float | None = None
+    worst_ms: float | None = None
+    stdev_ms: float | None = None
+
+
+# tracepath's word where a hop's address would be when the VM could not send the probe at all.
+PMTU_SEND_FAILED = "send failed"
+
+
+class PmtuHop(_Part):
+    """One hop line of tracepath, in output order (a hop number repeats when tracepath probes it again)."""
+
+    hop: int = Field(description="As printed: the probe's TTL.")
+    address: str | None = Field(
+        default=None, description='Who answered; null for "no reply" and for the VM itself ([LOCALHOST]).'
+    )
+    rtt_ms: float | None = None
+    pmtu: int | None = Field(default=None, description="The smaller path MTU this answer reported.")
+    mark: str | None = Field(
+        default=None, description=f'tracepath\'s "!H", "!N", "!A", "!P", or "{PMTU_SEND_FAILED}".'
+    )
+
+
+class PmtuDrop(_Part):
+    """A router (or, address null, the VM itself) reported that the path needs smaller packets."""
+
+    hop: int = Field(description="As printed: the TTL of the probe it answered; the router is before it.")
+    address: str | None
+    pmtu: int
 
 
 def _parse_error() -> Any:
@@ -138,12 +179,69 @@ class ArpingResult(_ToolResult):
     parse_error: str | None = _parse_error()
 
 
-ParsedResult = Annotated[PingResult | TracerouteResult | ArpingResult, Field(discriminator="tool")]
+class MtrResult(_ToolResult):
+    """Per-hop loss and round-trip statistics of one ``mtr`` report, and whether the destination answered."""
+
+    tool: Literal["mtr"] = "mtr"
+    destination: str | None = None
+    cycles: int | None = Field(default=None, description="Probes sent to each hop (-c).")
+    hops: list[MtrHop] = Field(default_factory=list)
+    reached: bool = Field(default=False, description="The last hop is the destination and answered.")
+    errors: list[ToolMessage] = Field(default_factory=list)
+    parse_error: str | None = _parse_error()
+
+    @property
+    def ended_short(self) -> bool:
+        return not self.reached
+
+
+class PmtuResult(_ToolResult):
+    """The path MTU tracepath found, where it dropped, and how far the probes got."""
+
+    tool: Literal["pmtu"] = "pmtu"
+    destination: str | None = Field(default=None, description="tracepath names it only when reached.")
+    pmtu: int | None = Field(default=None, description="The path MTU of its Resume line.")
+    local_pmtu: int | None = Field(default=None, description="The MTU it started from (first line).")
+    drops: list[PmtuDrop] = Field(default_factory=list)
+    reached: bool = False
+    too_many_hops: bool = Field(default=False, description="The hop limit (-m) ran out first.")
+    hop_count: int | None = Field(
+        default=None, description="Resume's \"hops N\": the destination's distance."
+    )
+    back: int | None = Field(default=None, description='Resume\'s "back N": the hops the replies took.')
+    hops: list[PmtuHop] = Field(default_factory=list)
+    errors: list[HopError | ToolMessage] = Field(default_factory=list)
+    parse_error: str | None = _parse_error()
+
+    @property
+    def ended_short(self) -> bool:
+        return not self.reached
+
+
+class NdiscResult(_ToolResult):
+    """The link-layer address that answered ``ndisc6``'s neighbour solicitation, if any."""
+
+    tool: Literal["ndisc"] = "ndisc"
+    destination: str | None = None
+    interface: str | None = None
+    mac: str | None = Field(default=None, description="Lower case, colon separated.")
+    address: str | None = Field(default=None, description="The address the answer came from.")
+    attempts_timed_out: int = 0
+    responded: bool = False
+    errors: list[ToolMessage] = Field(default_factory=list)
+    parse_error: str | None = _parse_error()
+
+
+AnyResult = PingResult | TracerouteResult | ArpingResult | MtrResult | PmtuResult | NdiscResult
+ParsedResult = Annotated[AnyResult, Field(discriminator="tool")]
 PARSED_RESULT: TypeAdapter[ParsedResult] = TypeAdapter(ParsedResult)
-RESULT_TYPES: dict[str, type[PingResult | TracerouteResult | ArpingResult]] = {
+RESULT_TYPES: dict[str, type[AnyResult]] = {
     "ping": PingResult,
     "traceroute": TracerouteResult,
     "arping": ArpingResult,
+    "mtr": MtrResult,
+    "pmtu": PmtuResult,
+    "ndisc": NdiscResult,
 }
 
 

@@ -13,7 +13,16 @@ from __future__ import annotations
 
 import unicodedata
 
-from sysvmdiag.results import ArpingResult, ParsedResult, PingResult, TracerouteResult
+from sysvmdiag.results import (
+    ArpingResult,
+    MtrResult,
+    NdiscResult,
+    ParsedResult,
+    PingResult,
+    PmtuHop,
+    PmtuResult,
+    TracerouteResult,
+)
 
 # Unicode categories escaped by printable(): controls (C0, DEL, C1: newline, carriage return, ESC),
 # format characters (the bidi embeddings, overrides and isolates U+202A-U+202E and U+2066-U+2069, the
@@ -71,11 +80,35 @@ def detail_lines(result: ParsedResult) -> list[str]:
             addresses = sorted({probe.address or "*" for probe in hop.probes}) or ["*"]
             rtts = " ".join(ms(probe.rtt_ms) for probe in hop.probes if probe.rtt_ms is not None)
             lines.append(f"  {hop.hop:>2}  {', '.join(addresses):<18} {rtts}")
+    if isinstance(result, MtrResult):  # mtr's own columns, but for StDev
+        lines.extend(
+            f"  {hop.hop:>2}  {hop.address or '???':<18} {number(hop.loss_percent)}% loss "
+            f"({number(hop.received)}/{number(hop.sent)}), avg {ms(hop.avg_ms)}, best {ms(hop.best_ms)}, "
+            f"worst {ms(hop.worst_ms)}"
+            for hop in result.hops
+        )
+    if isinstance(result, PmtuResult):
+        lines.append(f"  pmtu {number(result.pmtu)}, starting from {number(result.local_pmtu)}")
+        lines.extend(_pmtu_hop_line(hop) for hop in result.hops)
     if isinstance(result, ArpingResult):
         lines.extend(
             f"  reply from {reply.address} [{reply.mac}] {ms(reply.rtt_ms)}" for reply in result.replies
         )
+    if isinstance(result, NdiscResult):
+        lines.append(
+            f"  reply from {result.address or '?'} [{result.mac}]"
+            if result.responded
+            else f"  no reply on {result.interface or '?'}, {result.attempts_timed_out} attempt(s) timed out"
+        )
     return [printable(line) for line in lines]
+
+
+def _pmtu_hop_line(hop: PmtuHop) -> str:
+    """One tracepath line: who answered (or "no reply"), its rtt, and the pmtu or mark it gave."""
+    who = hop.address or ("no reply" if hop.mark is None and hop.pmtu is None else "this VM")
+    rtt = ms(hop.rtt_ms) if hop.rtt_ms is not None else None
+    tail = " ".join(part for part in (rtt, f"pmtu {hop.pmtu}" if hop.pmtu else None, hop.mark) if part)
+    return f"  {hop.hop:>2}  {who:<18} {tail}".rstrip()
 
 
 def verdict_line(verdict: str, causes: list[tuple[str, str]]) -> str:
@@ -91,12 +124,20 @@ def verdict_line(verdict: str, causes: list[tuple[str, str]]) -> str:
 
 
 def one_line(result: ParsedResult, destination: str) -> str:
-    """A short line for a notification: loss and average rtt, or how far a traceroute got; errors counted.
+    """A short line for a notification: loss and average rtt, how far a trace got, the path MTU, or the
+    MAC that answered; errors counted.
 
     ``destination`` is the address asked for, shown when the output did not name one.
     """
     if isinstance(result, TracerouteResult):
-        line = _traceroute_line(result, result.destination or destination)
+        answers = [(hop.hop, probe.address) for hop in result.hops for probe in hop.probes if probe.address]
+        line = _trace_line(result.reached, result.destination or destination, len(result.hops), answers)
+    elif isinstance(result, MtrResult):
+        line = _mtr_line(result, result.destination or destination)
+    elif isinstance(result, PmtuResult):
+        line = _pmtu_line(result, result.destination or destination)
+    elif isinstance(result, NdiscResult):
+        line = _ndisc_line(result, result.destination or destination)
     else:
         line = (
             f"{number(result.received)}/{number(result.transmitted)} replies, "
@@ -109,12 +150,62 @@ def one_line(result: ParsedResult, destination: str) -> str:
     return printable(line)
 
 
-def _traceroute_line(result: TracerouteResult, destination: str) -> str:
-    if result.reached:
-        return f"reached {destination} in {len(result.hops)} hop(s)"
-    line = f"{destination} not reached after {len(result.hops)} hop(s)"
-    answered = [(hop.hop, probe.address) for hop in result.hops for probe in hop.probes if probe.address]
-    if answered:
-        hop, address = answered[-1]
+def _trace_line(reached: bool, destination: str, hops: int, answers: list[tuple[int, str]]) -> str:
+    """How far a traceroute or mtr got: ``answers`` are (hop, address) of every answer, in order."""
+    if reached:
+        return f"reached {destination} in {hops} hop(s)"
+    line = f"{destination} not reached after {hops} hop(s)"
+    if answers:
+        hop, address = answers[-1]
         line += f", last answer from {address} at hop {hop}"
+    return line
+
+
+def _mtr_line(result: MtrResult, destination: str) -> str:
+    answers = [(hop.hop, hop.address) for hop in result.hops if hop.address and hop.received]
+    line = _trace_line(result.reached, destination, len(result.hops), answers)
+    if result.reached:
+        last = result.hops[-1]
+        line += f", {number(last.loss_percent)}% loss, avg {number(last.avg_ms)} ms"
+    return line
+
+
+def _pmtu_line(result: PmtuResult, destination: str) -> str:
+    """The path MTU, how far tracepath got, and each drop at the router that reported it."""
+    last_hop = result.hops[-1].hop if result.hops else 0
+    line = f"pmtu {number(result.pmtu)} toward {destination}, "
+    line += (
+        f"reached in {result.hop_count or last_hop} hop(s)"
+        if result.reached
+        else f"not reached after {last_hop} hop(s)"
+    )
+    drops, before = [], result.local_pmtu
+    for drop in result.drops:
+        where = _router_hop(result, drop.hop, drop.address)
+        drops.append(f"from {number(before)} to {drop.pmtu} at {drop.address or 'this VM'} ({where})")
+        before = drop.pmtu
+    if drops:
+        line += "; drops " + ", ".join(drops)
+    return line
+
+
+def _router_hop(result: PmtuResult, probed: int, address: str | None) -> str:
+    """Where the router that reported a drop is: the hop it answered "time exceeded" at, if it did."""
+    hop = next(
+        (
+            hop.hop
+            for hop in result.hops
+            if address and hop.address == address and hop.pmtu is None and not hop.mark
+        ),
+        None,
+    )
+    return f"hop {hop}" if hop is not None else f"before hop {probed}"
+
+
+def _ndisc_line(result: NdiscResult, destination: str) -> str:
+    if not result.responded:
+        return f"no answer from {destination}, {result.attempts_timed_out} attempt(s) timed out"
+    line = f"{destination} is at {result.mac}"
+    if result.address and result.address != destination:
+        line += f" (answered by {result.address})"
     return line

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class Verdict(StrEnum):
     """What the run says of the path to the destination."""
 
-    REACHABLE = "reachable"  # every probe answered (ping), the destination answered (traceroute, arping)
+    REACHABLE = "reachable"  # every probe answered (ping, mtr), the destination answered (the others)
     PARTIAL = "partial"  # some probes answered, some did not
     UNREACHABLE = "unreachable"  # nothing came back from the destination
     UNDETERMINED = "undetermined"  # the evidence does not say: never guessed
@@ -36,6 +36,7 @@ class CauseCode(StrEnum):
     ADMIN_PROHIBITED = "ADMIN_PROHIBITED"
     ICMP_ERROR = "ICMP_ERROR"
     ARP_NO_REPLY = "ARP_NO_REPLY"
+    NDISC_NO_REPLY = "NDISC_NO_REPLY"
     PACKET_LOSS = "PACKET_LOSS"
     HOP_LIMIT = "HOP_LIMIT"
     OTHER_ADDRESS_ANSWERED = "OTHER_ADDRESS_ANSWERED"
@@ -57,47 +58,57 @@ class CauseCode(StrEnum):
 CAUSES: dict[CauseCode, tuple[tuple[Verdict, ...], str]] = {
     CauseCode.NO_REPLY: (
         (_U,),
-        "No probe got a reply and nothing sent an ICMP error back (ping, or a traceroute no hop answered).",
+        "No probe got a reply and nothing sent an ICMP error back (ping; traceroute, mtr or pmtu: no hop "
+        "answered).",
     ),
     CauseCode.NO_REPLY_AFTER_HOP: (
         (_U,),
-        "traceroute: the hop named (`hop`, `address`) was the last to answer; every probe past it "
-        "went unanswered, so look there or just beyond.",
+        "traceroute, mtr, pmtu: the hop named (`hop`, `address`) was the last to answer; every probe "
+        "past it went unanswered, so look there or just beyond.",
     ),
     CauseCode.HOST_UNREACHABLE: (
         (_U, _P),
         "The router named (`address`) could not deliver to the destination host (ICMP host or address "
-        "unreachable, traceroute `!H`): usually nothing answers ARP or neighbour discovery there.",
+        "unreachable, traceroute or pmtu `!H`): usually nothing answers ARP or neighbour discovery there.",
     ),
     CauseCode.NET_UNREACHABLE: (
         (_U, _P),
         "The router named (`address`) has no route to the destination's network (ICMP network "
-        "unreachable or no route, traceroute `!N`).",
+        "unreachable or no route, traceroute or pmtu `!N`).",
     ),
     CauseCode.ADMIN_PROHIBITED: (
         (_U, _P),
         "The router or host named (`address`) refused the probes: communication administratively "
-        "prohibited or packet filtered (traceroute `!X`, `!A`, `!C`): a firewall or ACL.",
+        "prohibited or packet filtered (traceroute `!X`, `!A`, `!C`, pmtu `!A`): a firewall or ACL.",
     ),
     CauseCode.ICMP_ERROR: (
         (_U, _P),
-        "Another ICMP error or traceroute mark (e.g. time exceeded, `!P`, `!F`), quoted in the message.",
+        "Another ICMP error or traceroute mark (e.g. time exceeded, `!P`, `!F`), quoted in the message; "
+        "for mtr, a router (`hop`, `address`) answering in the destination's place with an error mtr's "
+        "report does not name.",
     ),
     CauseCode.ARP_NO_REPLY: (
         (_U,),
         "arping: nobody on the link answered ARP for the destination.",
     ),
+    CauseCode.NDISC_NO_REPLY: (
+        (_U,),
+        "ndisc: nobody on the link answered IPv6 neighbour solicitation for the destination (the IPv6 "
+        "twin of `ARP_NO_REPLY`).",
+    ),
     CauseCode.PACKET_LOSS: (
         (_P,),
-        "Some probes got no reply; the message gives the loss and the counts.",
+        "Some probes got no reply (ping; mtr: to the destination); the message gives the loss and the "
+        "counts.",
     ),
     CauseCode.HOP_LIMIT: (
         (_D,),
-        "traceroute: hops still answered when the hop limit (`-m`) ran out; raise it to see further.",
+        "traceroute, pmtu: hops still answered when the hop limit (`-m`) ran out; raise it to see further.",
     ),
     CauseCode.OTHER_ADDRESS_ANSWERED: (
         (_D,),
-        "traceroute: the last hop answered from an address (`address`) other than the destination's.",
+        "traceroute, mtr: the last hop answered from an address (`address`) other than the destination's "
+        "(for mtr, an error from it or the hop limit: its report does not say which).",
     ),
     CauseCode.TIMEOUT: (
         (_D,),
@@ -109,7 +120,8 @@ CAUSES: dict[CauseCode, tuple[tuple[Verdict, ...], str]] = {
     ),
     CauseCode.TOOL_ERROR: (
         (_D,),
-        "The tool itself failed (an exit status that is not its answer, or an error on stderr, quoted).",
+        "The tool itself failed (an exit status that is not its answer, an error on stderr, quoted, or "
+        "tracepath's `send failed`).",
     ),
     CauseCode.UNREADABLE_OUTPUT: (
         (_D,),
@@ -125,7 +137,7 @@ class Cause(BaseModel):
 
     code: CauseCode
     message: str = Field(description="A sentence for a person, naming what the evidence shows.")
-    hop: int | None = Field(default=None, description="The traceroute hop it concerns, if any.")
+    hop: int | None = Field(default=None, description="The hop (traceroute, mtr, pmtu) it concerns, if any.")
     address: str | None = Field(default=None, description="The address that answered (or last did).")
 
 

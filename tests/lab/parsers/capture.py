@@ -1,4 +1,5 @@
-"""Capture real ping / traceroute / arping outputs from the namespace lab as parser fixtures.
+"""Capture real tool outputs (ping, traceroute, arping, mtr, tracepath, ndisc6) from the namespace lab as
+parser fixtures.
 
 Run as root with the lab up (``simvms up``)::
 
@@ -7,8 +8,13 @@ Run as root with the lab up (``simvms up``)::
 
 Each capture runs one tool inside one lab host's network namespace (``ip netns exec
 <prefix>-<host>``, argv only, no shell) and is stored as ``outputs/<name>.json`` with the
-command, stdout, stderr and exit code. Only lab addresses are ever targeted: a destination that
-is not inside one of the topology's networks is refused before anything is sent.
+command, stdout, stderr and exit code; ``tool`` is the diagnostic type (``pmtu`` runs tracepath,
+``ndisc`` ndisc6). Only lab addresses are ever targeted: a destination that is not inside one of
+the topology's networks is refused before anything is sent.
+
+Some fixtures are stand-ins (``host`` is ``capture-netns``): captured in a throwaway lab of three
+namespaces (cp-a -- cp-r -- cp-b, 10.99.0.0/16 and fd99::/16, the second link 1400 bytes) while the
+lab had no such path, with the same options as their capture here. Running this script replaces them.
 """
 
 from __future__ import annotations
@@ -30,19 +36,50 @@ OUTPUTS_DIR = GOLDEN_OUTPUTS
 NETNS_DIR = Path("/run/netns")
 CAPTURE_TIMEOUT_SECONDS = 60
 
+# The stand-in fixtures' host and the networks of the throwaway lab they were captured in.
+STAND_IN_HOST = "capture-netns"
+STAND_IN_NETWORKS = (ipaddress.ip_network("10.99.0.0/16"), ipaddress.ip_network("fd99::/16"))
+
+# The diagnostic types whose program has another name; the fixtures' ``tool`` is the type.
+TYPE_OF_PROGRAM = {"tracepath": "pmtu", "ndisc6": "ndisc"}
+# ndisc6 takes the interface after the destination (``ndisc6 ... DEST IFACE``); the others end with it.
+DESTINATION_BEFORE_INTERFACE = frozenset({"ndisc"})
+
+# What a pmtu capture needs of the host's path MTU cache: empty (the drop shows), or filled by a
+# first run of the same command (tracepath starts at the cached MTU and no drop shows).
+FLUSH_PMTU = "flush"
+WARM_PMTU = "warm"
+
+
+def destination_of(tool: str, argv: list[str] | tuple[str, ...]) -> str:
+    """The address a run of ``tool`` (a diagnostic type) with ``argv`` targets."""
+    return argv[-2] if tool in DESTINATION_BEFORE_INTERFACE else argv[-1]
+
 
 @dataclass(frozen=True)
 class Capture:
-    """One tool run to record: on which lab host, with which argv (destination last)."""
+    """One tool run to record: on which lab host, with which argv (destination last, or before ndisc6's
+    interface)."""
 
     name: str
     host: str
     argv: tuple[str, ...]
     description: str
+    pmtu_cache: str | None = None  # FLUSH_PMTU or WARM_PMTU before the run
+
+    @property
+    def tool(self) -> str:
+        """The diagnostic type, as the fixture and the parsers name it."""
+        return TYPE_OF_PROGRAM.get(self.argv[0], self.argv[0])
 
     @property
     def destination(self) -> str:
-        return self.argv[-1]
+        return destination_of(self.tool, self.argv)
+
+
+MTR = ("mtr", "-n", "-j", "-c", "5", "-i", "1", "-G", "2", "-m", "20")
+TRACEPATH = ("tracepath", "-n", "-m", "10")
+NDISC6 = ("ndisc6", "-n", "-r", "3", "-w", "1000")
 
 
 CAPTURES: tuple[Capture, ...] = (
@@ -142,6 +179,79 @@ CAPTURES: tuple[Capture, ...] = (
         ("arping", "-c", "2", "-w", "4", "-i", "eth2", "203.0.113.99"),
         "VR arpings a free public address: nobody answers.",
     ),
+    Capture(
+        "mtr_v4_ok",
+        "vr",
+        (*MTR, "198.51.100.80"),
+        "mtr's JSON report from the VR to the web server: r1, r2, then the web server, every probe answered.",
+    ),
+    Capture("mtr_v6_ok", "vr", (*MTR, "2001:db8:52::80"), "The same over IPv6."),
+    Capture(
+        "mtr_host_unreachable",
+        "vr",
+        (*MTR, "198.51.100.99"),
+        "mtr to a free address of the web server's network: r2 answers its hop, then the next one in the "
+        "destination's place (ARP fails there: host unreachable, which mtr's report does not name).",
+    ),
+    Capture(
+        "mtr_no_such_interface",
+        "vr",
+        (*MTR, "-I", "eth9", "198.51.100.80"),
+        "mtr told to send from an interface the VM does not have: it fails on stderr, exit 1, no report.",
+    ),
+    Capture(
+        "pmtu_drop",
+        "vr",
+        (*TRACEPATH, "198.51.100.130"),
+        "tracepath to the narrow network (MTU 1400) behind r2 with an empty PMTU cache: r2 answers "
+        "'pmtu 1400' (frag needed) and the host is reached at 1400.",
+        pmtu_cache=FLUSH_PMTU,
+    ),
+    Capture(
+        "pmtu_cached",
+        "vr",
+        (*TRACEPATH, "198.51.100.130"),
+        "The same right after a first run: the kernel has cached the path MTU, tracepath starts at 1400 "
+        "and no hop reports a drop.",
+        pmtu_cache=WARM_PMTU,
+    ),
+    Capture(
+        "pmtu_v6",
+        "vr",
+        (*TRACEPATH, "2001:db8:53::130"),
+        "tracepath over IPv6 to the narrow network with an empty PMTU cache: r2 answers 'packet too big' "
+        "(pmtu 1400); reached.",
+        pmtu_cache=FLUSH_PMTU,
+    ),
+    Capture(
+        # The target of traceroute_stars. Unlike traceroute's 1 s wait, tracepath may outlast the ARP
+        # failure (3 s) and print '!H' from the VR's own address instead of 'no reply' hops.
+        "pmtu_no_reply",
+        "vr",
+        (*TRACEPATH, "10.1.1.99"),
+        "tracepath to a free guest address: no hop answers ('no reply' up to -m, 'Too many hops').",
+        pmtu_cache=FLUSH_PMTU,
+    ),
+    Capture(
+        "pmtu_host_unreachable",
+        "vr",
+        (*TRACEPATH, "198.51.100.150"),
+        "tracepath to a free address of the narrow network: after the drop to 1400, ARP fails at r2 and it "
+        "answers '!H'; no 'hops'/'back' in Resume.",
+        pmtu_cache=FLUSH_PMTU,
+    ),
+    Capture(
+        "ndisc_ok",
+        "vr",
+        (*NDISC6, "2001:db8:1:1::11", "eth0"),
+        "VR solicits guest1a on its guest interface: the guest answers with its link-layer address, exit 0.",
+    ),
+    Capture(
+        "ndisc_no_response",
+        "vr",
+        (*NDISC6, "2001:db8:1:1::99", "eth0"),
+        "VR solicits a free guest address: three attempts time out, 'No response.', exit 2 (all on stdout).",
+    ),
 )
 
 
@@ -193,11 +303,27 @@ def settle_neighbour(namespace: str, destination: str) -> None:
         time.sleep(0.1)
 
 
+def prepare_pmtu_cache(namespace: str, capture: Capture) -> None:
+    """Empty the host's path MTU cache (IPv4 and IPv6), then for WARM_PMTU fill it with a first run."""
+    if capture.pmtu_cache is None:
+        return
+    for family in ("-4", "-6"):
+        subprocess.run(["ip", "-n", namespace, family, "route", "flush", "cache"], timeout=10, check=True)
+    if capture.pmtu_cache == WARM_PMTU:
+        subprocess.run(
+            ["ip", "netns", "exec", namespace, *capture.argv],
+            capture_output=True,
+            timeout=CAPTURE_TIMEOUT_SECONDS,
+            check=False,
+        )
+
+
 def run_capture(capture: Capture, topology: Topology) -> dict[str, object]:
     """Run one capture inside its host's namespace and return the fixture record."""
     check_lab_destination(topology, capture.destination)
     namespace = namespace_of(topology, capture.host)
     settle_neighbour(namespace, capture.destination)
+    prepare_pmtu_cache(namespace, capture)
     completed = subprocess.run(
         ["ip", "netns", "exec", namespace, *capture.argv],
         capture_output=True,
@@ -210,7 +336,7 @@ def run_capture(capture: Capture, topology: Topology) -> dict[str, object]:
         "description": capture.description,
         "host": capture.host,
         "namespace": namespace,
-        "tool": capture.argv[0],
+        "tool": capture.tool,
         "argv": list(capture.argv),
         "command": shlex.join(capture.argv),
         "stdout": completed.stdout,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 import shlex
 from typing import Any
 
@@ -10,14 +12,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sysvmdiag.parsers import parse_output
+from sysvmdiag.parsers import PARSERS, parse_output
+from sysvmdiag.toolargs import TOOLS as VM_TOOLS
 from sysvmdiag.toolargs import parse_command_line
 from sysvmdiag.topology.model import DEFAULT_TOPOLOGY_FILE, load_topology, stable_mac
 from tests.conftest import GOLDEN_OUTPUTS
 from tests.lab.parsers.capture import (
     CAPTURES,
+    STAND_IN_HOST,
+    STAND_IN_NETWORKS,
     CaptureRefused,
     check_lab_destination,
+    destination_of,
 )
 from tests.unit.parsers.wire import parse_wire
 
@@ -38,6 +44,11 @@ def probe_addresses(hop: dict[str, Any]) -> list[str | None]:
     return [probe["address"] for probe in hop["probes"]]
 
 
+def destination(name: str) -> str:
+    record = fixture(name)
+    return destination_of(record["tool"], record["argv"])
+
+
 # --- the fixtures themselves ---------------------------------------------------------------------
 
 
@@ -53,24 +64,45 @@ def test_capture_refuses_addresses_outside_the_lab(destination: str) -> None:
 
 @pytest.mark.parametrize("name", FIXTURE_NAMES)
 def test_every_capture_targets_a_lab_address(name: str) -> None:
-    check_lab_destination(load_topology(DEFAULT_TOPOLOGY_FILE), fixture(name)["argv"][-1])
+    if fixture(name)["host"] == STAND_IN_HOST:  # the throwaway lab's own addresses, see capture.py
+        assert any(ipaddress.ip_address(destination(name)) in network for network in STAND_IN_NETWORKS)
+    else:
+        check_lab_destination(load_topology(DEFAULT_TOPOLOGY_FILE), destination(name))
+
+
+@pytest.mark.parametrize("name", [name for name in FIXTURE_NAMES if fixture(name)["host"] == STAND_IN_HOST])
+def test_a_stand_in_is_its_capture_run_elsewhere(name: str) -> None:
+    """Recapturing a stand-in in the lab is a rerun: the same tool and options, another destination."""
+    record = fixture(name)
+    capture = next(capture for capture in CAPTURES if capture.name == name)
+    assert record["tool"] == capture.tool
+    lab_argv = [capture.destination if token == destination(name) else token for token in record["argv"]]
+    assert lab_argv == list(capture.argv)
+    assert record["namespace"].startswith("cp-")
 
 
 @pytest.mark.parametrize("name", FIXTURE_NAMES)
 def test_fixture_records_a_command_the_vm_side_accepts(name: str) -> None:
     record = fixture(name)
     assert record["command"] == shlex.join(record["argv"])
-    assert parse_command_line(record["command"]) == record["argv"]
     assert isinstance(record["exit_code"], int)
-    assert record["stdout"]
+    assert record["stdout"] or (record["stderr"] and record["exit_code"])  # an answer, or the tool failing
+    if record["tool"] not in VM_TOOLS and record["argv"][0] not in VM_TOOLS:
+        pytest.skip(f"the VM side does not know {record['tool']} yet")
+    assert parse_command_line(record["command"]) == record["argv"]
 
 
 @pytest.mark.parametrize("name", FIXTURE_NAMES)
 def test_fixture_parses_cleanly(name: str) -> None:
-    result = parsed(name)
+    result, record = parsed(name), fixture(name)
+    assert result["tool"] == record["tool"]
+    if not record["stdout"]:  # the tool failed: nothing to read, and its stderr kept
+        assert "produced no output" in result["parse_error"]
+        assert [error["message"] for error in result["errors"]] == record["stderr"].splitlines()
+        return
     assert result["parse_error"] is None
-    assert result["tool"] == fixture(name)["tool"]
-    assert result["destination"] == fixture(name)["argv"][-1]
+    named_when_reached = record["tool"] == "pmtu" and not result["reached"]  # tracepath prints no header
+    assert result["destination"] == (None if named_when_reached else destination(name))
 
 
 # --- ping ------------------------------------------------------------------------------------------
@@ -314,20 +346,427 @@ def test_arping_reply_time_units_become_milliseconds(printed: str, rtt_ms: float
     assert parse_wire("arping", stdout, "", 0)["replies"][0]["rtt_ms"] == rtt_ms
 
 
+# --- mtr -------------------------------------------------------------------------------------------
+# The captures' facts are asserted so that they hold for the lab's recapture too (see capture.py).
+
+
+def raw_hubs(name: str) -> list[dict[str, Any]]:
+    return json.loads(fixture(name)["stdout"])["report"]["hubs"]
+
+
+def mtr_report(destination: str, *hubs: tuple[str, float, float]) -> str:
+    """mtr -j's report (its 4-space indent) with a hub per (host, Loss%, Avg) after the captured header."""
+    header = json.loads(fixture("mtr_v4_ok")["stdout"])["report"]["mtr"] | {"dst": destination}
+    report = {
+        "report": {
+            "mtr": header,
+            "hubs": [
+                {
+                    "count": count,
+                    "host": host,
+                    "Loss%": loss,
+                    "Snt": 5,
+                    "Last": avg,
+                    "Avg": avg,
+                    "Best": avg,
+                    "Wrst": avg,
+                    "StDev": 0.0,
+                }
+                for count, (host, loss, avg) in enumerate(hubs, 1)
+            ],
+        }
+    }
+    return json.dumps(report, indent=4) + "\n"
+
+
+@pytest.mark.parametrize("name", ["mtr_v4_ok", "mtr_v6_ok"])
+def test_mtr_every_hop_answers_every_probe(name: str) -> None:
+    result = parsed(name)
+    assert (result["destination"], result["cycles"], result["reached"]) == (destination(name), 5, True)
+    assert result["hops"][-1]["address"] == destination(name)
+    assert [hop["hop"] for hop in result["hops"]] == list(range(1, len(result["hops"]) + 1))
+    for hop, hub in zip(result["hops"], raw_hubs(name), strict=True):
+        assert hop == {
+            "hop": hub["count"],
+            "address": hub["host"],
+            "loss_percent": 0.0,
+            "sent": 5,
+            "received": 5,
+            "last_ms": hub["Last"],
+            "avg_ms": hub["Avg"],
+            "best_ms": hub["Best"],
+            "worst_ms": hub["Wrst"],
+            "stdev_ms": hub["StDev"],
+        }
+    assert result["errors"] == []
+
+
+def test_mtr_v4_stand_in_values() -> None:
+    if fixture("mtr_v4_ok")["host"] != STAND_IN_HOST:
+        pytest.skip("recaptured in the lab")
+    hops = parsed("mtr_v4_ok")["hops"]
+    assert [(hop["address"], hop["avg_ms"], hop["worst_ms"]) for hop in hops] == [
+        ("10.99.1.1", 0.095, 0.132),
+        ("10.99.2.2", 0.098, 0.116),
+    ]
+
+
+def test_mtr_router_answers_in_place_of_an_unreachable_host() -> None:
+    result = parsed("mtr_host_unreachable")
+    assert result["reached"] is False
+    router, in_place = result["hops"][-2:]
+    assert router["address"] == in_place["address"] != destination("mtr_host_unreachable")
+    assert in_place["hop"] == router["hop"] + 1 and in_place["received"] > 0
+    # ARP gives up after about 3 s: the router's errors come back that late.
+    assert in_place["worst_ms"] > 1000
+
+
+def test_mtr_fails_on_an_unknown_interface() -> None:
+    result = parsed("mtr_no_such_interface")
+    assert result["hops"] == [] and result["destination"] is None and result["reached"] is False
+    assert result["errors"] == [{"message": "mtr: no such interface"}]
+    assert result["parse_error"] == "mtr produced no output (exit code 1)"
+
+
+def test_mtr_unanswered_hop_has_no_address_and_no_times() -> None:
+    stdout = mtr_report("10.99.2.2", ("10.99.1.1", 0.0, 0.091), ("???", 100.0, 0.0))
+    result = parse_wire("mtr", stdout, "", 0)
+    assert result["hops"][1] == {
+        "hop": 2,
+        "address": None,
+        "loss_percent": 100.0,
+        "sent": 5,
+        "received": 0,
+        "last_ms": None,
+        "avg_ms": None,
+        "best_ms": None,
+        "worst_ms": None,
+        "stdev_ms": None,
+    }
+    assert result["reached"] is False and result["parse_error"] is None
+
+
+@pytest.mark.parametrize(("loss", "received"), [(40.0, 3), (33.3, 3), (66.7, 2), (100.0, 0), (0.0, 5)])
+def test_mtr_received_is_derived_from_sent_and_loss(loss: float, received: int) -> None:
+    result = parse_wire("mtr", mtr_report("10.99.2.2", ("10.99.2.2", loss, 0.092)), "", 0)
+    assert result["hops"][0]["received"] == received
+    assert result["reached"] is (received > 0)
+
+
+def test_mtr_ipv6_destination_is_compared_by_value() -> None:
+    result = parse_wire("mtr", mtr_report("fd99:2::2", ("fd99:2:0::2", 0.0, 0.1)), "", 0)
+    assert result["reached"] is True
+
+
+def test_mtr_report_cut_short_keeps_every_whole_hop() -> None:
+    stdout = fixture("mtr_v4_ok")["stdout"]
+    result = parse_wire("mtr", stdout[: stdout.rindex('"count"')], "", None)  # into the last hop
+    assert result["destination"] == destination("mtr_v4_ok") and result["cycles"] == 5
+    assert [(hop["hop"], hop["address"]) for hop in result["hops"]] == [
+        (hub["count"], hub["host"]) for hub in raw_hubs("mtr_v4_ok")[:-1]
+    ]
+    assert result["reached"] is False
+    assert result["parse_error"].startswith("mtr output is not whole JSON (")
+
+
+@pytest.mark.parametrize(
+    ("stdout", "parse_error"),
+    [
+        ("[1, 2]\n", "mtr output has no report object"),
+        ('{"report": {"hubs": []}}\n', "mtr's report names no destination"),
+        ("mtr: something else\n", "mtr output is not whole JSON (Expecting value, character 0)"),
+        (
+            '{"report": {"mtr": {"dst": "10.99.2.2"}, "hubs": [{"host": "10.99.1.1"}, 7]}}',
+            "2 hop(s) of mtr's report were not understood",
+        ),
+        ("[" * 100_000 + "]" * 100_000, "mtr output is not JSON (RecursionError)"),
+    ],
+)
+def test_mtr_odd_reports_say_what_is_wrong(stdout: str, parse_error: str) -> None:
+    assert parse_wire("mtr", stdout, "", 0)["parse_error"] == parse_error
+
+
+def test_mtr_older_quoted_counts_and_odd_numbers() -> None:
+    stdout = mtr_report("10.99.2.2", ("10.99.2.2", 0.0, 0.1)).replace('"count": 1', '"count": "1"')
+    stdout = stdout.replace('"StDev": 0.0', '"StDev": NaN').replace('"Snt": 5', '"Snt": "5"')
+    hop = parse_wire("mtr", stdout, "", 0)["hops"][0]
+    assert (hop["hop"], hop["sent"], hop["received"], hop["stdev_ms"]) == (1, 5, 5, None)
+
+
+def test_mtr_resolve_failure_exits_0_with_only_stderr() -> None:
+    # mtr 0.95 with -4 and an IPv6 destination (captured in the throwaway lab): exit 0, nothing on stdout.
+    stderr = "mtr: Failed to resolve host: fd99:2::2: Address family for hostname not supported\n"
+    result = parse_wire("mtr", "", stderr, 0)
+    assert result["errors"] == [{"message": stderr.strip()}]
+    assert result["parse_error"] == "mtr produced no output (exit code 0)"
+
+
+# --- pmtu (tracepath) ------------------------------------------------------------------------------
+
+# Captured in the throwaway lab (capture.py), as hand-written cases: the lab has no firewall rule for them.
+TRACEPATH_V6_ADMIN_PROHIBITED = (
+    " 1?: [LOCALHOST]                        0.027ms pmtu 1500\n"
+    " 1:  fd99:1::1                                             0.080ms \n"
+    " 1:  fd99:1::1                                             0.013ms \n"
+    " 2:  fd99:1::1                                             0.017ms pmtu 1400\n"
+    " 2:  fd99:1::1                                             0.015ms !A\n"
+    "     Resume: pmtu 1400 \n"
+)
+TRACEPATH_NO_ROUTE = " 1:  send failed\n     Resume: pmtu 65535 \n"
+TRACEPATH_SILENT_ROUTER = (  # its time exceeded dropped, its frag needed let through
+    " 1?: [LOCALHOST]                      pmtu 1500\n"
+    " 1:  no reply\n"
+    " 2:  10.99.1.1                                             0.093ms pmtu 1400\n"
+    + "".join(f"{hop:2}:  no reply\n" for hop in range(2, 11))
+    + "     Too many hops: pmtu 1400\n     Resume: pmtu 1400 \n"
+)
+
+
+def pmtu_hop(
+    hop: int,
+    address: str | None,
+    rtt_ms: float | None = None,
+    pmtu: int | None = None,
+    mark: str | None = None,
+) -> dict[str, Any]:
+    return {"hop": hop, "address": address, "rtt_ms": rtt_ms, "pmtu": pmtu, "mark": mark}
+
+
+@pytest.mark.parametrize("name", ["pmtu_drop", "pmtu_v6"])
+def test_pmtu_drop_reported_by_the_router_before_the_narrow_link(name: str) -> None:
+    result = parsed(name)
+    assert (result["pmtu"], result["local_pmtu"], result["reached"]) == (1400, 1500, True)
+    [drop] = result["drops"]
+    assert drop["pmtu"] == 1400
+    # The router answered time exceeded for the hop before, then "pmtu 1400" probing this one.
+    assert (drop["hop"], drop["address"], 1400) in [
+        (hop["hop"], hop["address"], hop["pmtu"]) for hop in result["hops"]
+    ]
+    assert any(hop["hop"] == drop["hop"] - 1 and hop["address"] == drop["address"] for hop in result["hops"])
+    last = result["hops"][-1]
+    assert (last["hop"], last["address"], last["mark"]) == (result["hop_count"], destination(name), None)
+    assert result["back"] == result["hop_count"] and result["too_many_hops"] is False
+    assert result["errors"] == []
+
+
+def test_pmtu_drop_stand_in_lines() -> None:
+    if fixture("pmtu_drop")["host"] != STAND_IN_HOST:
+        pytest.skip("recaptured in the lab")
+    assert parsed("pmtu_drop")["hops"] == [
+        pmtu_hop(1, "10.99.1.1", 0.087),
+        pmtu_hop(1, "10.99.1.1", 0.01),
+        pmtu_hop(2, "10.99.1.1", 0.01, pmtu=1400),
+        pmtu_hop(2, "10.99.2.2", 0.019),
+    ]
+    assert parsed("pmtu_drop")["drops"] == [{"hop": 2, "address": "10.99.1.1", "pmtu": 1400}]
+
+
+def test_pmtu_cached_starts_small_and_sees_no_drop() -> None:
+    result = parsed("pmtu_cached")
+    assert (result["pmtu"], result["local_pmtu"], result["drops"], result["reached"]) == (
+        1400,
+        1400,
+        [],
+        True,
+    )
+    assert all(hop["pmtu"] is None for hop in result["hops"])
+    assert result["hops"][-1]["address"] == destination("pmtu_cached")
+
+
+def test_pmtu_v6_localhost_line_has_a_time_and_is_no_hop() -> None:
+    result = parsed("pmtu_v6")
+    assert fixture("pmtu_v6")["stdout"].splitlines()[0].split()[2].endswith("ms")
+    assert result["hops"][0]["hop"] == 1 and result["hops"][0]["address"] is not None
+
+
+def test_pmtu_no_reply_until_the_hop_limit() -> None:
+    result = parsed("pmtu_no_reply")
+    assert result["hops"] == [pmtu_hop(hop, None) for hop in range(1, 11)]
+    assert (result["too_many_hops"], result["reached"], result["pmtu"], result["local_pmtu"]) == (
+        True,
+        False,
+        1500,
+        1500,
+    )
+    assert (result["drops"], result["hop_count"], result["back"], result["errors"]) == ([], None, None, [])
+
+
+def test_pmtu_host_unreachable_mark_ends_it() -> None:
+    result = parsed("pmtu_host_unreachable")
+    last = result["hops"][-1]
+    assert last["mark"] == "!H" and last["rtt_ms"] > 1000  # after ARP gave up
+    assert result["errors"] == [
+        {"hop": last["hop"], "address": last["address"], "message": "!H host unreachable"}
+    ]
+    assert (result["reached"], result["too_many_hops"], result["hop_count"], result["back"]) == (
+        False,
+        False,
+        None,
+        None,
+    )
+    assert (result["pmtu"], [drop["pmtu"] for drop in result["drops"]]) == (1400, [1400])
+
+
+def test_pmtu_admin_prohibited_over_ipv6() -> None:
+    result = parse_wire("pmtu", TRACEPATH_V6_ADMIN_PROHIBITED, "", 0)
+    assert result["hops"][-1] == pmtu_hop(2, "fd99:1::1", 0.015, mark="!A")
+    assert result["errors"] == [
+        {"hop": 2, "address": "fd99:1::1", "message": "!A communication administratively prohibited"}
+    ]
+    assert (result["pmtu"], result["local_pmtu"], result["parse_error"]) == (1400, 1500, None)
+
+
+def test_pmtu_send_failed_is_a_mark_without_address() -> None:
+    result = parse_wire("pmtu", TRACEPATH_NO_ROUTE, "", 0)
+    assert result["hops"] == [pmtu_hop(1, None, mark="send failed")]
+    assert result["errors"] == [
+        {"hop": 1, "address": None, "message": "send failed the VM could not send the probe (no route?)"}
+    ]
+    assert (result["pmtu"], result["local_pmtu"], result["parse_error"]) == (65535, None, None)
+
+
+def test_pmtu_drop_from_a_router_that_is_otherwise_silent() -> None:
+    result = parse_wire("pmtu", TRACEPATH_SILENT_ROUTER, "", 0)
+    assert result["drops"] == [{"hop": 2, "address": "10.99.1.1", "pmtu": 1400}]
+    assert [hop["address"] for hop in result["hops"]] == [None, "10.99.1.1", *[None] * 9]
+    assert result["too_many_hops"] is True and result["parse_error"] is None
+
+
+def test_pmtu_asymm_names_and_a_later_local_drop() -> None:
+    stdout = (
+        " 1?: [LOCALHOST]                      pmtu 9000\n"
+        " 1:  gw.lab (10.99.1.1)                                  0.090ms asymm  2 \n"
+        " 2?: [LOCALHOST]                      pmtu 1500\n"
+        " 2:  10.99.2.2                                           0.028ms reached\n"
+        "     Resume: pmtu 1500 hops 2 back 3 \n"
+    )
+    result = parse_wire("pmtu", stdout, "", 0)
+    assert result["hops"] == [
+        pmtu_hop(1, "10.99.1.1", 0.09),
+        pmtu_hop(2, None, pmtu=1500),
+        pmtu_hop(2, "10.99.2.2", 0.028),
+    ]
+    assert result["drops"] == [{"hop": 2, "address": None, "pmtu": 1500}]
+    assert (result["local_pmtu"], result["back"], result["destination"], result["parse_error"]) == (
+        9000,
+        3,
+        "10.99.2.2",
+        None,
+    )
+
+
+def test_pmtu_cut_short_and_garbage_lines() -> None:
+    lines = fixture("pmtu_drop")["stdout"].splitlines(keepends=True)
+    cut = parse_wire("pmtu", "".join(lines[:4]), "", None)
+    assert cut["drops"] == parsed("pmtu_drop")["drops"] and cut["pmtu"] is None and cut["reached"] is False
+    assert cut["parse_error"] == "tracepath output has no Resume line (the run was probably cut short)"
+    odd = parse_wire("pmtu", "".join(lines[:2]) + " 3:  ??? weird line\nhello\n" + lines[-1], "", 0)
+    assert odd["parse_error"] == "2 line(s) of tracepath output were not understood"
+    assert len(odd["hops"]) == 1
+
+
+def test_pmtu_failure_on_stderr_only() -> None:
+    stderr = "tracepath: fd99:2::2: Address family for hostname not supported\n"
+    result = parse_wire("pmtu", "", stderr, 1)
+    assert result["errors"] == [{"message": stderr.strip()}]
+    assert result["parse_error"] == "tracepath produced no output (exit code 1)"
+
+
+# --- ndisc (ndisc6) --------------------------------------------------------------------------------
+
+
+def test_ndisc_answer_names_the_mac_in_lower_case() -> None:
+    result, stdout = parsed("ndisc_ok"), fixture("ndisc_ok")["stdout"]
+    printed = stdout.split("Target link-layer address: ", 1)[1].split()[0]
+    assert result["mac"] == printed.lower() and re.fullmatch(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}", result["mac"])
+    assert (result["destination"], result["interface"]) == (
+        destination("ndisc_ok"),
+        fixture("ndisc_ok")["argv"][-1],
+    )
+    assert (result["address"], result["responded"], result["attempts_timed_out"]) == (
+        destination("ndisc_ok"),
+        True,
+        0,
+    )
+    if fixture("ndisc_ok")["host"] == STAND_IN_HOST:
+        assert result["mac"] == "ca:37:5d:9f:b7:7e"
+    else:  # the lab gives guest1a's eth0 its stable MAC
+        assert result["mac"] == stable_mac("guest1a", "eth0")
+
+
+def test_ndisc_no_response_counts_the_attempts() -> None:
+    result = parsed("ndisc_no_response")
+    assert (result["responded"], result["mac"], result["address"], result["attempts_timed_out"]) == (
+        False,
+        None,
+        None,
+        3,
+    )
+    assert fixture("ndisc_no_response")["stderr"] == ""  # ndisc6 writes "Timed out." on stdout
+
+
+@pytest.mark.parametrize(
+    ("stdout", "parse_error"),
+    [
+        (
+            "Soliciting fd99:1::99 (fd99:1::99) on eth0...\nTimed out.\n",
+            "ndisc6 output ends before an answer or 'No response.' (the run was probably cut short)",
+        ),
+        (
+            "Soliciting fd99:1::1 (fd99:1::1) on eth0...\nTarget link-layer address: CA:37:5D:9F:B7:7E\n",
+            "ndisc6 output ends before the answer's 'from' line (the run was probably cut short)",
+        ),
+        ("Timed out.\nNo response.\n", "ndisc6 output has no 'Soliciting' line"),
+        (
+            "Soliciting fd99:1::99 (fd99:1::99) on eth0...\nhello\nNo response.\n",
+            "1 line(s) of ndisc6 output were not understood",
+        ),
+    ],
+)
+def test_ndisc_odd_outputs_say_what_is_missing(stdout: str, parse_error: str) -> None:
+    assert parse_wire("ndisc", stdout, "", 2)["parse_error"] == parse_error
+
+
+def test_ndisc_failure_on_stderr_only() -> None:
+    result = parse_wire("ndisc", "", "eth9: No such device\n", 1)  # captured in the throwaway lab
+    assert result["errors"] == [{"message": "eth9: No such device"}]
+    assert result["parse_error"] == "ndisc6 produced no output (exit code 1)"
+
+
 # --- odd input: never raise, say what went wrong -------------------------------------------------
 
-TOOLS = ("ping", "traceroute", "arping")
+TOOLS = tuple(PARSERS)
 KEYS_BY_TOOL = {
     "ping": set(parsed("ping_v4_ok")),
     "traceroute": set(parsed("traceroute_v4")),
     "arping": set(parsed("arping_ok")),
+    "mtr": set(parsed("mtr_v4_ok")),
+    "pmtu": set(parsed("pmtu_drop")),
+    "ndisc": set(parsed("ndisc_ok")),
 }
+
+
+def test_every_tool_has_a_parser_and_a_golden_output() -> None:
+    assert set(TOOLS) == set(KEYS_BY_TOOL) == {fixture(name)["tool"] for name in FIXTURE_NAMES}
 
 
 @pytest.mark.parametrize("tool", TOOLS)
 @pytest.mark.parametrize(
     "stdout",
-    ["", "\n\n", "garbage\nmore garbage\n", "\x00\xff\ufffd binary", "PING", "traceroute to", "ARPING"],
+    [
+        "",
+        "\n\n",
+        "garbage\nmore garbage\n",
+        "\x00\xff\ufffd binary",
+        "PING",
+        "traceroute to",
+        "ARPING",
+        "{",
+        '{"report": {"hubs": [',
+        "null",
+        " 1?: [LOCALHOST] pmtu 1500\n",
+        "Soliciting",
+    ],
 )
 def test_odd_output_gives_the_same_keys_and_a_parse_error(tool: str, stdout: str) -> None:
     result = parse_wire(tool, stdout, "", 2)
@@ -350,6 +789,9 @@ def test_empty_output_explains_itself_with_the_exit_code() -> None:
     empty_traceroute = parse_wire("traceroute", "", "", 1)
     assert empty_traceroute["parse_error"] == "traceroute produced no output (exit code 1)"
     assert parse_wire("arping", "", "", None)["parse_error"] == "arping produced no output (exit code None)"
+    assert parse_wire("mtr", " \n", "", 1)["parse_error"] == "mtr produced no output (exit code 1)"
+    assert parse_wire("pmtu", "", "", None)["parse_error"] == "tracepath produced no output (exit code None)"
+    assert parse_wire("ndisc", "", "", 2)["parse_error"] == "ndisc6 produced no output (exit code 2)"
 
 
 def test_unknown_tool() -> None:
@@ -373,5 +815,16 @@ def test_never_raises_on_arbitrary_text(tool: str, stdout: str, stderr: str) -> 
 def test_never_raises_on_mangled_real_output(name: str, data: st.DataObject) -> None:
     record = fixture(name)
     lines = record["stdout"].splitlines()
-    mangled = data.draw(st.lists(st.sampled_from([*lines, "", "*", "ms", " 9  * ms !H"]), max_size=12))
+    odd_lines = [
+        "",
+        "*",
+        "ms",
+        " 9  * ms !H",
+        " 9:  no reply",
+        "     Resume: pmtu 1",
+        "Timed out.",
+        "},",
+        "]",
+    ]
+    mangled = data.draw(st.lists(st.sampled_from([*lines, *odd_lines]), max_size=12))
     assert set(parse_wire(record["tool"], "\n".join(mangled), "", None)) == KEYS_BY_TOOL[record["tool"]]

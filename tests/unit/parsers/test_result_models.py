@@ -17,18 +17,31 @@ from sysvmdiag.models import DiagnosticResult
 from sysvmdiag.parsers import PARSERS, parse_output
 from sysvmdiag.results import (
     PARSED_RESULT,
+    RESULT_TYPES,
     ArpingResult,
+    MtrHop,
+    MtrResult,
+    NdiscResult,
     PingResult,
+    PmtuResult,
     TracerouteResult,
     load_result,
 )
 from sysvmdiag.verdicts import CauseCode
 from tests.conftest import GOLDEN_OUTPUTS, result_from_capture
-from tests.unit.parsers.wire import job_doc
+from tests.unit.parsers.wire import as_answers, job_doc
 
 OUTPUTS = GOLDEN_OUTPUTS
 FIXTURE_NAMES = sorted(path.stem for path in OUTPUTS.glob("*.json"))
-TYPES = {"ping": PingResult, "traceroute": TracerouteResult, "arping": ArpingResult}
+TYPES = {
+    "ping": PingResult,
+    "traceroute": TracerouteResult,
+    "arping": ArpingResult,
+    "mtr": MtrResult,
+    "pmtu": PmtuResult,
+    "ndisc": NdiscResult,
+}
+SCHEMA_NAMES = {tool: model.__name__ for tool, model in TYPES.items()}
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
 
@@ -53,7 +66,11 @@ def test_each_parser_returns_its_tools_model_and_it_round_trips(name: str) -> No
     assert PARSED_RESULT.validate_json(result.model_dump_json()) == result
 
 
-@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_every_result_type_is_listed() -> None:
+    assert RESULT_TYPES == TYPES and set(PARSERS) == set(TYPES)
+
+
+@pytest.mark.parametrize("name", as_answers(FIXTURE_NAMES))
 def test_a_stored_job_loads_back_with_its_typed_result(name: str) -> None:
     job = Job.model_validate_json(job_doc(answer(name)))
     assert job.result == diagnostic(name)
@@ -68,7 +85,9 @@ def test_results_stored_without_a_tool_take_it_from_the_run_type() -> None:
     assert job.result.result.reached is True and len(job.result.result.hops) == 3
 
 
-@pytest.mark.parametrize("name", ["ping_v4_ok", "traceroute_v4", "arping_ok"])
+@pytest.mark.parametrize(
+    "name", as_answers(["ping_v4_ok", "traceroute_v4", "arping_ok", "mtr_v4_ok", "pmtu_drop", "ndisc_ok"])
+)
 @pytest.mark.parametrize("stored", [{}, None])
 def test_empty_or_missing_results_load_as_empty_results_of_the_run_type(
     name: str, stored: dict[str, Any] | None
@@ -86,13 +105,19 @@ def test_load_result_fills_the_tool_and_keeps_one_already_there() -> None:
     assert isinstance(load_result({"transmitted": 2}, "ping"), PingResult)
     assert isinstance(load_result(None, "arping"), ArpingResult)
     assert isinstance(load_result({"tool": "traceroute"}, "ping"), TracerouteResult)
+    for tool, model in TYPES.items():
+        assert load_result(None, tool) == model()
+    assert load_result({"hops": [{"hop": 2}]}, "mtr") == MtrResult(hops=[MtrHop(hop=2)])
 
 
-def test_only_traceroute_ends_short_and_only_when_it_did_not_reach() -> None:
+def test_only_the_path_tracers_end_short_and_only_when_they_did_not_reach() -> None:
+    # mtr and tracepath exit 0 either way; ping, arping and ndisc6 say it with their exit status.
     assert not PingResult().ended_short
     assert not ArpingResult().ended_short
-    assert not TracerouteResult(reached=True).ended_short
-    assert TracerouteResult(reached=False).ended_short
+    assert not NdiscResult(responded=False).ended_short
+    for model in (TracerouteResult, MtrResult, PmtuResult):
+        assert not model(reached=True).ended_short
+        assert model(reached=False).ended_short
 
 
 @pytest.mark.parametrize("tool", sorted(PARSERS))
@@ -119,18 +144,18 @@ SCHEMAS = DOCUMENT["components"]["schemas"]
 def test_the_document_shows_the_result_as_a_union_told_apart_by_tool() -> None:
     result = SCHEMAS["DiagnosticResult"]["properties"]["result"]
     assert result["discriminator"]["propertyName"] == "tool"
-    assert set(result["discriminator"]["mapping"]) == {"ping", "traceroute", "arping"}
+    assert set(result["discriminator"]["mapping"]) == set(TYPES)
     assert "result" in SCHEMAS["DiagnosticResult"]["required"]
-    for name, tool in (
-        ("PingResult", "ping"),
-        ("TracerouteResult", "traceroute"),
-        ("ArpingResult", "arping"),
-    ):
+    for tool, name in SCHEMA_NAMES.items():
         assert SCHEMAS[name]["properties"]["tool"]["const"] == tool
         assert "parse_error" in SCHEMAS[name]["required"]
     assert SCHEMAS["TracerouteHop"]["properties"]["probes"]["items"] == {
         "$ref": "#/components/schemas/TracerouteProbe"
     }
+    for name, item in (("MtrResult", "MtrHop"), ("PmtuResult", "PmtuHop")):
+        assert SCHEMAS[name]["properties"]["hops"]["items"] == {"$ref": f"#/components/schemas/{item}"}
+    assert SCHEMAS["PmtuResult"]["properties"]["drops"]["items"] == {"$ref": "#/components/schemas/PmtuDrop"}
+    assert set(SCHEMAS["MtrHop"]["required"]) == set(MtrHop.model_fields)
 
 
 def test_the_document_shows_the_verdict_and_its_causes() -> None:
@@ -141,12 +166,12 @@ def test_the_document_shows_the_verdict_and_its_causes() -> None:
     assert set(SCHEMAS["CauseCode"]["enum"]) == {code.value for code in CauseCode}
 
 
-@pytest.mark.parametrize("name", FIXTURE_NAMES)
+@pytest.mark.parametrize("name", as_answers(FIXTURE_NAMES))
 def test_every_captured_answer_conforms_to_the_document(name: str) -> None:
     body = json.loads(diagnostic(name).model_dump_json(by_alias=True))
     schema = {"$ref": "#/components/schemas/DiagnosticResult", "components": DOCUMENT["components"]}
     jsonschema.validate(body, schema)
-    for other in {"ping", "traceroute", "arping"} - {body["type"]}:  # the tool picks exactly one shape
+    for other in set(TYPES) - {body["type"]}:  # the tool picks exactly one shape
         wrong = {**body, "result": {**body["result"], "tool": other}}
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(wrong, schema)

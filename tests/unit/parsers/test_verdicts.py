@@ -20,7 +20,7 @@ from sysvmdiag.results import ArpingResult, PingResult
 from sysvmdiag.verdicts import CAUSES, CauseCode, Verdict
 from sysvmdiag.vmside import EXIT_REFUSED, EXIT_TIMEOUT
 from tests.conftest import GOLDEN_OUTPUTS, result_from_capture
-from tests.unit.parsers.wire import job_doc
+from tests.unit.parsers.wire import as_answers, job_doc
 
 FIXTURE_NAMES = sorted(path.stem for path in GOLDEN_OUTPUTS.glob("*.json"))
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
@@ -33,6 +33,12 @@ GOLDEN: dict[str, tuple[Verdict, list[tuple[CauseCode, int | None, str | None]]]
     "arping_no_reply": (U, [(C.ARP_NO_REPLY, None, "203.0.113.99")]),
     "arping_ok": (R, []),
     "arping_ssvm_management": (R, []),
+    "mtr_host_unreachable": (U, [(C.ICMP_ERROR, 2, "10.99.1.1")]),
+    "mtr_no_such_interface": (D, [(C.TOOL_ERROR, None, None)]),
+    "mtr_v4_ok": (R, []),
+    "mtr_v6_ok": (R, []),
+    "ndisc_no_response": (U, [(C.NDISC_NO_REPLY, None, "fd99:1::99")]),
+    "ndisc_ok": (R, []),
     "ping_ssvm_storage": (R, []),
     "ping_v4_deadline_no_reply": (U, [(C.NO_REPLY, None, None)]),
     "ping_v4_host_unreachable": (U, [(C.HOST_UNREACHABLE, None, "10.1.1.1")]),
@@ -40,6 +46,11 @@ GOLDEN: dict[str, tuple[Verdict, list[tuple[CauseCode, int | None, str | None]]]
     "ping_v4_ok": (R, []),
     "ping_v6_address_unreachable": (U, [(C.HOST_UNREACHABLE, None, "2001:db8:1:1::1")]),
     "ping_v6_ok": (R, []),
+    "pmtu_cached": (R, []),
+    "pmtu_drop": (R, []),
+    "pmtu_host_unreachable": (U, [(C.HOST_UNREACHABLE, 2, "10.99.1.1")]),
+    "pmtu_no_reply": (U, [(C.NO_REPLY, None, None)]),
+    "pmtu_v6": (R, []),
     "traceroute_net_unreachable": (U, [(C.NET_UNREACHABLE, 2, "198.51.100.2")]),
     "traceroute_stars": (U, [(C.NO_REPLY, None, None)]),
     "traceroute_v4": (R, []),
@@ -65,6 +76,42 @@ OK_PING = (
     + REPLY.format(d=V4, seq=1)
     + PING_SUMMARY.format(d=V4, sent=1, got=1, tail="0% packet loss")
 )
+
+
+def mtr(destination: str, *hubs: tuple[str, float]) -> str:
+    """mtr -j's report with a hub per (host, Loss%): 5 probes each, "???" for a silent hop."""
+    return json.dumps(
+        {
+            "report": {
+                "mtr": {
+                    "src": "vm",
+                    "dst": destination,
+                    "tos": 0,
+                    "tests": 5,
+                    "psize": "64",
+                    "bitpattern": "0x00",
+                },
+                "hubs": [
+                    {
+                        "count": count,
+                        "host": host,
+                        "Loss%": loss,
+                        "Snt": 5,
+                        "Last": 0.1,
+                        "Avg": 0.1,
+                        "Best": 0.1,
+                        "Wrst": 0.1,
+                        "StDev": 0.0,
+                    }
+                    for count, (host, loss) in enumerate(hubs, 1)
+                ],
+            }
+        },
+        indent=4,
+    )
+
+
+TRACEPATH_START = " 1?: [LOCALHOST]                      pmtu 1500\n"
 
 
 def icmp_ping(destination: str, *reports: str) -> str:
@@ -263,6 +310,173 @@ CASES: dict[
         D,
         [(C.TOOL_ERROR, None, None)],
     ),
+    "mtr destination loses some": (
+        "mtr",
+        mtr("10.99.2.2", ("10.99.1.1", 0.0), ("10.99.2.2", 40.0)),
+        "",
+        0,
+        False,
+        P,
+        [(C.PACKET_LOSS, 2, "10.99.2.2")],
+    ),
+    "mtr silent after hop 1": (
+        "mtr",
+        mtr("10.99.2.2", ("10.99.1.1", 0.0), ("???", 100.0)),
+        "",
+        0,
+        False,
+        U,
+        [(C.NO_REPLY_AFTER_HOP, 1, "10.99.1.1")],
+    ),
+    "mtr nothing answers": (
+        "mtr",
+        mtr("10.99.2.2", ("???", 100.0)),
+        "",
+        0,
+        False,
+        U,
+        [(C.NO_REPLY, None, None)],
+    ),
+    "mtr ends at another address (an error, or the hop limit)": (
+        "mtr",
+        mtr("10.99.2.2", ("10.99.1.1", 0.0), ("10.99.3.1", 0.0)),
+        "",
+        0,
+        False,
+        D,
+        [(C.OTHER_ADDRESS_ANSWERED, 2, "10.99.3.1")],
+    ),
+    "mtr the same router twice, but a silent hop between": (
+        "mtr",
+        mtr("10.99.2.2", ("10.99.1.1", 0.0), ("???", 100.0), ("10.99.1.1", 0.0)),
+        "",
+        0,
+        False,
+        D,
+        [(C.OTHER_ADDRESS_ANSWERED, 3, "10.99.1.1")],
+    ),
+    "mtr reports no hop": ("mtr", mtr("10.99.2.2"), "", 0, False, D, [(C.UNREADABLE_OUTPUT, None, None)]),
+    "mtr resolve failure exits 0": (
+        "mtr",
+        "",
+        "mtr: Failed to resolve host: fd99:2::2: Address family for hostname not supported\n",
+        0,
+        False,
+        D,
+        [(C.TOOL_ERROR, None, None)],
+    ),
+    "mtr report cut": (
+        "mtr",
+        mtr("10.99.2.2", ("10.99.1.1", 0.0), ("10.99.2.2", 0.0))[:-60],
+        "",
+        0,
+        False,
+        D,
+        [(C.UNREADABLE_OUTPUT, None, None)],
+    ),
+    "pmtu !A over IPv6": (
+        "pmtu",
+        " 1?: [LOCALHOST]                        0.027ms pmtu 1500\n"
+        " 1:  fd99:1::1                                             0.080ms \n"
+        " 2:  fd99:1::1                                             0.017ms pmtu 1400\n"
+        " 2:  fd99:1::1                                             0.015ms !A\n"
+        "     Resume: pmtu 1400 \n",
+        "",
+        0,
+        False,
+        U,
+        [(C.ADMIN_PROHIBITED, 2, "fd99:1::1")],
+    ),
+    "pmtu !N and !P": (
+        "pmtu",
+        TRACEPATH_START
+        + " 1:  10.99.1.1                                             0.071ms !N\n"
+        + " 1:  10.99.1.2                                             0.071ms !P\n"
+        + "     Resume: pmtu 1500 \n",
+        "",
+        0,
+        False,
+        U,
+        [(C.NET_UNREACHABLE, 1, "10.99.1.1"), (C.ICMP_ERROR, 1, "10.99.1.2")],
+    ),
+    "pmtu send failed (no route on the VM)": (
+        "pmtu",
+        " 1:  send failed\n     Resume: pmtu 65535 \n",
+        "",
+        0,
+        False,
+        D,
+        [(C.TOOL_ERROR, None, None)],
+    ),
+    "pmtu silent after the drop": (
+        "pmtu",
+        TRACEPATH_START
+        + " 1:  no reply\n 2:  10.99.1.1                                             0.093ms pmtu 1400\n"
+        + "".join(f"{hop:2}:  no reply\n" for hop in range(2, 11))
+        + "     Too many hops: pmtu 1400\n     Resume: pmtu 1400 \n",
+        "",
+        0,
+        False,
+        U,
+        [(C.NO_REPLY_AFTER_HOP, 2, "10.99.1.1")],
+    ),
+    "pmtu hops answer up to the hop limit": (
+        "pmtu",
+        TRACEPATH_START
+        + " 1:  10.99.1.1                                             0.071ms \n"
+        + " 2:  10.99.3.1                                             0.071ms \n"
+        + "     Too many hops: pmtu 1500\n     Resume: pmtu 1500 \n",
+        "",
+        0,
+        False,
+        D,
+        [(C.HOP_LIMIT, 2, "10.99.3.1")],
+    ),
+    "pmtu prints no hop": (
+        "pmtu",
+        TRACEPATH_START + "     Resume: pmtu 1500 \n",
+        "",
+        0,
+        False,
+        D,
+        [(C.UNREADABLE_OUTPUT, None, None)],
+    ),
+    "pmtu cut short": (
+        "pmtu",
+        TRACEPATH_START + " 1:  10.99.1.1                                             0.071ms \n",
+        "",
+        0,
+        False,
+        D,
+        [(C.UNREADABLE_OUTPUT, None, None)],
+    ),
+    "pmtu fails: wrong address family": (
+        "pmtu",
+        "",
+        "tracepath: fd99:2::2: Address family for hostname not supported\n",
+        1,
+        False,
+        D,
+        [(C.TOOL_ERROR, None, None)],
+    ),
+    "ndisc fails on a missing interface": (
+        "ndisc",
+        "",
+        "eth9: No such device\n",
+        1,
+        False,
+        D,
+        [(C.TOOL_ERROR, None, None)],
+    ),
+    "ndisc cut before its end": (
+        "ndisc",
+        "Soliciting fd99:1::99 (fd99:1::99) on eth0...\nTimed out.\n",
+        "",
+        2,
+        False,
+        D,
+        [(C.UNREADABLE_OUTPUT, None, None)],
+    ),
 }
 
 
@@ -297,7 +511,7 @@ def test_golden_outputs_give_their_verdict_and_causes(name: str) -> None:
     assert shape(judged(name)) == GOLDEN[name]
 
 
-@pytest.mark.parametrize("name", sorted(GOLDEN))
+@pytest.mark.parametrize("name", as_answers(sorted(GOLDEN)))
 def test_an_answer_carries_the_judgement_of_its_result(name: str) -> None:
     answer = result_from_capture(name, at=NOW)
     assert (answer.verdict, answer.cause) == (judged(name).verdict, judged(name).cause)
@@ -323,6 +537,47 @@ def test_causes_name_what_the_evidence_shows() -> None:
     tool, stdout, stderr, exit_code, *_ = CASES["ping some lost"]
     lost = judge(parse_output(tool, stdout, stderr, exit_code), exit_code)
     assert lost.cause[0].message == "2 of 3 probes answered (33.3333% loss)."
+
+
+def test_causes_of_the_newer_tools_name_what_the_evidence_shows() -> None:
+    assert [cause.message for cause in judged("mtr_host_unreachable").cause] == [
+        "Hop 2 (10.99.1.1) answered in the destination's place, as it had answered hop 1: an ICMP error "
+        "such as host or network unreachable (mtr does not say which)."
+    ]
+    assert [cause.message for cause in judged("pmtu_host_unreachable").cause] == [
+        "Hop 2 (10.99.1.1) answered !H: the destination host is unreachable from there."
+    ]
+    assert [cause.message for cause in judged("ndisc_no_response").cause] == [
+        "Nobody answered neighbour solicitation for fd99:1::99 on eth0: 3 attempt(s) timed out."
+    ]
+    assert [cause.message for cause in judged("mtr_no_such_interface").cause] == [
+        "mtr failed (exit 1): mtr: no such interface"
+    ]
+    messages = {
+        case: judge(parse_output(tool, out, err, code), code).cause[0].message
+        for case, (tool, out, err, code, *_) in CASES.items()
+        if tool in ("mtr", "pmtu")
+    }
+    assert messages["mtr destination loses some"] == "3 of 5 probes to the destination answered (40% loss)."
+    assert messages["mtr silent after hop 1"] == "Hop 1 (10.99.1.1) was the last to answer; hop 2 did not."
+    assert messages["mtr ends at another address (an error, or the hop limit)"] == (
+        "mtr ended at hop 2, answered by 10.99.3.1, not 10.99.2.2."
+    )
+    assert messages["pmtu hops answer up to the hop limit"] == (
+        "Hop 2 (10.99.3.1) still answered when the 2-hop limit ran out."
+    )
+    assert messages["pmtu send failed (no route on the VM)"] == (
+        "pmtu failed: tracepath could not send its probe at hop 1."
+    )
+    assert messages["pmtu silent after the drop"] == (
+        "Hop 2 (10.99.1.1) was the last to answer; hops 3 to 10 did not."
+    )
+    assert judged("pmtu_no_reply").cause[0].message == "No hop answered (10 hop(s) probed)."
+
+
+def test_the_path_mtu_is_no_cause() -> None:
+    """A drop is a fact of the result (and its summary), not a reason the path fails."""
+    assert judged("pmtu_drop").verdict is R and judged("pmtu_drop").cause == []
 
 
 def test_no_probe_sent_is_undetermined() -> None:
