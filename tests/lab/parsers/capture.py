@@ -1,4 +1,4 @@
-"""Capture real tool outputs (ping, traceroute, arping, mtr, tracepath, ndisc6) from the namespace lab as
+"""Capture real tool outputs (ping, traceroute, arping, mtr, pmtu, ndisc) from the namespace lab as
 parser fixtures.
 
 Run as root with the lab up (``simvms up``)::
@@ -6,15 +6,12 @@ Run as root with the lab up (``simvms up``)::
     .venv/bin/python tests/lab/parsers/capture.py            # every capture
     .venv/bin/python tests/lab/parsers/capture.py arping_ok  # just some, by name
 
-Each capture runs one tool inside one lab host's network namespace (``ip netns exec
-<prefix>-<host>``, argv only, no shell) and is stored as ``outputs/<name>.json`` with the
-command, stdout, stderr and exit code; ``tool`` is the diagnostic type (``pmtu`` runs tracepath,
-``ndisc`` ndisc6). Only lab addresses are ever targeted: a destination that is not inside one of
-the topology's networks is refused before anything is sent.
-
-Some fixtures are stand-ins (``host`` is ``capture-netns``): captured in a throwaway lab of three
-namespaces (cp-a -- cp-r -- cp-b, 10.99.0.0/16 and fd99::/16, the second link 1400 bytes) while the
-lab had no such path, with the same options as their capture here. Running this script replaces them.
+Each capture is a command line as the service sends it (``pmtu -n -m 6 198.51.100.130``); the VM
+side's own reading of it (``toolargs.parse_invocation``) gives the program's argv (``tracepath ...``),
+which runs inside one lab host's network namespace (``ip netns exec <prefix>-<host>``, argv only, no
+shell). It is stored as ``outputs/<name>.json`` with the command line, the argv run, stdout, stderr
+and exit code; ``tool`` is the diagnostic type. Only lab addresses are ever targeted: a destination
+that is not inside one of the topology's networks is refused before anything is sent.
 """
 
 from __future__ import annotations
@@ -29,6 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sysvmdiag.toolargs import parse_invocation
 from sysvmdiag.topology.model import DEFAULT_TOPOLOGY_FILE, Topology, load_topology
 from tests.conftest import GOLDEN_OUTPUTS
 
@@ -36,30 +34,16 @@ OUTPUTS_DIR = GOLDEN_OUTPUTS
 NETNS_DIR = Path("/run/netns")
 CAPTURE_TIMEOUT_SECONDS = 60
 
-# The stand-in fixtures' host and the networks of the throwaway lab they were captured in.
-STAND_IN_HOST = "capture-netns"
-STAND_IN_NETWORKS = (ipaddress.ip_network("10.99.0.0/16"), ipaddress.ip_network("fd99::/16"))
-
-# The diagnostic types whose program has another name; the fixtures' ``tool`` is the type.
-TYPE_OF_PROGRAM = {"tracepath": "pmtu", "ndisc6": "ndisc"}
-# ndisc6 takes the interface after the destination (``ndisc6 ... DEST IFACE``); the others end with it.
-DESTINATION_BEFORE_INTERFACE = frozenset({"ndisc"})
-
 # What a pmtu capture needs of the host's path MTU cache: empty (the drop shows), or filled by a
 # first run of the same command (tracepath starts at the cached MTU and no drop shows).
 FLUSH_PMTU = "flush"
 WARM_PMTU = "warm"
 
 
-def destination_of(tool: str, argv: list[str] | tuple[str, ...]) -> str:
-    """The address a run of ``tool`` (a diagnostic type) with ``argv`` targets."""
-    return argv[-2] if tool in DESTINATION_BEFORE_INTERFACE else argv[-1]
-
-
 @dataclass(frozen=True)
 class Capture:
-    """One tool run to record: on which lab host, with which argv (destination last, or before ndisc6's
-    interface)."""
+    """One run to record: on which lab host, with which command line (as argv, test first, destination
+    last)."""
 
     name: str
     host: str
@@ -70,16 +54,24 @@ class Capture:
     @property
     def tool(self) -> str:
         """The diagnostic type, as the fixture and the parsers name it."""
-        return TYPE_OF_PROGRAM.get(self.argv[0], self.argv[0])
+        return self.argv[0]
 
     @property
     def destination(self) -> str:
-        return destination_of(self.tool, self.argv)
+        return self.argv[-1]
+
+    @property
+    def command(self) -> str:
+        return shlex.join(self.argv)
+
+    def exec_argv(self) -> list[str]:
+        """What the VM side runs for this command line (and refuses, if it would refuse it)."""
+        return parse_invocation(self.command).exec_argv()
 
 
 MTR = ("mtr", "-n", "-j", "-c", "5", "-i", "1", "-G", "2", "-m", "20")
-TRACEPATH = ("tracepath", "-n", "-m", "10")
-NDISC6 = ("ndisc6", "-n", "-r", "3", "-w", "1000")
+PMTU = ("pmtu", "-n", "-m", "6")
+NDISC = ("ndisc", "-n", "-r", "3", "-w", "1000", "-i", "eth0")
 
 
 CAPTURES: tuple[Capture, ...] = (
@@ -202,7 +194,7 @@ CAPTURES: tuple[Capture, ...] = (
     Capture(
         "pmtu_drop",
         "vr",
-        (*TRACEPATH, "198.51.100.130"),
+        (*PMTU, "198.51.100.130"),
         "tracepath to the narrow network (MTU 1400) behind r2 with an empty PMTU cache: r2 answers "
         "'pmtu 1400' (frag needed) and the host is reached at 1400.",
         pmtu_cache=FLUSH_PMTU,
@@ -210,7 +202,7 @@ CAPTURES: tuple[Capture, ...] = (
     Capture(
         "pmtu_cached",
         "vr",
-        (*TRACEPATH, "198.51.100.130"),
+        (*PMTU, "198.51.100.130"),
         "The same right after a first run: the kernel has cached the path MTU, tracepath starts at 1400 "
         "and no hop reports a drop.",
         pmtu_cache=WARM_PMTU,
@@ -218,24 +210,23 @@ CAPTURES: tuple[Capture, ...] = (
     Capture(
         "pmtu_v6",
         "vr",
-        (*TRACEPATH, "2001:db8:53::130"),
+        (*PMTU, "2001:db8:53::130"),
         "tracepath over IPv6 to the narrow network with an empty PMTU cache: r2 answers 'packet too big' "
         "(pmtu 1400); reached.",
         pmtu_cache=FLUSH_PMTU,
     ),
     Capture(
-        # The target of traceroute_stars. Unlike traceroute's 1 s wait, tracepath may outlast the ARP
-        # failure (3 s) and print '!H' from the VR's own address instead of 'no reply' hops.
-        "pmtu_no_reply",
+        "pmtu_too_many_hops",
         "vr",
-        (*TRACEPATH, "10.1.1.99"),
-        "tracepath to a free guest address: no hop answers ('no reply' up to -m, 'Too many hops').",
+        ("pmtu", "-n", "-m", "2", "198.51.100.130"),
+        "tracepath to the narrow network's host, three hops away, with -m 2: r1 and r2 answer (r2 with "
+        "the drop to 1400), then 'Too many hops'; not reached.",
         pmtu_cache=FLUSH_PMTU,
     ),
     Capture(
         "pmtu_host_unreachable",
         "vr",
-        (*TRACEPATH, "198.51.100.150"),
+        (*PMTU, "198.51.100.150"),
         "tracepath to a free address of the narrow network: after the drop to 1400, ARP fails at r2 and it "
         "answers '!H'; no 'hops'/'back' in Resume.",
         pmtu_cache=FLUSH_PMTU,
@@ -243,13 +234,13 @@ CAPTURES: tuple[Capture, ...] = (
     Capture(
         "ndisc_ok",
         "vr",
-        (*NDISC6, "2001:db8:1:1::11", "eth0"),
+        (*NDISC, "2001:db8:1:1::11"),
         "VR solicits guest1a on its guest interface: the guest answers with its link-layer address, exit 0.",
     ),
     Capture(
         "ndisc_no_response",
         "vr",
-        (*NDISC6, "2001:db8:1:1::99", "eth0"),
+        (*NDISC, "2001:db8:1:1::99"),
         "VR solicits a free guest address: three attempts time out, 'No response.', exit 2 (all on stdout).",
     ),
 )
@@ -311,7 +302,7 @@ def prepare_pmtu_cache(namespace: str, capture: Capture) -> None:
         subprocess.run(["ip", "-n", namespace, family, "route", "flush", "cache"], timeout=10, check=True)
     if capture.pmtu_cache == WARM_PMTU:
         subprocess.run(
-            ["ip", "netns", "exec", namespace, *capture.argv],
+            ["ip", "netns", "exec", namespace, *capture.exec_argv()],
             capture_output=True,
             timeout=CAPTURE_TIMEOUT_SECONDS,
             check=False,
@@ -324,8 +315,9 @@ def run_capture(capture: Capture, topology: Topology) -> dict[str, object]:
     namespace = namespace_of(topology, capture.host)
     settle_neighbour(namespace, capture.destination)
     prepare_pmtu_cache(namespace, capture)
+    argv = capture.exec_argv()
     completed = subprocess.run(
-        ["ip", "netns", "exec", namespace, *capture.argv],
+        ["ip", "netns", "exec", namespace, *argv],
         capture_output=True,
         text=True,
         timeout=CAPTURE_TIMEOUT_SECONDS,
@@ -337,8 +329,8 @@ def run_capture(capture: Capture, topology: Topology) -> dict[str, object]:
         "host": capture.host,
         "namespace": namespace,
         "tool": capture.tool,
-        "argv": list(capture.argv),
-        "command": shlex.join(capture.argv),
+        "argv": argv,
+        "command": capture.command,
         "stdout": completed.stdout,
         "stderr": completed.stderr,
         "exit_code": completed.returncode,
