@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +26,6 @@ def result_from_capture(name: str, *, at: Any, result_id: str = "d-1", target: s
     """A DiagnosticResult built from a golden capture, parsed by the real parser (as a run returns it)."""
     from sysvmdiag.models import DiagnosticResult, DiagnosticType
     from sysvmdiag.parsers import parse_output
-    from tests.lab.parsers.capture import destination_of
 
     capture = json.loads((GOLDEN_OUTPUTS / f"{name}.json").read_text())
     ok = capture["exit_code"] == 0
@@ -33,7 +33,7 @@ def result_from_capture(name: str, *, at: Any, result_id: str = "d-1", target: s
         id=result_id,
         target_id=target,
         type=DiagnosticType(capture["tool"]),
-        ip_address=destination_of(capture["tool"], capture["argv"]),
+        ip_address=shlex.split(capture["command"])[-1],  # as sent: the destination is last
         status="succeeded" if ok else "failed",
         success=ok,
         exit_code=capture["exit_code"],

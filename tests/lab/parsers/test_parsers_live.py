@@ -5,7 +5,7 @@ reports (time exceeded, unreachable) that routers rate-limit, so a probe or erro
 may be missing (``*``, mtr's loss, tracepath's "no reply") when tests run back to back. What must
 hold: the same replies to echo requests, ARP and neighbour solicitation, every hop address,
 annotation and error message seen live is one the fixture has at the same place, and the same path
-MTU and drops. Stand-in fixtures (captured outside the lab, see capture.py) are skipped until recaptured.
+MTU and drops.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pytest
 from sysvmdiag.runner import BastionRunner, parse_private_key
 from sysvmdiag.topology.model import SshEndpoint, Topology, load_topology
 from tests.conftest import GOLDEN_OUTPUTS
-from tests.lab.parsers.capture import CAPTURES, STAND_IN_HOST, Capture, run_capture
+from tests.lab.parsers.capture import CAPTURES, Capture, prepare_pmtu_cache, run_capture
 from tests.unit.parsers.wire import parse_wire
 
 OUTPUTS = GOLDEN_OUTPUTS
@@ -108,8 +108,6 @@ def test_live_run_matches_its_fixture(
     capture: Capture, topology: Topology, lab_status: dict[str, Any]
 ) -> None:
     stored = json.loads((OUTPUTS / f"{capture.name}.json").read_text())
-    if stored["host"] == STAND_IN_HOST:
-        pytest.skip(f"{capture.name} is a stand-in captured outside the lab: recapture it with capture.py")
     record = run_capture(capture, topology)
     assert record["namespace"] == lab_status["hosts"][capture.host]["namespace"]
     live = parse_wire(capture.tool, record["stdout"], record["stderr"], record["exit_code"])
@@ -139,7 +137,16 @@ def runner(lab_status: dict[str, Any]) -> Iterator[BastionRunner]:
 
 
 # One capture per tool and IP version, from two different system VMs.
-THROUGH_SSH = ["ping_v6_ok", "traceroute_v4", "arping_ok", "ping_ssvm_storage", "arping_ssvm_management"]
+THROUGH_SSH = [
+    "ping_v6_ok",
+    "traceroute_v4",
+    "arping_ok",
+    "ping_ssvm_storage",
+    "arping_ssvm_management",
+    "mtr_v4_ok",
+    "pmtu_drop",
+    "ndisc_ok",
+]
 
 
 @pytest.mark.parametrize("name", THROUGH_SSH)
@@ -149,6 +156,7 @@ def test_output_through_bastion_and_forced_command_parses_like_the_fixture(
     """What the service really parses: the VM-side program's pass-through of the tool over SSH."""
     capture = next(capture for capture in CAPTURES if capture.name == name)
     vm = _endpoint(lab_status["hosts"][capture.host]["ssh"])
+    prepare_pmtu_cache(lab_status["hosts"][capture.host]["namespace"], capture)
     output = runner.run(vm, shlex.join(capture.argv), timeout=30)
     live = parse_wire(capture.argv[0], output.stdout, output.stderr, output.exit_code)
     stored = json.loads((OUTPUTS / f"{name}.json").read_text())

@@ -16,13 +16,14 @@ import pytest
 from simvms.cloudstack_responses import responses_for
 from sysvmdiag.cloudstack.mapping import map_zone
 from sysvmdiag.policy import Caller, Decision, ReasonCode, decide
+from sysvmdiag.toolargs import ROUTED_TOOLS
 from sysvmdiag.topology.model import NetworkKind, Role, Topology
 from tests.unit.policy.test_decide import EXPANDED as LAB_CASES
 from tests.unit.policy.test_zones import EXPANDED as ZONE_CASES
 from tests.unit.policy.test_zones import ZONES, zone_caller
 from tests.unit.policy.topologies import LAB, VARIANTS, caller
 
-PT = ("ping", "traceroute")
+PT = ROUTED_TOOLS  # every test "*" expands to in the policy tables
 VPN_TUNNEL = "the lab's VPN tunnel is a veth with inside addresses; CloudStack's is IPsec: none"
 SSVM_STORAGE = "SystemVmResponse has no storage address: the SSVM has no storage interface"
 SYSTEM_VM_IPV6 = "SystemVmResponse has no IPv6 address"
@@ -41,6 +42,7 @@ KNOWN_WITH_KEEP: dict[tuple, str] = {
     **_known("lab", "admin", "ssvm", (*PT, "arping"), "172.31.201.10", SSVM_STORAGE),
     **_known("lab", "admin", "ssvm", PT, "2001:db8:52::80", SYSTEM_VM_IPV6),
     **_known("lab", "admin", "v-2-VM", PT, "2001:db8:113::1", SYSTEM_VM_IPV6),
+    **_known("lab", "admin", "ssvm", ("ndisc",), "2001:db8:113::1", SYSTEM_VM_IPV6),
     **_known("ctlroute", "alice", "vr", PT, "10.200.0.5", CONTROL_ROUTE),
 }
 KNOWN_WITHOUT_KEEP = KNOWN_WITH_KEEP | _known("lab", "alice", "vr", PT, "172.31.201.10", STORAGE_NETWORK)

@@ -29,7 +29,7 @@ from sysvmdiag.results import (
 )
 from sysvmdiag.verdicts import CauseCode
 from tests.conftest import GOLDEN_OUTPUTS, result_from_capture
-from tests.unit.parsers.wire import as_answers, job_doc
+from tests.unit.parsers.wire import job_doc
 
 OUTPUTS = GOLDEN_OUTPUTS
 FIXTURE_NAMES = sorted(path.stem for path in OUTPUTS.glob("*.json"))
@@ -70,7 +70,7 @@ def test_every_result_type_is_listed() -> None:
     assert RESULT_TYPES == TYPES and set(PARSERS) == set(TYPES)
 
 
-@pytest.mark.parametrize("name", as_answers(FIXTURE_NAMES))
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
 def test_a_stored_job_loads_back_with_its_typed_result(name: str) -> None:
     job = Job.model_validate_json(job_doc(answer(name)))
     assert job.result == diagnostic(name)
@@ -86,7 +86,7 @@ def test_results_stored_without_a_tool_take_it_from_the_run_type() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", as_answers(["ping_v4_ok", "traceroute_v4", "arping_ok", "mtr_v4_ok", "pmtu_drop", "ndisc_ok"])
+    "name", ["ping_v4_ok", "traceroute_v4", "arping_ok", "mtr_v4_ok", "pmtu_drop", "ndisc_ok"]
 )
 @pytest.mark.parametrize("stored", [{}, None])
 def test_empty_or_missing_results_load_as_empty_results_of_the_run_type(
@@ -166,7 +166,7 @@ def test_the_document_shows_the_verdict_and_its_causes() -> None:
     assert set(SCHEMAS["CauseCode"]["enum"]) == {code.value for code in CauseCode}
 
 
-@pytest.mark.parametrize("name", as_answers(FIXTURE_NAMES))
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
 def test_every_captured_answer_conforms_to_the_document(name: str) -> None:
     body = json.loads(diagnostic(name).model_dump_json(by_alias=True))
     schema = {"$ref": "#/components/schemas/DiagnosticResult", "components": DOCUMENT["components"]}

@@ -85,29 +85,36 @@ DETAIL_LINES = {
         "  reply from 203.0.113.1 [02:15:b4:d4:8a:8c] 0.005 ms",
     ],
     "arping_no_reply": ["  0/2 received, 100% loss"],
-    # The stand-ins' lines (tests/lab/parsers/capture.py): a recapture in the lab changes the values.
     "mtr_v4_ok": [
-        "   1  10.99.1.1          0% loss (5/5), avg 0.095 ms, best 0.084 ms, worst 0.132 ms",
-        "   2  10.99.2.2          0% loss (5/5), avg 0.098 ms, best 0.087 ms, worst 0.116 ms",
+        "   1  203.0.113.1        0% loss (5/5), avg 0.122 ms, best 0.101 ms, worst 0.175 ms",
+        "   2  198.51.100.2       0% loss (5/5), avg 0.121 ms, best 0.107 ms, worst 0.158 ms",
+        "   3  198.51.100.80      0% loss (5/5), avg 0.121 ms, best 0.108 ms, worst 0.148 ms",
     ],
     "mtr_no_such_interface": [],
     "pmtu_drop": [
         "  pmtu 1400, starting from 1500",
-        "   1  10.99.1.1          0.087 ms",
-        "   1  10.99.1.1          0.010 ms",
-        "   2  10.99.1.1          0.010 ms pmtu 1400",
-        "   2  10.99.2.2          0.019 ms",
+        "   1  203.0.113.1        0.079 ms",
+        "   1  203.0.113.1        0.012 ms",
+        "   2  198.51.100.2       0.025 ms",
+        "   3  198.51.100.2       0.022 ms pmtu 1400",
+        "   3  198.51.100.130     0.056 ms",
     ],
     "pmtu_host_unreachable": [
         "  pmtu 1400, starting from 1500",
-        "   1  10.99.1.1          0.060 ms",
-        "   1  10.99.1.1          0.007 ms",
-        "   2  10.99.1.1          0.007 ms pmtu 1400",
-        "   2  no reply",
-        "   2  10.99.1.1          3078.755 ms !H",
+        "   1  203.0.113.1        0.076 ms",
+        "   1  203.0.113.1        0.010 ms",
+        "   2  198.51.100.2       0.023 ms",
+        "   3  198.51.100.2       0.016 ms pmtu 1400",
+        "   3  no reply",
+        "   3  198.51.100.2       3073.243 ms !H",
     ],
-    "pmtu_no_reply": ["  pmtu 1500, starting from 1500", *(f"  {hop:>2}  no reply" for hop in range(1, 11))],
-    "ndisc_ok": ["  reply from fd99:1::1 [ca:37:5d:9f:b7:7e]"],
+    "pmtu_too_many_hops": [
+        "  pmtu 1500, starting from 1500",
+        "   1  203.0.113.1        0.081 ms",
+        "   1  203.0.113.1        0.012 ms",
+        "   2  198.51.100.2       0.025 ms",
+    ],
+    "ndisc_ok": ["  reply from 2001:db8:1:1::11 [02:17:a0:15:2d:58]"],
     "ndisc_no_response": ["  no reply on eth0, 3 attempt(s) timed out"],
 }
 
@@ -121,24 +128,28 @@ ONE_LINES = {
     ),
     "arping_ok": "2/2 replies, 0% loss, avg 0.007 ms",
     "arping_no_reply": "0/2 replies, 100% loss",
-    "mtr_v4_ok": "reached 10.99.2.2 in 2 hop(s), 0% loss, avg 0.098 ms",
-    "mtr_v6_ok": "reached fd99:2::2 in 2 hop(s), 0% loss, avg 0.14 ms",
-    "mtr_host_unreachable": "10.99.2.99 not reached after 2 hop(s), last answer from 10.99.1.1 at hop 2",
+    "mtr_v4_ok": "reached 198.51.100.80 in 3 hop(s), 0% loss, avg 0.121 ms",
+    "mtr_v6_ok": "reached 2001:db8:52::80 in 3 hop(s), 0% loss, avg 0.164 ms",
+    "mtr_host_unreachable": (
+        "198.51.100.99 not reached after 3 hop(s), last answer from 198.51.100.2 at hop 3"
+    ),
     "mtr_no_such_interface": "192.0.2.99 not reached after 0 hop(s), 1 error(s)",
     "pmtu_drop": (
-        "pmtu 1400 toward 10.99.2.2, reached in 2 hop(s); drops from 1500 to 1400 at 10.99.1.1 (hop 1)"
+        "pmtu 1400 toward 198.51.100.130, reached in 3 hop(s); drops from 1500 to 1400 at 198.51.100.2 "
+        "(hop 2)"
     ),
-    "pmtu_cached": "pmtu 1400 toward 10.99.2.2, reached in 2 hop(s)",
+    "pmtu_cached": "pmtu 1400 toward 198.51.100.130, reached in 3 hop(s)",
     "pmtu_v6": (
-        "pmtu 1400 toward fd99:2::2, reached in 2 hop(s); drops from 1500 to 1400 at fd99:1::1 (hop 1)"
+        "pmtu 1400 toward 2001:db8:53::130, reached in 3 hop(s); drops from 1500 to 1400 at 2001:db8:51::2 "
+        "(hop 2)"
     ),
     "pmtu_host_unreachable": (
-        "pmtu 1400 toward 192.0.2.99, not reached after 2 hop(s); drops from 1500 to 1400 at 10.99.1.1 "
-        "(hop 1), 1 error(s)"
+        "pmtu 1400 toward 192.0.2.99, not reached after 3 hop(s); drops from 1500 to 1400 at 198.51.100.2 "
+        "(hop 2), 1 error(s)"
     ),
-    "pmtu_no_reply": "pmtu 1500 toward 192.0.2.99, not reached after 10 hop(s)",
-    "ndisc_ok": "fd99:1::1 is at ca:37:5d:9f:b7:7e",
-    "ndisc_no_response": "no answer from fd99:1::99, 3 attempt(s) timed out",
+    "pmtu_too_many_hops": "pmtu 1500 toward 192.0.2.99, not reached after 2 hop(s)",
+    "ndisc_ok": "2001:db8:1:1::11 is at 02:17:a0:15:2d:58",
+    "ndisc_no_response": "no answer from 2001:db8:1:1::99, 3 attempt(s) timed out",
 }
 
 

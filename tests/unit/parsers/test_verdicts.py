@@ -20,7 +20,7 @@ from sysvmdiag.results import ArpingResult, PingResult
 from sysvmdiag.verdicts import CAUSES, CauseCode, Verdict
 from sysvmdiag.vmside import EXIT_REFUSED, EXIT_TIMEOUT
 from tests.conftest import GOLDEN_OUTPUTS, result_from_capture
-from tests.unit.parsers.wire import as_answers, job_doc
+from tests.unit.parsers.wire import job_doc
 
 FIXTURE_NAMES = sorted(path.stem for path in GOLDEN_OUTPUTS.glob("*.json"))
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
@@ -33,11 +33,11 @@ GOLDEN: dict[str, tuple[Verdict, list[tuple[CauseCode, int | None, str | None]]]
     "arping_no_reply": (U, [(C.ARP_NO_REPLY, None, "203.0.113.99")]),
     "arping_ok": (R, []),
     "arping_ssvm_management": (R, []),
-    "mtr_host_unreachable": (U, [(C.ICMP_ERROR, 2, "10.99.1.1")]),
+    "mtr_host_unreachable": (U, [(C.ICMP_ERROR, 3, "198.51.100.2")]),
     "mtr_no_such_interface": (D, [(C.TOOL_ERROR, None, None)]),
     "mtr_v4_ok": (R, []),
     "mtr_v6_ok": (R, []),
-    "ndisc_no_response": (U, [(C.NDISC_NO_REPLY, None, "fd99:1::99")]),
+    "ndisc_no_response": (U, [(C.NDISC_NO_REPLY, None, "2001:db8:1:1::99")]),
     "ndisc_ok": (R, []),
     "ping_ssvm_storage": (R, []),
     "ping_v4_deadline_no_reply": (U, [(C.NO_REPLY, None, None)]),
@@ -48,8 +48,8 @@ GOLDEN: dict[str, tuple[Verdict, list[tuple[CauseCode, int | None, str | None]]]
     "ping_v6_ok": (R, []),
     "pmtu_cached": (R, []),
     "pmtu_drop": (R, []),
-    "pmtu_host_unreachable": (U, [(C.HOST_UNREACHABLE, 2, "10.99.1.1")]),
-    "pmtu_no_reply": (U, [(C.NO_REPLY, None, None)]),
+    "pmtu_host_unreachable": (U, [(C.HOST_UNREACHABLE, 3, "198.51.100.2")]),
+    "pmtu_too_many_hops": (D, [(C.HOP_LIMIT, 2, "198.51.100.2")]),
     "pmtu_v6": (R, []),
     "traceroute_net_unreachable": (U, [(C.NET_UNREACHABLE, 2, "198.51.100.2")]),
     "traceroute_stars": (U, [(C.NO_REPLY, None, None)]),
@@ -511,7 +511,7 @@ def test_golden_outputs_give_their_verdict_and_causes(name: str) -> None:
     assert shape(judged(name)) == GOLDEN[name]
 
 
-@pytest.mark.parametrize("name", as_answers(sorted(GOLDEN)))
+@pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_an_answer_carries_the_judgement_of_its_result(name: str) -> None:
     answer = result_from_capture(name, at=NOW)
     assert (answer.verdict, answer.cause) == (judged(name).verdict, judged(name).cause)
@@ -541,14 +541,14 @@ def test_causes_name_what_the_evidence_shows() -> None:
 
 def test_causes_of_the_newer_tools_name_what_the_evidence_shows() -> None:
     assert [cause.message for cause in judged("mtr_host_unreachable").cause] == [
-        "Hop 2 (10.99.1.1) answered in the destination's place, as it had answered hop 1: an ICMP error "
+        "Hop 3 (198.51.100.2) answered in the destination's place, as it had answered hop 2: an ICMP error "
         "such as host or network unreachable (mtr does not say which)."
     ]
     assert [cause.message for cause in judged("pmtu_host_unreachable").cause] == [
-        "Hop 2 (10.99.1.1) answered !H: the destination host is unreachable from there."
+        "Hop 3 (198.51.100.2) answered !H: the destination host is unreachable from there."
     ]
     assert [cause.message for cause in judged("ndisc_no_response").cause] == [
-        "Nobody answered neighbour solicitation for fd99:1::99 on eth0: 3 attempt(s) timed out."
+        "Nobody answered neighbour solicitation for 2001:db8:1:1::99 on eth0: 3 attempt(s) timed out."
     ]
     assert [cause.message for cause in judged("mtr_no_such_interface").cause] == [
         "mtr failed (exit 1): mtr: no such interface"
@@ -572,7 +572,9 @@ def test_causes_of_the_newer_tools_name_what_the_evidence_shows() -> None:
     assert messages["pmtu silent after the drop"] == (
         "Hop 2 (10.99.1.1) was the last to answer; hops 3 to 10 did not."
     )
-    assert judged("pmtu_no_reply").cause[0].message == "No hop answered (10 hop(s) probed)."
+    assert judged("pmtu_too_many_hops").cause[0].message == (
+        "Hop 2 (198.51.100.2) still answered when the 2-hop limit ran out."
+    )
 
 
 def test_the_path_mtu_is_no_cause() -> None:

@@ -6,11 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-
-from sysvmdiag.models import DiagnosticType
 from sysvmdiag.parsers import parse_output
-from tests.conftest import GOLDEN_OUTPUTS
 
 
 def parse_wire(tool: str, stdout: str, stderr: str, exit_code: int | None) -> dict[str, Any]:
@@ -39,19 +35,3 @@ def job_doc(answer_body: dict[str, Any], status: str = "succeeded") -> str:
             "result": answer_body,
         }
     )
-
-
-def service_offers(tool: str) -> bool:
-    """Whether the API's request model offers ``tool``: parsers may come before the request side does."""
-    return tool in {member.value for member in DiagnosticType}
-
-
-def as_answers(names: list[str]) -> list[Any]:
-    """Golden outputs by name as test parameters, each skipped while the API has no type for its tool:
-    a whole answer (``DiagnosticResult``) names its type."""
-    params = []
-    for name in names:
-        tool = json.loads((GOLDEN_OUTPUTS / f"{name}.json").read_text())["tool"]
-        reason = f"the API has no diagnostic type {tool!r} yet"
-        params.append(pytest.param(name, marks=pytest.mark.skipif(not service_offers(tool), reason=reason)))
-    return params
