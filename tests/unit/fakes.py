@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sysvmdiag.audit_record import AuditRecord
 from sysvmdiag.jobs import Job, JobStatus, sources_of
 from sysvmdiag.limits import LimitExceeded, WindowCount, rate_window
+from sysvmdiag.models import DiagnosticResult
 from sysvmdiag.runner.errors import RunnerError, RunOutput
 from sysvmdiag.topology.layout import decision_slice
 from sysvmdiag.topology.model import DEFAULT_TOPOLOGY_FILE, Host, SshEndpoint, Topology, load_topology
@@ -234,3 +235,27 @@ class FakeLimiter:
 
     def held(self) -> int:
         return sum(len(holders) for holders in self.slots.values())
+
+
+class InMemoryResultCache:
+    """The result cache's store: entries by key, never returned past their time (as the store checks
+    ``fresh_until`` itself); ``fail_with`` makes every read and write raise, as a DynamoDB outage."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[DiagnosticResult, datetime, datetime]] = {}
+        self.fail_with: Exception | None = None
+        self.reads = 0
+
+    def get(self, key: str, now: datetime) -> tuple[DiagnosticResult, datetime] | None:
+        self.reads += 1
+        if self.fail_with is not None:
+            raise self.fail_with
+        entry = self.entries.get(key)
+        if entry is None or now >= entry[2]:
+            return None
+        return entry[0], entry[1]
+
+    def put(self, key: str, result: DiagnosticResult, stored_at: datetime, ttl_seconds: float) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.entries[key] = (result, stored_at, stored_at + timedelta(seconds=ttl_seconds))

@@ -84,6 +84,7 @@ class AuditRecord(BaseModel):
     detail_code: str | None = None  # the precise reason when the caller was told less (admins only)
     detail: str | None = None
     mode: str | None = None  # "sync" | "async"
+    cached: bool = False  # answered from a stored result of an identical request: nothing ran
     job_id: str | None = None
     status: AuditStatus | None = None
     exit_code: int | None = None

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from sysvmdiag.pipeline.service import DiagnosticsService
     from sysvmdiag.playbooks.runs import PlaybookRuns
     from sysvmdiag.playbooks.store import PlaybookStore
+    from sysvmdiag.result_cache import ResultCacheStore
     from sysvmdiag.topology.model import SshEndpoint
     from sysvmdiag.topology.store import TopologyStore
 
@@ -87,6 +88,16 @@ def job_store(settings: Settings, resource: Any = None) -> JobStore:
     from sysvmdiag.jobs import JobStore
 
     return JobStore((resource or dynamodb()).Table(_required(settings.jobs_table, "JOBS_TABLE")))
+
+
+def result_cache(settings: Settings, resource: Any = None) -> ResultCacheStore | None:
+    """The result cache on the jobs table; None (no cache) when RESULT_CACHE_SECONDS is 0 or there is
+    no jobs table."""
+    from sysvmdiag.result_cache import ResultCacheStore
+
+    if not settings.result_cache_seconds or not settings.jobs_table:
+        return None
+    return ResultCacheStore((resource or dynamodb()).Table(settings.jobs_table))
 
 
 def limit_store(settings: Settings, resource: Any = None) -> LimitStore:
@@ -168,6 +179,8 @@ def service(
         limits=limit_store(settings, resource) if settings.limits_table else None,
         account_limits=account_limits,
         vm_concurrent_runs=vm_runs,
+        result_cache=result_cache(settings, resource),
+        result_cache_seconds=settings.result_cache_seconds,
         **extras,
     )
 

@@ -13,6 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+# The longest RESULT_CACHE_SECONDS: a cached answer is a few minutes old at most, never a stale picture.
+MAX_RESULT_CACHE_SECONDS = 300
+
 
 class SettingsError(RuntimeError):
     """A variable is missing or malformed; the message names each one."""
@@ -38,6 +41,9 @@ class Settings(BaseModel):
     # API Gateway's HTTP API waits 30 s at most; keep room for the handshake and the answer.
     sync_budget_seconds: float = Field(25.0, alias="SYNC_BUDGET_SECONDS", gt=0, le=28)
     limits_json: str | None = Field(None, alias="LIMITS_JSON")
+    # How long a synchronous result may answer an identical request of the same account that asks for
+    # it (``cache: true``), from the jobs table. 0: no request is answered from a stored result.
+    result_cache_seconds: int = Field(0, alias="RESULT_CACHE_SECONDS", ge=0, le=MAX_RESULT_CACHE_SECONDS)
     # The scheduled topology sync (functions/sync): the CloudStack API endpoint, the zone (name or id;
     # unset: the only zone the key sees), and the Secrets Manager secret holding {"apiKey", "secretKey"}.
     cloudstack_url: str | None = Field(None, alias="CLOUDSTACK_URL", pattern=r"^https?://\S+$")

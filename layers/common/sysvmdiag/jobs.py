@@ -8,7 +8,9 @@ least once) cannot both run it, and a late worker cannot overwrite a job the swe
 Item layout (table ``JOBS_TABLE``, hash key ``id``): ``status``, ``deadline_at`` (ISO-8601 UTC),
 ``open_pk`` = ``OPEN`` only while queued or running (the sparse GSI ``open_jobs`` the sweeper queries),
 ``expires_at`` (TTL), ``doc`` (the job as JSON, what GET /diagnostics/{id} returns) and ``audit`` (the
-audit record as JSON, completed when the job ends).
+audit record as JSON, completed when the job ends). Two other kinds of item share the table, neither
+with ``open_pk`` or ``doc``: playbook runs (:mod:`sysvmdiag.playbooks.runs`) and cached results
+(:mod:`sysvmdiag.result_cache`).
 """
 
 from __future__ import annotations

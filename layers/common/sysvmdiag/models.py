@@ -72,6 +72,16 @@ class DiagnosticRequest(BaseModel):
         description="Answer 202 with a job to poll instead of waiting for the result. Runs longer than "
         "the synchronous budget become jobs on their own.",
     )
+    cache: bool = Field(
+        default=False,
+        description="Accept a stored result: when an identical request of the same account (same VM, "
+        "test, options and destination, as the policy decided them) also asked for the cache and its "
+        "synchronous run finished less than the deployment's RESULT_CACHE_SECONDS ago, answer with that "
+        "result (`cached`, `cacheAgeSeconds`) instead of running again; otherwise run and store the "
+        "result for the next one. The policy and the requests-per-minute limit apply as to any request. "
+        "Jobs (`async`, or runs longer than the synchronous budget) are never answered from the cache "
+        "nor stored in it; with RESULT_CACHE_SECONDS 0 (the default) nothing is.",
+    )
 
 
 class ErrorBody(Wire):
@@ -106,6 +116,15 @@ class DiagnosticResult(Wire):
     started_at: datetime
     finished_at: datetime
     duration_ms: int
+    cached: bool = Field(
+        default=False,
+        description="True when this answer is a stored result of an identical earlier request (asked "
+        "with `cache`); its times, id and output are that run's.",
+    )
+    cache_age_seconds: float | None = Field(
+        default=None,
+        description="How long ago the stored run finished, in seconds; null unless `cached`.",
+    )
 
     @model_validator(mode="before")
     @classmethod

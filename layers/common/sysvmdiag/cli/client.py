@@ -142,7 +142,7 @@ def summarize(response: dict) -> str:
         f"{response['type']} {response['ipAddress']} from {target} via "
         f"{response.get('egressInterface') or '?'} ({response.get('egressKind') or '?'}): "
         f"{'success' if response.get('success') else 'FAILED'}, exit {response.get('exitCode')}, "
-        f"{response.get('durationMs')} ms"
+        f"{response.get('durationMs')} ms{_cached_note(response)}"
     )
     lines = [head, *_verdict_lines(response), *_result_lines(response)]
     if response.get("truncated"):
@@ -150,6 +150,14 @@ def summarize(response: dict) -> str:
     if not response.get("success") and (response.get("stderr") or "").strip():
         lines.append("  stderr: " + response["stderr"].strip().splitlines()[-1])
     return text_lines(lines)
+
+
+def _cached_note(response: dict) -> str:
+    """The head line's " (cached, 12 s old)" for a stored result (its run ended that long ago)."""
+    if not response.get("cached"):
+        return ""
+    age = response.get("cacheAgeSeconds")
+    return f" (cached, {age:.0f} s old)" if isinstance(age, int | float) else " (cached)"
 
 
 def text_lines(lines: list[str]) -> str:
@@ -194,6 +202,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         body["params"] = args.params
     if args.run_async:
         body["async"] = True
+    if args.cache:
+        body["cache"] = True
     try:
         with Spinner(f"running {args.test} {args.dest} on {args.vm} ..."):
             response = call_api("POST", f"{api}/diagnostics", key, body)
@@ -275,9 +285,11 @@ def audit_line(record: dict) -> str:
     exit_code = f" exit {record['exitCode']}" if record.get("exitCode") is not None else ""
     source = f" from {record.get('sourceIp') or '-'}"
     agent = f" ({record['userAgent']})" if record.get("userAgent") else ""
+    cached = " cached" if record.get("cached") else ""
     return printable(
         f"{record['at']}  {record['accountId']:<16} {record['decision']:<8} {outcome:<9}{reason:<22} "
-        f"{record.get('type') or '-'} {record.get('ipAddress') or '-'} on {target}{exit_code}{source}{agent}"
+        f"{record.get('type') or '-'} {record.get('ipAddress') or '-'} on {target}{exit_code}{cached}"
+        f"{source}{agent}"
     )
 
 
@@ -328,6 +340,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         dest="run_async",
         action="store_true",
         help="run as a job (runs longer than the API's synchronous budget become jobs anyway)",
+    )
+    run.add_argument(
+        "--cache",
+        action="store_true",
+        help="accept the stored result of an identical recent run (the API's RESULT_CACHE_SECONDS; "
+        "never for jobs)",
     )
     run.add_argument("--no-wait", action="store_true", help="print the job id instead of waiting for it")
     run.add_argument("--wait", type=float, default=600.0, help="longest wait for a job, seconds (600)")

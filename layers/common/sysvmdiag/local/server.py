@@ -42,6 +42,9 @@ MAX_RECEIVE_COUNT = 3
 # How many SQS messages the worker takes at once (the event source mapping's pollers). The API and
 # the authorizer scale out like Lambda (sysvmdiag.local.instances: SYSVMDIAG_LOCAL_MAX_INSTANCES).
 WORKER_CONCURRENCY = 3
+# The result cache is off by default on AWS (template.yaml's ResultCacheSeconds); on the local stack it is
+# on, so `sysvmdiag run --cache` can be tried. RESULT_CACHE_SECONDS in the environment overrides it.
+LOCAL_RESULT_CACHE_SECONDS = 60
 # CloudStack's API path: served by its own function, with no authorizer (requests are signed).
 CLOUDSTACK_API_PATH = "/client/api"
 PLAYBOOKS_FILE = REPO_ROOT / "simvms" / "playbooks.yaml"
@@ -62,6 +65,7 @@ def configure_environment(endpoint_url: str) -> None:
             "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
             "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
             "SSH_KEY_SECRET_ID": SSH_KEY_SECRET_ID,
+            "RESULT_CACHE_SECONDS": os.environ.get("RESULT_CACHE_SECONDS") or str(LOCAL_RESULT_CACHE_SECONDS),
             "POWERTOOLS_SERVICE_NAME": "sysvmdiag",
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": "SysVmDiag",
@@ -84,6 +88,8 @@ def configure_from_status(status: dict) -> None:
         os.environ["LIMITS_JSON"] = status["limits"]
     if status.get("cloudstackKeysKmsKeyId"):
         os.environ["CLOUDSTACK_KEYS_KMS_KEY_ID"] = status["cloudstackKeysKmsKeyId"]
+    if status.get("resultCacheSeconds") is not None:
+        os.environ["RESULT_CACHE_SECONDS"] = str(status["resultCacheSeconds"])
 
 
 def provision_keypair_kms_key() -> str:
@@ -270,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         "jobsDeadLetterQueueUrl": messaging["JOBS_DEAD_LETTER_QUEUE_URL"],
         "resultsTopicArn": messaging["RESULTS_TOPIC_ARN"],
         "limits": os.environ.get("LIMITS_JSON") or None,
+        "resultCacheSeconds": int(os.environ["RESULT_CACHE_SECONDS"]),
         **scaling,
         **provisioned,
     }

@@ -1,5 +1,5 @@
 """The ports of the pipeline: what each use case needs from the outside, and the null objects that stand
-in when a deployment has no such part (no jobs table, no limits table, no audit table).
+in when a deployment has no such part (no jobs table, no limits table, no audit table, no result cache).
 
 Adapters (DynamoDB stores, the SQS queue, the paramiko runner) satisfy these Protocols structurally;
 tests use in-memory fakes of the same shape (``tests/unit/fakes.py``).
@@ -15,6 +15,7 @@ from sysvmdiag.audit_record import AuditRecord
 from sysvmdiag.errors import ErrorCode, ServiceError
 from sysvmdiag.jobs import Job, JobStatus
 from sysvmdiag.limits import WindowCount
+from sysvmdiag.models import DiagnosticResult
 from sysvmdiag.observability import logger
 from sysvmdiag.topology.model import Host, SshEndpoint, Topology
 
@@ -59,6 +60,13 @@ class AuditLog(Protocol):
     def record(self, record: AuditRecord) -> None: ...
     def complete(self, record: AuditRecord, **changes: object) -> AuditRecord: ...
     def query(self, **filters: object) -> tuple[list[AuditRecord], str | None]: ...
+
+
+class ResultCache(Protocol):
+    """Stored results by key; an entry past its ``ttl_seconds`` is never returned (TTL deletion is lazy)."""
+
+    def get(self, key: str, now: datetime) -> tuple[DiagnosticResult, datetime] | None: ...
+    def put(self, key: str, result: DiagnosticResult, stored_at: datetime, ttl_seconds: float) -> None: ...
 
 
 class Limiter(Protocol):
@@ -119,6 +127,16 @@ class LogOnlyAudit:
 
     def query(self, **filters: object) -> tuple[list[AuditRecord], str | None]:
         raise ServiceError(ErrorCode.AUDIT_UNAVAILABLE, "This deployment has no audit table.")
+
+
+class NoResultCache:
+    """No cache (RESULT_CACHE_SECONDS 0, or no jobs table): nothing is found, nothing is kept."""
+
+    def get(self, key: str, now: datetime) -> tuple[DiagnosticResult, datetime] | None:
+        return None
+
+    def put(self, key: str, result: DiagnosticResult, stored_at: datetime, ttl_seconds: float) -> None:
+        return None
 
 
 class NoLimits:

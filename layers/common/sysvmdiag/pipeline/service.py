@@ -1,8 +1,8 @@
 """The pipeline's front door: request -> caller -> limits -> policy -> runner -> parser -> result + audit.
 
-``DiagnosticsService`` only composes the use cases (admission, synchronous run, job submission, job
-worker, audit trail, listing) over the ports it is given; ``sysvmdiag.bootstrap`` builds it from the
-settings. Every answer that is not a result is a coded :class:`~sysvmdiag.errors.ServiceError`.
+``DiagnosticsService`` only composes the use cases (admission, cached runs, synchronous run, job
+submission, job worker, audit trail, listing) over the ports it is given; ``sysvmdiag.bootstrap`` builds
+it from the settings. Every answer that is not a result is a coded :class:`~sysvmdiag.errors.ServiceError`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sysvmdiag.models import DiagnosticRequest, DiagnosticResult, LimitsView, Sy
 from sysvmdiag.observability import tracer
 from sysvmdiag.pipeline.admission import Admission
 from sysvmdiag.pipeline.audit_trail import AuditTrail
+from sysvmdiag.pipeline.cached_runs import CachedRuns
 from sysvmdiag.pipeline.edge import EdgeRefusals
 from sysvmdiag.pipeline.execution import Execution
 from sysvmdiag.pipeline.job_submission import JobSubmission
@@ -35,6 +36,8 @@ from sysvmdiag.pipeline.ports import (
     NoJobs,
     NoLimits,
     NoQueue,
+    NoResultCache,
+    ResultCache,
     RunnerFactory,
     TopologySource,
 )
@@ -69,8 +72,11 @@ class DiagnosticsService:
         vm_concurrent_runs: int = DEFAULT_VM_CONCURRENT_RUNS,
         job_finished: JobFinishedHook = _no_hook,
         clock: Clock = utc_now,
+        result_cache: ResultCache | None = None,
+        result_cache_seconds: float = 0.0,
     ):
-        """A part a deployment lacks (None) is its null object: no jobs, log-only audit, no limits."""
+        """A part a deployment lacks (None) is its null object: no jobs, log-only audit, no limits, no
+        result cache (then ``result_cache_seconds`` is moot: nothing is answered from a stored result)."""
         jobs = jobs or NoJobs()
         queue = queue or NoQueue()
         leases = Leases(limits or NoLimits(), account_limits, vm_concurrent_runs)
@@ -78,6 +84,9 @@ class DiagnosticsService:
         self._admission = Admission(topology, leases, self._audit)
         execution = Execution(runner_for, topology, clock)
         self._sync = SyncRun(leases, execution, self._audit)
+        self._cached = CachedRuns(
+            result_cache or NoResultCache(), result_cache_seconds if result_cache else 0.0, self._audit, clock
+        )
         self._worker = JobWorker(
             jobs, queue, self._admission, execution, leases, self._audit, clock, job_finished
         )
@@ -95,7 +104,8 @@ class DiagnosticsService:
     def submit(
         self, caller: Caller, request: DiagnosticRequest, origin: RequestOrigin
     ) -> DiagnosticResult | Job:
-        """One API request: a result now, or a queued job when it may outlast the synchronous budget."""
+        """One API request: a result now (run, or stored when it asks for the cache and one is fresh), or
+        a queued job when it may outlast the synchronous budget."""
         record = self._audit.new_record(caller, request, origin)
         decision, context = self._admission.admit(caller, request, record)
         record = _resolved(record, context, request)
@@ -112,7 +122,13 @@ class DiagnosticsService:
                 self._audit.refused(record, err)
                 raise err
             return self._submission.enqueue(caller, request, decision, origin, record)
-        return self._sync.run(caller, request, decision, context, record)
+        return self._cached.answer(
+            caller,
+            request,
+            decision,
+            record,
+            lambda: self._sync.run(caller, request, decision, context, record),
+        )
 
     @tracer.capture_method
     def submit_job(
