@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
+from tests.lab.api.calls import cli
+
 pytestmark = pytest.mark.lab
-
-
-def cli(local_stack: dict, key: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "sysvmdiag.cli", *args, "--api", local_stack["apiUrl"], "--key", key],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
 
 
 def test_run_prints_a_readable_ping_summary(local_stack, api_keys):

@@ -9,18 +9,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.lab.api.calls import post
+
 pytestmark = pytest.mark.lab
 
 WEB = "198.51.100.80"
-
-
-def post(stack: dict, key: str, body: dict, timeout: float = 60) -> requests.Response:
-    return requests.post(
-        f"{stack['apiUrl']}/diagnostics",
-        json=body,
-        timeout=timeout,
-        headers={"Authorization": f"Bearer {key}"},
-    )
 
 
 def vm_id(stack: dict, host: str) -> str:

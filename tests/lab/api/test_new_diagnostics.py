@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import pytest
 import requests
+
+from tests.lab.api.calls import cli, post
 
 pytestmark = pytest.mark.lab
 
@@ -19,30 +20,11 @@ GUEST1A6 = "2001:db8:1:1::11"
 UNUSED6 = "2001:db8:1:1::99"  # on alice's link, nobody has it
 
 
-def post(stack: dict, key: str, body: dict, timeout: float = 60) -> requests.Response:
-    return requests.post(
-        f"{stack['apiUrl']}/diagnostics",
-        json=body,
-        timeout=timeout,
-        headers={"Authorization": f"Bearer {key}"},
-    )
-
-
 def run(stack: dict, key: str, test: str, destination: str, params: str | None = None) -> requests.Response:
     body = {"targetId": "r-4-VM", "type": test, "ipAddress": destination}
     if params is not None:
         body["params"] = params
     return post(stack, key, body)
-
-
-def cli(stack: dict, key: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "sysvmdiag.cli", *args, "--api", stack["apiUrl"], "--key", key],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
 
 
 def forget_path_mtus(lab_status: dict) -> None:
