@@ -319,3 +319,27 @@ def test_decisions_by_cloudstack_name_match_the_whole_zone(
             on_slice = decide(caller, vm.vm_name, "ping", destination, "-c 1", context)
             on_zone = decide(caller, vm.vm_name, "ping", destination, "-c 1", pinned)
             assert on_slice.to_dict() == on_zone.to_dict(), (caller.account_id, vm.name, destination)
+
+
+def test_a_bulk_write_signs_with_the_table_s_own_credentials(moto_server, store, monkeypatch, tmp_path):
+    """An operator's table made with explicit keys loads a zone even when the environment has none (the
+    bulk writer's own client once fell back to the default chain and failed with NoCredentialsError)."""
+    import boto3
+
+    from sysvmdiag.topology.bulk import bulk_write
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # its credentials were resolved before
+    table = boto3.resource(
+        "dynamodb",
+        endpoint_url=moto_server.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="operator",
+        aws_secret_access_key="operator",
+    ).Table(store.topology_table.name)
+    bulk_write(table, [{"pk": "TEST#bulk", "sk": "item", "value": 1}], [])
+    assert table.get_item(Key={"pk": "TEST#bulk", "sk": "item"})["Item"]["value"] == 1
