@@ -34,6 +34,8 @@ from sysvmdiag.models import (
     DiagnosticResult,
     ErrorBody,
     LimitsView,
+    MatrixRequest,
+    MatrixView,
     SystemVmList,
 )
 from sysvmdiag.observability import logger, metrics, tracer
@@ -134,7 +136,9 @@ def _json(status: int, body: dict, headers: dict[str, str] | None = None) -> Res
     )
 
 
-def _model(status: int, model: DiagnosticResult | Job | AuditPage, headers: dict[str, str] | None = None):
+def _model(
+    status: int, model: DiagnosticResult | Job | AuditPage | MatrixView, headers: dict[str, str] | None = None
+):
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
@@ -195,6 +199,45 @@ def get_diagnostic_job(job_id: Annotated[str, Path(min_length=1, max_length=64)]
     job = _service().job_for(_caller(), job_id)
     headers = None if job.status.final else {"Retry-After": "2"}
     return _model(HTTPStatus.OK, job, headers)
+
+
+@app.post(
+    "/matrices",
+    summary="A reachability matrix: targets x destinations x tests, one job per cell",
+    responses={
+        202: {
+            "description": "Accepted: every cell submitted as a job (a cell the policy or a limit refuses "
+            "says so with its code); poll the Location",
+            "headers": _QUOTA_HEADERS,
+            "content": {"application/json": {"model": MatrixView}},
+        },
+        **_error_responses(
+            HTTPStatus.BAD_REQUEST,
+            HTTPStatus.UNAUTHORIZED,
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            HTTPStatus.TOO_MANY_REQUESTS,
+            HTTPStatus.INTERNAL_SERVER_ERROR,
+            HTTPStatus.SERVICE_UNAVAILABLE,
+        ),
+    },
+)
+def post_matrices(request: MatrixRequest) -> Response[MatrixView]:
+    matrix = _service().submit_matrix(_caller(), request, _origin())
+    return _model(HTTPStatus.ACCEPTED, matrix, {"Location": f"/matrices/{matrix.id}", "Retry-After": "2"})
+
+
+@app.get(
+    "/matrices/<matrix_id>",
+    summary="A reachability matrix: each cell's status, verdict and key numbers; complete once all are final",
+    responses={
+        200: {"description": "The matrix", "content": {"application/json": {"model": MatrixView}}},
+        **_error_responses(HTTPStatus.BAD_REQUEST, HTTPStatus.UNAUTHORIZED, HTTPStatus.NOT_FOUND),
+    },
+)
+def get_matrix(matrix_id: Annotated[str, Path(min_length=1, max_length=64)]) -> Response[MatrixView]:
+    matrix = _service().matrix_for(_caller(), matrix_id)
+    headers = None if matrix.complete else {"Retry-After": "2"}
+    return _model(HTTPStatus.OK, matrix, headers)
 
 
 @app.get(

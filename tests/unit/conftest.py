@@ -21,6 +21,7 @@ from tests.unit.fakes import (
     FakeTopology,
     InMemoryAudit,
     InMemoryJobs,
+    InMemoryMatrices,
     MovableClock,
 )
 
@@ -52,6 +53,7 @@ class World:
     topology: FakeTopology = field(default_factory=FakeTopology)
     runner: FakeRunner = field(default_factory=FakeRunner)
     jobs: InMemoryJobs = field(default_factory=InMemoryJobs)
+    matrices: InMemoryMatrices = field(default_factory=InMemoryMatrices)
     queue: FakeQueue = field(default_factory=FakeQueue)
     audit: InMemoryAudit = field(default_factory=InMemoryAudit)
     limiter: FakeLimiter = field(default_factory=FakeLimiter)
@@ -62,6 +64,7 @@ class World:
     def service(self, **overrides: object) -> DiagnosticsService:
         parts: dict[str, object] = {
             "jobs": self.jobs,
+            "matrices": self.matrices,
             "queue": self.queue,
             "audit": self.audit,
             "limits": self.limiter,

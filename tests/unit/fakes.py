@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sysvmdiag.audit_record import AuditRecord
 from sysvmdiag.jobs import Job, JobStatus, sources_of
 from sysvmdiag.limits import LimitExceeded, WindowCount, rate_window
+from sysvmdiag.matrix_store import MatrixRecord
 from sysvmdiag.models import DiagnosticResult
 from sysvmdiag.runner.errors import RunnerError, RunOutput
 from sysvmdiag.topology.layout import decision_slice
@@ -108,6 +109,7 @@ class InMemoryJobs:
         self.jobs: dict[str, Job] = {}
         self.audits: dict[str, str | None] = {}
         self.fail_create: Exception | None = None
+        self.batch_reads = 0
 
     def create(self, job: Job, audit: str | None = None) -> None:
         if self.fail_create is not None:
@@ -117,6 +119,10 @@ class InMemoryJobs:
 
     def get(self, job_id: str) -> Job | None:
         return self.jobs.get(job_id)
+
+    def get_many(self, job_ids: list[str]) -> dict[str, Job]:
+        self.batch_reads += 1
+        return {job_id: self.jobs[job_id] for job_id in job_ids if job_id in self.jobs}
 
     def transition(self, job: Job, status: JobStatus, **changes: object) -> tuple[Job, str | None] | None:
         stored = self.jobs.get(job.id)
@@ -235,6 +241,22 @@ class FakeLimiter:
 
     def held(self) -> int:
         return sum(len(holders) for holders in self.slots.values())
+
+
+class InMemoryMatrices:
+    """The matrices' records (in the jobs table, like the store): written once, read by id."""
+
+    available = True
+
+    def __init__(self) -> None:
+        self.records: dict[str, MatrixRecord] = {}
+
+    def create(self, record: MatrixRecord) -> None:
+        assert record.id not in self.records
+        self.records[record.id] = record
+
+    def get(self, matrix_id: str) -> MatrixRecord | None:
+        return self.records.get(matrix_id)
 
 
 class InMemoryResultCache:

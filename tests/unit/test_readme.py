@@ -23,3 +23,11 @@ def test_readme_lists_every_cause_code_as_the_verdict_table_defines_it():
     from sysvmdiag.verdicts import markdown_table as cause_table
 
     assert cause_table().strip() in README.read_text()
+
+
+def test_readme_states_the_matrix_bound_the_code_enforces():
+    from sysvmdiag.models import MAX_MATRIX_CELLS
+
+    text = README.read_text()
+    assert f"A matrix has at most {MAX_MATRIX_CELLS} cells" in text.replace("\n", " ")
+    assert f"matrix](#reachability-matrices) has at most {MAX_MATRIX_CELLS} cells" in text.replace("\n", " ")

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from sysvmdiag.jobs import JobStore
     from sysvmdiag.keypairs import KeyPairStore
     from sysvmdiag.limits import LimitStore
+    from sysvmdiag.matrix_store import MatrixStore
     from sysvmdiag.pipeline.job_worker import JobFinishedHook
     from sysvmdiag.pipeline.ports import Clock, Runner, RunnerFactory
     from sysvmdiag.pipeline.service import DiagnosticsService
@@ -98,6 +99,13 @@ def result_cache(settings: Settings, resource: Any = None) -> ResultCacheStore |
     if not settings.result_cache_seconds or not settings.jobs_table:
         return None
     return ResultCacheStore((resource or dynamodb()).Table(settings.jobs_table))
+
+
+def matrix_store(settings: Settings, resource: Any = None) -> MatrixStore:
+    """Reachability matrices' records, on the jobs table."""
+    from sysvmdiag.matrix_store import MatrixStore
+
+    return MatrixStore((resource or dynamodb()).Table(_required(settings.jobs_table, "JOBS_TABLE")))
 
 
 def limit_store(settings: Settings, resource: Any = None) -> LimitStore:
@@ -181,6 +189,7 @@ def service(
         vm_concurrent_runs=vm_runs,
         result_cache=result_cache(settings, resource),
         result_cache_seconds=settings.result_cache_seconds,
+        matrices=matrix_store(settings, resource) if settings.jobs_table else None,
         **extras,
     )
 

@@ -51,6 +51,7 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_COMMAND = "UNSUPPORTED_COMMAND"
     INVALID_AUDIT_QUERY = "INVALID_AUDIT_QUERY"
     SYNC_BUDGET_EXCEEDED = "SYNC_BUDGET_EXCEEDED"
+    MATRIX_TOO_LARGE = "MATRIX_TOO_LARGE"
     INVALID_TEST = "INVALID_TEST"
     INVALID_DESTINATION = "INVALID_DESTINATION"
     INVALID_OPTION = "INVALID_OPTION"
@@ -73,6 +74,7 @@ class ErrorCode(StrEnum):
     AUDIT_ADMIN_ONLY = "AUDIT_ADMIN_ONLY"
     LIMITS_ADMIN_ONLY = "LIMITS_ADMIN_ONLY"
     JOB_NOT_FOUND = "JOB_NOT_FOUND"
+    MATRIX_NOT_FOUND = "MATRIX_NOT_FOUND"
     RATE_LIMITED = "RATE_LIMITED"
     TOO_MANY_JOBS = "TOO_MANY_JOBS"
     VM_BUSY = "VM_BUSY"
@@ -86,6 +88,7 @@ class ErrorCode(StrEnum):
     STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
     QUEUE_UNAVAILABLE = "QUEUE_UNAVAILABLE"
     AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"
+    MATRICES_UNAVAILABLE = "MATRICES_UNAVAILABLE"
     TOPOLOGY_INCOMPLETE = "TOPOLOGY_INCOMPLETE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
@@ -153,6 +156,13 @@ CATALOGUE: dict[ErrorCode, CodeSpec] = {
         _O.REJECTED,
         _F.REQUEST,
         "The run may outlast the synchronous budget and this deployment has no job queue.",
+    ),
+    ErrorCode.MATRIX_TOO_LARGE: _spec(
+        _S.BAD_REQUEST,
+        _O.REJECTED,
+        _F.REQUEST,
+        "A reachability matrix has more cells (targets x destinations x tests) than one may have; the "
+        "message gives the bound. Nothing ran.",
     ),
     ErrorCode.INVALID_TEST: _spec(
         _S.BAD_REQUEST,
@@ -291,6 +301,12 @@ CATALOGUE: dict[ErrorCode, CodeSpec] = {
         _F.SERVICE,
         "No such job is visible to you (its owner, the owner's domain admins and admins see it).",
     ),
+    ErrorCode.MATRIX_NOT_FOUND: _spec(
+        _S.NOT_FOUND,
+        _O.DENIED,
+        _F.SERVICE,
+        "No such reachability matrix is visible to you (its owner and admins see it).",
+    ),
     ErrorCode.RATE_LIMITED: _spec(
         _S.TOO_MANY_REQUESTS, _O.REJECTED, _F.LIMITS, "Over the account's requests per minute; nothing ran."
     ),
@@ -353,6 +369,12 @@ CATALOGUE: dict[ErrorCode, CodeSpec] = {
     ),
     ErrorCode.AUDIT_UNAVAILABLE: _spec(
         _S.SERVICE_UNAVAILABLE, _O.REJECTED, _F.SERVICE, "This deployment has no audit table."
+    ),
+    ErrorCode.MATRICES_UNAVAILABLE: _spec(
+        _S.SERVICE_UNAVAILABLE,
+        _O.REJECTED,
+        _F.SERVICE,
+        "This deployment has no jobs table and queue, which a reachability matrix runs on; nothing ran.",
     ),
     ErrorCode.TOPOLOGY_INCOMPLETE: _spec(
         _S.INTERNAL_SERVER_ERROR,

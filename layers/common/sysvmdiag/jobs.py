@@ -8,9 +8,9 @@ least once) cannot both run it, and a late worker cannot overwrite a job the swe
 Item layout (table ``JOBS_TABLE``, hash key ``id``): ``status``, ``deadline_at`` (ISO-8601 UTC),
 ``open_pk`` = ``OPEN`` only while queued or running (the sparse GSI ``open_jobs`` the sweeper queries),
 ``expires_at`` (TTL), ``doc`` (the job as JSON, what GET /diagnostics/{id} returns) and ``audit`` (the
-audit record as JSON, completed when the job ends). Two other kinds of item share the table, neither
-with ``open_pk`` or ``doc``: playbook runs (:mod:`sysvmdiag.playbooks.runs`) and cached results
-(:mod:`sysvmdiag.result_cache`).
+audit record as JSON, completed when the job ends). Three other kinds of item share the table, none
+with ``open_pk`` or ``doc``: playbook runs (:mod:`sysvmdiag.playbooks.runs`), cached results
+(:mod:`sysvmdiag.result_cache`) and reachability matrices (:mod:`sysvmdiag.matrix_store`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from sysvmdiag.topology.store import OPEN_JOBS_INDEX
 
 OPEN = "OPEN"
 JOB_RETENTION_DAYS = 7
+# BatchGetItem takes at most 100 keys per call.
+BATCH_GET_KEYS = 100
 # How long a job may wait in the queue (VM busy, workers scaling) before it counts as lost.
 QUEUE_ALLOWANCE_SECONDS = 600.0
 
@@ -122,6 +124,28 @@ class JobStore:
         if item is None or "doc" not in item:
             return None
         return Job.model_validate_json(item["doc"])
+
+    def get_many(self, job_ids: list[str]) -> dict[str, Job]:
+        """The jobs of ``job_ids`` that exist, by id: one consistent BatchGetItem per 100 ids (keys
+        DynamoDB leaves unprocessed are asked again, in the same loop)."""
+        found: dict[str, Job] = {}
+        unique = list(dict.fromkeys(job_ids))
+        client = self.table.meta.client
+        for start in range(0, len(unique), BATCH_GET_KEYS):
+            request: dict[str, Any] = {
+                self.table.name: {
+                    "Keys": [{"id": job_id} for job_id in unique[start : start + BATCH_GET_KEYS]],
+                    "ConsistentRead": True,
+                }
+            }
+            while request:
+                response = client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table.name, []):
+                    if "doc" in item:
+                        job = Job.model_validate_json(item["doc"])
+                        found[job.id] = job
+                request = response.get("UnprocessedKeys") or {}
+        return found
 
     def transition(self, job: Job, status: JobStatus, **changes: Any) -> tuple[Job, str | None] | None:
         """Move ``job`` to ``status`` (with ``changes``) if the stored status may move there (TRANSITIONS).

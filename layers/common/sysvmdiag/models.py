@@ -7,17 +7,28 @@ are accepted as aliases so existing callers keep working.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from sysvmdiag.audit_record import AuditRecord
 from sysvmdiag.judge import judge
 from sysvmdiag.results import RESULT_TYPES, ParsedResult, load_result, with_tool
-from sysvmdiag.verdicts import Cause, Verdict
+from sysvmdiag.verdicts import Cause, CauseCode, Verdict
 
 RESULT_MODELS = tuple(RESULT_TYPES.values())
 
@@ -215,3 +226,127 @@ class LimitsView(Wire):
     requests_per_minute: RequestsQuota
     concurrent_jobs: JobsQuota
     vm_concurrent_runs: int = Field(description="Runs one system VM takes at once, whoever asks")
+
+
+# -- reachability matrices (POST /matrices, GET /matrices/{id}) ---------------------------------------------
+
+# The one bound on a matrix's size: targets x destinations x tests. Each cell is a job, audited and counted
+# toward the caller's minute like any request, so the bound keeps one POST within a minute's budget.
+MAX_MATRIX_CELLS = 50
+MAX_MATRIX_TARGETS = 10
+MAX_MATRIX_DESTINATIONS = 10
+
+_TargetRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+_Destination = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=64)]
+_Params = Annotated[str, StringConstraints(strip_whitespace=True, max_length=256)]
+
+
+class MatrixRequest(BaseModel):
+    """Several tests from several system VMs toward several destinations; one job per cell, each cell
+    judged by the policy on its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    targets: list[_TargetRef] = Field(
+        min_length=1,
+        max_length=MAX_MATRIX_TARGETS,
+        description="System VM uuids (or CloudStack names), each once.",
+    )
+    destinations: list[_Destination] = Field(
+        min_length=1,
+        max_length=MAX_MATRIX_DESTINATIONS,
+        description="IPv4 or IPv6 address literals, each once.",
+    )
+    tests: list[DiagnosticType] = Field(
+        min_length=1, max_length=len(DiagnosticType), description="The tests to run, each once."
+    )
+    params: dict[DiagnosticType, _Params] = Field(
+        default_factory=dict,
+        description='Extra options per test, e.g. {"ping": "-c 3"}; a test not named runs with none.',
+    )
+
+    @field_validator("targets", "destinations", "tests")
+    @classmethod
+    def _each_once(cls, values: list[Any]) -> list[Any]:
+        if len(set(values)) != len(values):
+            raise ValueError("names an entry more than once")
+        return values
+
+    @field_validator("destinations")
+    @classmethod
+    def _address_literals(cls, values: list[str]) -> list[str]:
+        """Only a literal's form here: the policy judges each destination (canonical form, ranges)."""
+        for value in values:
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an IP address literal") from None
+        return values
+
+    @field_validator("params")
+    @classmethod
+    def _params_of_listed_tests(cls, params: dict[DiagnosticType, str], info: ValidationInfo) -> dict:
+        extra = sorted(test.value for test in params if test not in info.data.get("tests", ()))
+        if extra:
+            raise ValueError(f"names tests the matrix does not run: {', '.join(extra)}")
+        return params
+
+    @property
+    def cell_count(self) -> int:
+        return len(self.targets) * len(self.destinations) * len(self.tests)
+
+
+class CellStatus(StrEnum):
+    """A cell's job's status, or ``refused``: no job exists (a limit or a backing service said no when
+    the cell was submitted; ``code`` says which)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DENIED = "denied"
+    REFUSED = "refused"
+
+    @property
+    def final(self) -> bool:
+        return self not in (CellStatus.QUEUED, CellStatus.RUNNING)
+
+
+class MatrixCell(Wire):
+    """One (target, destination, test): its job's status, the verdict and the numbers that matter."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    target: str
+    destination: str
+    test: DiagnosticType
+    params: str | None = None
+    status: CellStatus
+    job_id: str | None = Field(
+        default=None, description="The cell's job (GET /diagnostics/{id}); null if refused."
+    )
+    code: str | None = Field(
+        default=None, description="Why it was denied, refused or failed (the error code)."
+    )
+    message: str | None = None
+    verdict: Verdict | None = Field(default=None, description="Once it ran.")
+    cause: list[CauseCode] = Field(default_factory=list, description="The verdict's cause codes.")
+    loss_percent: float | None = Field(default=None, description="ping (and mtr, to the destination).")
+    avg_rtt_ms: float | None = Field(default=None, description="ping.")
+    hops: int | None = Field(default=None, description="traceroute, mtr, pmtu.")
+    reached: bool | None = Field(default=None, description="traceroute, mtr, pmtu.")
+    mac: str | None = Field(default=None, description="arping, ndisc: the MAC that answered.")
+    pmtu: int | None = Field(default=None, description="pmtu: the path MTU.")
+
+
+class MatrixView(Wire):
+    """A reachability matrix: every cell as its job stands now; ``complete`` once every cell is final."""
+
+    id: str
+    account_id: str
+    created_at: datetime
+    targets: list[str]
+    destinations: list[str]
+    tests: list[DiagnosticType]
+    complete: bool
+    cells: list[MatrixCell] = Field(description="Ordered by target, then test, then destination.")

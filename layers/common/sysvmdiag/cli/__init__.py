@@ -22,6 +22,8 @@ SUBCOMMANDS: dict[str, str] = {
     "vms": "sysvmdiag.cli.client",
     "job": "sysvmdiag.cli.client",
     "audit": "sysvmdiag.cli.client",
+    "matrix": "sysvmdiag.cli.matrix",
+    "matrix-show": "sysvmdiag.cli.matrix",
     "topology": "sysvmdiag.cli.topology",
     "accounts": "sysvmdiag.cli.accounts",
     "playbooks": "sysvmdiag.cli.playbooks",

@@ -1,5 +1,6 @@
 """The ports of the pipeline: what each use case needs from the outside, and the null objects that stand
-in when a deployment has no such part (no jobs table, no limits table, no audit table, no result cache).
+in when a deployment has no such part (no jobs table, no limits table, no audit table, no result cache,
+no matrices).
 
 Adapters (DynamoDB stores, the SQS queue, the paramiko runner) satisfy these Protocols structurally;
 tests use in-memory fakes of the same shape (``tests/unit/fakes.py``).
@@ -15,6 +16,7 @@ from sysvmdiag.audit_record import AuditRecord
 from sysvmdiag.errors import ErrorCode, ServiceError
 from sysvmdiag.jobs import Job, JobStatus
 from sysvmdiag.limits import WindowCount
+from sysvmdiag.matrix_store import MatrixRecord
 from sysvmdiag.models import DiagnosticResult
 from sysvmdiag.observability import logger
 from sysvmdiag.topology.model import Host, SshEndpoint, Topology
@@ -48,8 +50,16 @@ class JobRepository(Protocol):
 
     def create(self, job: Job, audit: str | None = None) -> None: ...
     def get(self, job_id: str) -> Job | None: ...
+    def get_many(self, job_ids: list[str]) -> dict[str, Job]: ...
     def transition(self, job: Job, status: JobStatus, **changes: object) -> tuple[Job, str | None] | None: ...
     def overdue(self, now: datetime, limit: int = 100) -> list[Job]: ...
+
+
+class MatrixRepository(Protocol):
+    available: bool
+
+    def create(self, record: MatrixRecord) -> None: ...
+    def get(self, matrix_id: str) -> MatrixRecord | None: ...
 
 
 class JobQueuePort(Protocol):
@@ -98,11 +108,26 @@ class NoJobs:
     def get(self, job_id: str) -> Job | None:
         return None
 
+    def get_many(self, job_ids: list[str]) -> dict[str, Job]:
+        return {}
+
     def transition(self, job: Job, status: JobStatus, **changes: object) -> tuple[Job, str | None] | None:
         return None
 
     def overdue(self, now: datetime, limit: int = 100) -> list[Job]:
         return []
+
+
+class NoMatrices:
+    """No jobs table: no matrix can be stored (submitting one is refused), none is found."""
+
+    available = False
+
+    def create(self, record: MatrixRecord) -> None:
+        raise RuntimeError("this deployment has no jobs table (JOBS_TABLE)")
+
+    def get(self, matrix_id: str) -> MatrixRecord | None:
+        return None
 
 
 class NoQueue:

@@ -1,8 +1,9 @@
 """The pipeline's front door: request -> caller -> limits -> policy -> runner -> parser -> result + audit.
 
 ``DiagnosticsService`` only composes the use cases (admission, cached runs, synchronous run, job
-submission, job worker, audit trail, listing) over the ports it is given; ``sysvmdiag.bootstrap`` builds
-it from the settings. Every answer that is not a result is a coded :class:`~sysvmdiag.errors.ServiceError`.
+submission, job worker, reachability matrices, audit trail, listing) over the ports it is given;
+``sysvmdiag.bootstrap`` builds it from the settings. Every answer that is not a result is a coded
+:class:`~sysvmdiag.errors.ServiceError`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from sysvmdiag.audit_record import AuditRecord
 from sysvmdiag.errors import ErrorCode, ServiceError
 from sysvmdiag.jobs import Job
 from sysvmdiag.limits import DEFAULT_VM_CONCURRENT_RUNS, AccountLimits
-from sysvmdiag.models import DiagnosticRequest, DiagnosticResult, LimitsView, SystemVmList
+from sysvmdiag.models import (
+    DiagnosticRequest,
+    DiagnosticResult,
+    LimitsView,
+    MatrixRequest,
+    MatrixView,
+    SystemVmList,
+)
 from sysvmdiag.observability import tracer
 from sysvmdiag.pipeline.admission import Admission
 from sysvmdiag.pipeline.audit_trail import AuditTrail
@@ -25,6 +33,7 @@ from sysvmdiag.pipeline.job_submission import JobSubmission
 from sysvmdiag.pipeline.job_worker import JobFinishedHook, JobWorker
 from sysvmdiag.pipeline.leases import Leases
 from sysvmdiag.pipeline.listing import Listing
+from sysvmdiag.pipeline.matrices import Matrices
 from sysvmdiag.pipeline.origin import SYNC_BUDGET_SECONDS, RequestOrigin
 from sysvmdiag.pipeline.ports import (
     AuditLog,
@@ -33,8 +42,10 @@ from sysvmdiag.pipeline.ports import (
     JobRepository,
     Limiter,
     LogOnlyAudit,
+    MatrixRepository,
     NoJobs,
     NoLimits,
+    NoMatrices,
     NoQueue,
     NoResultCache,
     ResultCache,
@@ -74,9 +85,11 @@ class DiagnosticsService:
         clock: Clock = utc_now,
         result_cache: ResultCache | None = None,
         result_cache_seconds: float = 0.0,
+        matrices: MatrixRepository | None = None,
     ):
         """A part a deployment lacks (None) is its null object: no jobs, log-only audit, no limits, no
-        result cache (then ``result_cache_seconds`` is moot: nothing is answered from a stored result)."""
+        matrices, no result cache (then ``result_cache_seconds`` is moot: nothing is answered from a
+        stored result)."""
         jobs = jobs or NoJobs()
         queue = queue or NoQueue()
         leases = Leases(limits or NoLimits(), account_limits, vm_concurrent_runs)
@@ -94,6 +107,14 @@ class DiagnosticsService:
         self._listing = Listing(topology)
         self._quotas = QuotaReport(leases, topology)
         self._edge = EdgeRefusals(leases, self._audit)
+        self._matrices = Matrices(
+            matrices or NoMatrices(),
+            jobs,
+            lambda caller, request, origin: self.submit_job(caller, request, origin, deny_as_job=True),
+            self._worker.expire,
+            self._edge,
+            clock,
+        )
         self._sync_budget = sync_budget_seconds
 
     def authorize(self, caller: Caller, request: DiagnosticRequest) -> tuple[Decision, Topology]:
@@ -153,6 +174,14 @@ class DiagnosticsService:
             return self._submission.denied(caller, request, origin, err, playbook_run_id)
         record = _resolved(record, context, request)
         return self._submission.enqueue(caller, request, decision, origin, record, playbook_run_id)
+
+    def submit_matrix(self, caller: Caller, request: MatrixRequest, origin: RequestOrigin) -> MatrixView:
+        """A reachability matrix: every cell a job (denied and refused cells included), one record."""
+        return self._matrices.submit(caller, request, origin)
+
+    def matrix_for(self, caller: Caller, matrix_id: str) -> MatrixView:
+        """The caller's own matrix (admins: any), each cell as its job stands now."""
+        return self._matrices.read(caller, matrix_id)
 
     def refused_at_the_edge(
         self, caller: Caller | None, origin: RequestOrigin, error: ServiceError
