@@ -29,6 +29,8 @@ EXPECTED_API = {
     "get-diagnostic-job-unknown.json": (404, "JOB_NOT_FOUND"),
     "get-audit-admin.json": (200, None),
     "get-audit-as-user.json": (403, "AUDIT_ADMIN_ONLY"),
+    "post-matrices.json": (202, None),
+    "post-matrices-too-large.json": (400, "MATRIX_TOO_LARGE"),
 }
 
 

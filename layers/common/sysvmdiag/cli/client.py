@@ -189,7 +189,7 @@ def summarize_job(job: dict) -> str:
     return printable(f"job {job['id']} {job['status']}: {error.get('code')}: {error.get('message')}")
 
 
-def _refused(err: ApiError, as_json: bool) -> int:
+def print_refusal(err: ApiError, as_json: bool) -> int:
     print(json.dumps(err.body) if as_json else err.describe(), file=sys.stdout if as_json else sys.stderr)
     refused = err.status in (401, 403) or err.body.get("code") == "TARGET_NOT_FOUND"
     return 3 if refused else 1
@@ -224,7 +224,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 )
             response = wait_for_job(api, key, response, args.wait)
     except ApiError as err:
-        return _refused(err, args.json)
+        return print_refusal(err, args.json)
     except TimeoutError as err:
         print(printable(f"sysvmdiag: {err}"), file=sys.stderr)
         return 1
@@ -242,7 +242,7 @@ def _cmd_job(args: argparse.Namespace) -> int:
         if args.wait:
             job = wait_for_job(api, key, job, args.wait)
     except ApiError as err:
-        return _refused(err, args.json)
+        return print_refusal(err, args.json)
     except TimeoutError as err:
         print(printable(f"sysvmdiag: {err}"), file=sys.stderr)
         return 1
@@ -266,7 +266,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     try:
         page = call_api("GET", f"{api}/audit?{urllib.parse.urlencode(query)}", key)
     except ApiError as err:
-        return _refused(err, args.json)
+        return print_refusal(err, args.json)
     if args.json:
         print(json.dumps(page, indent=2))
         return 0
@@ -315,7 +315,7 @@ def _cmd_vms(args: argparse.Namespace) -> int:
     return 0
 
 
-def _endpoint_flags(parser: argparse.ArgumentParser) -> None:
+def endpoint_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api", help="API base URL (default: $SYSVMDIAG_API_URL or the local stack)")
     parser.add_argument("--key", help="API key (default: $SYSVMDIAG_API_KEY or a local demo account's)")
     parser.add_argument(
@@ -349,12 +349,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--no-wait", action="store_true", help="print the job id instead of waiting for it")
     run.add_argument("--wait", type=float, default=600.0, help="longest wait for a job, seconds (600)")
-    _endpoint_flags(run)
+    endpoint_flags(run)
     run.set_defaults(func=_cmd_run)
     job = subparsers.add_parser("job", help="show a diagnostic job (and wait for it with --wait S)")
     job.add_argument("job_id")
     job.add_argument("--wait", type=float, default=0.0, help="wait up to S seconds for it to end")
-    _endpoint_flags(job)
+    endpoint_flags(job)
     job.set_defaults(func=_cmd_job)
     audit = subparsers.add_parser("audit", help="the audit trail, newest first (administrators)")
     audit.add_argument("--account", help="only this account id (acct-alice)")
@@ -362,8 +362,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     audit.add_argument("--since", help="ISO-8601 time (default: 24 h ago)")
     audit.add_argument("--until", help="ISO-8601 time (default: now)")
     audit.add_argument("--limit", type=int, help="records (1-200, default 50)")
-    _endpoint_flags(audit)
+    endpoint_flags(audit)
     audit.set_defaults(func=_cmd_audit)
     vms = subparsers.add_parser("vms", help="list the system VMs you may target")
-    _endpoint_flags(vms)
+    endpoint_flags(vms)
     vms.set_defaults(func=_cmd_vms)

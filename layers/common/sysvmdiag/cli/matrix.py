@@ -15,7 +15,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from sysvmdiag.cli.client import ApiError, _endpoint_flags, _refused, call_api, resolve_endpoint
+from sysvmdiag.cli.client import ApiError, call_api, endpoint_flags, print_refusal, resolve_endpoint
 from sysvmdiag.matrix_grid import matrix_grid
 from sysvmdiag.models import MatrixView
 from sysvmdiag.summaries import printable
@@ -74,7 +74,7 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
             url = f"{api}/matrices/{urllib.parse.quote(matrix['id'], safe='')}"
             matrix = wait_for_matrix(lambda: call_api("GET", url, key), matrix, args.wait)
     except ApiError as err:
-        return _refused(err, args.json)
+        return print_refusal(err, args.json)
     except TimeoutError as err:
         print(printable(f"sysvmdiag: {err}"), file=sys.stderr)
         return 1
@@ -95,7 +95,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
         if args.wait is not None:
             matrix = wait_for_matrix(lambda: call_api("GET", url, key), matrix, args.wait)
     except ApiError as err:
-        return _refused(err, args.json)
+        return print_refusal(err, args.json)
     except TimeoutError as err:
         print(printable(f"sysvmdiag: {err}"), file=sys.stderr)
         return 1
@@ -128,12 +128,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     matrix.add_argument("--test", action="append", required=True, choices=TOOLS, help="a test (repeat)")
     matrix.add_argument("--params", action="append", metavar="TEST=OPTIONS", help='e.g. ping="-c 3" (repeat)')
     _wait_flag(matrix)
-    _endpoint_flags(matrix)
+    endpoint_flags(matrix)
     matrix.set_defaults(func=_cmd_matrix)
     show = subparsers.add_parser(
         "matrix-show", help="show a reachability matrix (and wait for it with --wait)"
     )
     show.add_argument("matrix_id")
     _wait_flag(show)
-    _endpoint_flags(show)
+    endpoint_flags(show)
     show.set_defaults(func=_cmd_show)
