@@ -68,10 +68,24 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
     body: dict[str, Any] = {"targets": args.vm, "destinations": args.dest, "tests": args.test}
     if args.params:
         body["params"] = parse_params(args.params)
+    return _show(args, lambda: call_api("POST", f"{api}/matrices", key, body), api, key)
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    api, key = resolve_endpoint(args.api, args.key, args.as_account)
+    return _show(args, lambda: call_api("GET", _matrix_url(api, args.matrix_id), key), api, key)
+
+
+def _matrix_url(api: str, matrix_id: str) -> str:
+    return f"{api}/matrices/{urllib.parse.quote(matrix_id, safe='')}"
+
+
+def _show(args: argparse.Namespace, first: Callable[[], dict], api: str, key: str) -> int:
+    """The matrix ``first`` answers, waited for with --wait, as a grid (or JSON); refusals as run's."""
     try:
-        matrix = call_api("POST", f"{api}/matrices", key, body)
+        matrix = first()
         if args.wait is not None:
-            url = f"{api}/matrices/{urllib.parse.quote(matrix['id'], safe='')}"
+            url = _matrix_url(api, matrix["id"])
             matrix = wait_for_matrix(lambda: call_api("GET", url, key), matrix, args.wait)
     except ApiError as err:
         return print_refusal(err, args.json)
@@ -80,30 +94,10 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
         return 1
     if args.json:
         print(json.dumps(matrix, indent=2))
-    else:
-        print("\n".join(matrix_grid(MatrixView.model_validate(matrix))))
-        if not matrix["complete"]:
-            print(printable(f"poll with: sysvmdiag matrix-show {matrix['id']}"), file=sys.stderr)
-    return 0
-
-
-def _cmd_show(args: argparse.Namespace) -> int:
-    api, key = resolve_endpoint(args.api, args.key, args.as_account)
-    url = f"{api}/matrices/{urllib.parse.quote(args.matrix_id, safe='')}"
-    try:
-        matrix = call_api("GET", url, key)
-        if args.wait is not None:
-            matrix = wait_for_matrix(lambda: call_api("GET", url, key), matrix, args.wait)
-    except ApiError as err:
-        return print_refusal(err, args.json)
-    except TimeoutError as err:
-        print(printable(f"sysvmdiag: {err}"), file=sys.stderr)
-        return 1
-    print(
-        json.dumps(matrix, indent=2)
-        if args.json
-        else "\n".join(matrix_grid(MatrixView.model_validate(matrix)))
-    )
+        return 0
+    print("\n".join(matrix_grid(MatrixView.model_validate(matrix))))
+    if not matrix["complete"]:
+        print(printable(f"poll with: sysvmdiag matrix-show {matrix['id']}"), file=sys.stderr)
     return 0
 
 
