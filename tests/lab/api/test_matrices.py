@@ -49,7 +49,7 @@ def test_a_matrix_runs_each_allowed_cell_and_refuses_the_others_on_their_own(loc
     assert len(cells) == 8
     for target in ("r-4-VM", "r-7-VM"):
         ping, mtr = cells[target, "ping", WEB], cells[target, "mtr", WEB]
-        assert (ping["status"], ping["verdict"], ping["loss_percent"]) == ("succeeded", "reachable", 0), ping
+        assert (ping["status"], ping["verdict"], ping["lossPercent"]) == ("succeeded", "reachable", 0), ping
         assert (mtr["status"], mtr["reached"], mtr["hops"]) == ("succeeded", True, 3), mtr
         for test in ("ping", "mtr"):
             refused = cells[target, test, BOB_SHARED]
