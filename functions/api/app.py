@@ -37,6 +37,8 @@ from sysvmdiag.models import (
     MatrixRequest,
     MatrixView,
     SystemVmList,
+    VmStateRequest,
+    VmStateView,
 )
 from sysvmdiag.observability import logger, metrics, tracer
 from sysvmdiag.pipeline import quota
@@ -199,6 +201,35 @@ def get_diagnostic_job(job_id: Annotated[str, Path(min_length=1, max_length=64)]
     job = _service().job_for(_caller(), job_id)
     headers = None if job.status.final else {"Retry-After": "2"}
     return _model(HTTPStatus.OK, job, headers)
+
+
+@app.post(
+    "/diagnostics/data",
+    summary="A system VM's own state: addresses, routes, rules, neighbours (admins: iptables, log tails)",
+    responses={
+        200: {
+            "description": "The state as the caller may see it: small parts inline, all in a zip bundle "
+            "downloadable from a pre-signed URL until it expires",
+            "headers": _QUOTA_HEADERS,
+            "content": {"application/json": {"model": VmStateView}},
+        },
+        **_error_responses(
+            HTTPStatus.BAD_REQUEST,
+            HTTPStatus.UNAUTHORIZED,
+            HTTPStatus.FORBIDDEN,
+            HTTPStatus.NOT_FOUND,
+            HTTPStatus.CONFLICT,
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            HTTPStatus.TOO_MANY_REQUESTS,
+            HTTPStatus.INTERNAL_SERVER_ERROR,
+            HTTPStatus.BAD_GATEWAY,
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            HTTPStatus.GATEWAY_TIMEOUT,
+        ),
+    },
+)
+def post_diagnostics_data(request: VmStateRequest) -> Response[VmStateView]:
+    return _model(HTTPStatus.OK, _service().read_vm_state(_caller(), request, _origin()))
 
 
 @app.post(

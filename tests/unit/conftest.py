@@ -15,6 +15,7 @@ from sysvmdiag.policy import Caller
 from sysvmdiag.topology.model import Role
 from tests.unit.fakes import (
     LAB,
+    FakeBundles,
     FakeLimiter,
     FakeQueue,
     FakeRunner,
@@ -54,6 +55,7 @@ class World:
     runner: FakeRunner = field(default_factory=FakeRunner)
     jobs: InMemoryJobs = field(default_factory=InMemoryJobs)
     matrices: InMemoryMatrices = field(default_factory=InMemoryMatrices)
+    bundles: FakeBundles = field(default_factory=FakeBundles)
     queue: FakeQueue = field(default_factory=FakeQueue)
     audit: InMemoryAudit = field(default_factory=InMemoryAudit)
     limiter: FakeLimiter = field(default_factory=FakeLimiter)
@@ -65,6 +67,7 @@ class World:
         parts: dict[str, object] = {
             "jobs": self.jobs,
             "matrices": self.matrices,
+            "bundles": self.bundles,
             "queue": self.queue,
             "audit": self.audit,
             "limits": self.limiter,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +20,7 @@ from sysvmdiag.models import DiagnosticResult
 from sysvmdiag.runner.errors import RunnerError, RunOutput
 from sysvmdiag.topology.layout import decision_slice
 from sysvmdiag.topology.model import DEFAULT_TOPOLOGY_FILE, Host, SshEndpoint, Topology, load_topology
+from sysvmdiag.vmstate import PART_COMMANDS
 from tests.conftest import GOLDEN_OUTPUTS
 
 OUTPUTS = GOLDEN_OUTPUTS
@@ -56,14 +57,16 @@ class FakeTopology:
         self.topology = topology
         self.fail_with: Exception | None = None
 
-    def decision_context(self, vm_ref: str, destination: str | None = None) -> Topology | None:
+    def decision_context(
+        self, vm_ref: str, destination: str | None = None, also: Sequence[str] = ()
+    ) -> Topology | None:
         if self.fail_with is not None:
             raise self.fail_with
         try:
             self.topology.system_vm(vm_ref)
         except KeyError:
             return None
-        return decision_slice(self.topology, vm_ref, destination)
+        return decision_slice(self.topology, vm_ref, destination, also)
 
     def list_system_vms(self) -> Topology:
         return self.topology
@@ -84,9 +87,11 @@ class FakeRunner:
 
     outputs: list[RunOutput | Exception] = field(default_factory=list)
     commands: list[tuple[str, str, float]] = field(default_factory=list)
+    output_caps: list[int | None] = field(default_factory=list)  # None: the runner's own default
 
-    def run(self, vm: SshEndpoint, command: str, timeout: float) -> RunOutput:
+    def run(self, vm: SshEndpoint, command: str, timeout: float, output_cap: int | None = None) -> RunOutput:
         self.commands.append((str(vm.address), command, timeout))
+        self.output_caps.append(output_cap)
         answer = self.outputs.pop(0) if self.outputs else captured("ping_v4_ok")
         if isinstance(answer, Exception):
             raise answer
@@ -94,6 +99,41 @@ class FakeRunner:
 
     def factory(self) -> Callable[[SshEndpoint], FakeRunner]:
         return lambda _bastion: self
+
+
+def state_output(
+    stdouts: dict[str, list[str]], logs: dict[str, str | None] | None = None, *, exit_code: int = 0
+) -> RunOutput:
+    """The VM side's answer to a ``state`` line: each part's commands printing the given stdouts
+    (``ip -j`` parts: JSON lists as text), each log's tail (None: the file is not on the VM)."""
+    parts = {
+        part: [
+            {"argv": list(argv), "exitStatus": 0, "stdout": out, "stderr": "", "cut": False}
+            for argv, out in zip(PART_COMMANDS[part], outs, strict=True)
+        ]
+        for part, outs in stdouts.items()
+    }
+    tails = {
+        name: {"path": f"/var/log/{name}.log", "present": text is not None, "text": text or "", "cut": False}
+        for name, text in (logs or {}).items()
+    }
+    return RunOutput(
+        exit_code, json.dumps({"parts": parts, "logs": tails}), "", truncated=False, duration_ms=9
+    )
+
+
+@dataclass
+class FakeBundles:
+    """The bundle bucket: objects in a dict, URLs that name the key and the TTL."""
+
+    objects: dict[str, bytes] = field(default_factory=dict)
+    available: bool = True
+
+    def put(self, key: str, data: bytes) -> None:
+        self.objects[key] = data
+
+    def url(self, key: str, ttl_seconds: int) -> str:
+        return f"https://bundles.example/{key}?expires={ttl_seconds}"
 
 
 def runner_error(code: str) -> RunnerError:

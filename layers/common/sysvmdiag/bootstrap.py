@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from paramiko import PKey
 
     from sysvmdiag.audit import AuditStore
+    from sysvmdiag.bundles import S3Bundles
     from sysvmdiag.cloudstack.apikeys import ApiKeyPair
     from sysvmdiag.cloudstack.client import CloudStackClient
     from sysvmdiag.cloudstack.scheduled import ScheduledSync
@@ -190,8 +191,26 @@ def service(
         result_cache=result_cache(settings, resource),
         result_cache_seconds=settings.result_cache_seconds,
         matrices=matrix_store(settings, resource) if settings.jobs_table else None,
+        bundles=state_bundles(settings),
+        bundle_url_seconds=settings.data_url_ttl_seconds,
         **extras,
     )
+
+
+def state_bundles(settings: Settings, client: Any = None) -> S3Bundles | None:
+    """VM-state bundles in DATA_BUCKET (None without one). On an endpoint other than AWS's (moto's
+    server) URLs are path-style: a bucket name cannot be a host name there."""
+    if not settings.data_bucket:
+        return None
+    import boto3
+    from botocore.config import Config
+
+    from sysvmdiag.bundles import S3Bundles
+
+    if client is None:
+        style = "path" if settings.aws_endpoint_url else "auto"
+        client = boto3.client("s3", config=Config(signature_version="s3v4", s3={"addressing_style": style}))
+    return S3Bundles(settings.data_bucket, client)
 
 
 def cloudstack_front_door(settings: Settings, resource: Any = None) -> CloudStackFrontDoor:

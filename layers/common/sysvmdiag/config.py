@@ -44,6 +44,12 @@ class Settings(BaseModel):
     # How long a synchronous result may answer an identical request of the same account that asks for
     # it (``cache: true``), from the jobs table. 0: no request is answered from a stored result.
     result_cache_seconds: int = Field(0, alias="RESULT_CACHE_SECONDS", ge=0, le=MAX_RESULT_CACHE_SECONDS)
+    # VM-state bundles (POST /diagnostics/data): the S3 bucket, and how long a download URL works.
+    # Unset bucket: reading a VM's state is refused (503).
+    data_bucket: str | None = Field(None, alias="DATA_BUCKET")
+    data_url_ttl_seconds: int = Field(900, alias="DATA_URL_TTL_SECONDS", ge=60, le=43_200)
+    # Set only off AWS (moto's server): boto3 reads it itself; S3 URLs are then path-style.
+    aws_endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")
     # The scheduled topology sync (functions/sync): the CloudStack API endpoint, the zone (name or id;
     # unset: the only zone the key sees), and the Secrets Manager secret holding {"apiKey", "secretKey"}.
     cloudstack_url: str | None = Field(None, alias="CLOUDSTACK_URL", pattern=r"^https?://\S+$")

@@ -71,6 +71,7 @@ class ErrorCode(StrEnum):
     INTERFACE_NOT_ALLOWED = "INTERFACE_NOT_ALLOWED"
     ARPING_NOT_ON_LINK = "ARPING_NOT_ON_LINK"
     NDISC_NOT_ON_LINK = "NDISC_NOT_ON_LINK"
+    STATE_PART_ADMIN_ONLY = "STATE_PART_ADMIN_ONLY"
     AUDIT_ADMIN_ONLY = "AUDIT_ADMIN_ONLY"
     LIMITS_ADMIN_ONLY = "LIMITS_ADMIN_ONLY"
     JOB_NOT_FOUND = "JOB_NOT_FOUND"
@@ -89,6 +90,8 @@ class ErrorCode(StrEnum):
     QUEUE_UNAVAILABLE = "QUEUE_UNAVAILABLE"
     AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"
     MATRICES_UNAVAILABLE = "MATRICES_UNAVAILABLE"
+    STATE_BUNDLES_UNAVAILABLE = "STATE_BUNDLES_UNAVAILABLE"
+    VM_STATE_UNREADABLE = "VM_STATE_UNREADABLE"
     TOPOLOGY_INCOMPLETE = "TOPOLOGY_INCOMPLETE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
@@ -289,6 +292,13 @@ CATALOGUE: dict[ErrorCode, CodeSpec] = {
         _F.POLICY,
         "ndisc only works toward an address on a subnet directly connected to one of the VM's interfaces.",
     ),
+    ErrorCode.STATE_PART_ADMIN_ONLY: _spec(
+        _S.FORBIDDEN,
+        _O.DENIED,
+        _F.POLICY,
+        "Only admins may read a VM's firewall rules (iptables) and logs; others read the addresses, "
+        "routes, rules and neighbours of their own networks.",
+    ),
     ErrorCode.AUDIT_ADMIN_ONLY: _spec(
         _S.FORBIDDEN, _O.DENIED, _F.SERVICE, "Only administrators may read the audit trail."
     ),
@@ -375,6 +385,19 @@ CATALOGUE: dict[ErrorCode, CodeSpec] = {
         _O.REJECTED,
         _F.SERVICE,
         "This deployment has no jobs table and queue, which a reachability matrix runs on; nothing ran.",
+    ),
+    ErrorCode.STATE_BUNDLES_UNAVAILABLE: _spec(
+        _S.SERVICE_UNAVAILABLE,
+        _O.REJECTED,
+        _F.SERVICE,
+        "This deployment has no bucket for VM-state bundles (DATA_BUCKET); nothing ran.",
+    ),
+    ErrorCode.VM_STATE_UNREADABLE: _spec(
+        _S.BAD_GATEWAY,
+        _O.FAILED,
+        _F.SERVICE,
+        "The VM's answer to a state request was not the document its VM side prints (an older VM side, "
+        "or an answer cut at the output cap); nothing was stored.",
     ),
     ErrorCode.TOPOLOGY_INCOMPLETE: _spec(
         _S.INTERNAL_SERVER_ERROR,

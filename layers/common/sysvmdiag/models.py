@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AliasChoices,
@@ -29,6 +29,7 @@ from sysvmdiag.audit_record import AuditRecord
 from sysvmdiag.judge import judge
 from sysvmdiag.results import RESULT_TYPES, ParsedResult, load_result, with_tool
 from sysvmdiag.verdicts import Cause, CauseCode, Verdict
+from sysvmdiag.vmstate import LOG_NAMES, PARTS
 
 RESULT_MODELS = tuple(RESULT_TYPES.values())
 
@@ -350,3 +351,72 @@ class MatrixView(Wire):
     tests: list[DiagnosticType]
     complete: bool
     cells: list[MatrixCell] = Field(description="Ordered by target, then test, then destination.")
+
+
+StatePart = Literal[PARTS]  # type: ignore[valid-type]
+StateLogName = Literal[LOG_NAMES]  # type: ignore[valid-type]
+
+
+class VmStateRequest(BaseModel):
+    """What a caller asks of ``POST /diagnostics/data``: parts of system VM ``targetId``'s own state."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, str_strip_whitespace=True)
+
+    target_id: str = Field(
+        min_length=1,
+        max_length=64,
+        validation_alias=AliasChoices("targetId", "uuid", "targetid", "target_id"),
+        serialization_alias="targetId",
+        description="UUID (or CloudStack name) of the system VM whose state to read.",
+    )
+    parts: list[StatePart] = Field(
+        default_factory=list,
+        max_length=len(PARTS),
+        description="Which parts to read: addresses (`ip -j address`), routes (`ip -j route show table "
+        "all`, both families), rules (`ip -j rule`), neighbours (`ip -j neigh`), iptables "
+        "(`iptables-save` and `ip6tables-save`, admins only). With neither parts nor logs: everything the "
+        "caller may read.",
+    )
+    logs: list[StateLogName] = Field(
+        default_factory=list,
+        max_length=len(LOG_NAMES),
+        description="Which log tails to read (admins only; the last lines of each, as the VM's operator "
+        "mapped the names to files).",
+    )
+
+
+class StateLog(Wire):
+    name: str
+    path: str | None = None
+    present: bool
+    cut: bool = Field(description="Older lines (or a longer tail) exist on the VM than the bundle holds.")
+    text: str | None = Field(None, description="The tail, when small enough to answer inline.")
+
+
+class StateBundle(Wire):
+    """Where the whole bundle (a zip, one file per part and log) can be downloaded, until when."""
+
+    url: str = Field(description="Pre-signed GET URL of the zip; anyone holding it may download it.")
+    expires_at: datetime
+    key: str
+    bytes: int
+
+
+class VmStateView(Wire):
+    """The VM's state as the caller may see it: small parts inline, all of them in the bundle."""
+
+    id: str
+    target_id: str
+    target_name: str | None = None
+    collected_at: datetime
+    parts: list[str] = Field(description="The parts read (the logs are under `logs`).")
+    inline: dict[str, Any] = Field(
+        description="Each part small enough to answer here: ip -j parts as JSON lists, iptables as text."
+    )
+    not_inline: list[str] = Field(default_factory=list, description="Parts too large here: in the bundle.")
+    logs: list[StateLog] = Field(default_factory=list)
+    problems: list[str] = Field(default_factory=list, description="Commands that failed or were cut.")
+    scoped: bool = Field(
+        description="True when the parts were cut to the caller's own networks (anyone but an admin)."
+    )
+    bundle: StateBundle

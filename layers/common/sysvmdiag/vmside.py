@@ -6,7 +6,12 @@ line with `sysvmdiag.toolargs.parse_invocation`, runs the test's program from a 
 no shell, passes its stdout/stderr/exit status through, bounds its wall-clock time, kills it when
 the client goes away, and appends one JSON line per invocation to the run log.
 
-Standard library plus `sysvmdiag.toolargs` only: this file is what ships to a real system VM.
+Standard library plus `sysvmdiag.toolargs`, `vmstate` and `vmside_state` only: these files are what
+ships to a real system VM.
+
+A line starting with `state` (`state addresses routes log:cloud`, see ``sysvmdiag.vmstate``) reads the
+VM's own state instead: fixed read-only commands (`ip -j ...`, `iptables-save`) and the tails of the
+logs the operator named with `--state-log NAME=PATH`, printed as one JSON document.
 
 Test seam: `--tool-dir DIR` makes tools resolve in DIR instead of the system directories. It is a
 command-line argument, so only whoever writes the forced command (the VM's operator) can set it.
@@ -29,12 +34,14 @@ from pathlib import Path
 from types import FrameType
 
 from sysvmdiag.toolargs import EXIT_TIMEOUT, TOOLS, OptionError, parse_invocation
+from sysvmdiag.vmside_state import collect_state, log_paths_from
+from sysvmdiag.vmstate import StateRequestError, is_state_command, parse_state_command
 
 SYSTEM_TOOL_DIRS = ("/usr/bin", "/usr/sbin", "/bin", "/sbin")
 DEFAULT_MAX_SECONDS = 120.0
 EXIT_REFUSED = 126
 KILL_GRACE_SECONDS = 2.0
-NO_COMMAND_REASON = f"this key runs diagnostics only ({', '.join(TOOLS)}); no shell"
+NO_COMMAND_REASON = f"this key runs diagnostics only ({', '.join(TOOLS)}, state); no shell"
 BASTION_REFUSAL = "sysvmdiag-bastion: this key only opens forwarded connections to system VMs; no shell"
 CLIENT_POLL_SECONDS = 0.2
 CLIENT_GONE_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE, signal.SIGINT)
@@ -215,6 +222,7 @@ def run_command(
     max_seconds: float,
     tool_dirs: tuple[str, ...],
     log_max_bytes: int = DEFAULT_LOG_MAX_BYTES,
+    state_logs: dict[str, str] | None = None,
 ) -> int:
     """Validate and run one command line; returns the exit status to pass back to the client."""
     started = time.monotonic()
@@ -226,6 +234,8 @@ def run_command(
     }
     if command is None or not command.strip():
         return refuse(NO_COMMAND_REASON, record, log_path, log_max_bytes)
+    if is_state_command(command):
+        return run_state(command, record, log_path, tool_dirs, state_logs or {}, log_max_bytes)
     try:
         argv = parse_invocation(command).exec_argv()
     except OptionError as err:
@@ -250,6 +260,39 @@ def run_command(
         log_max_bytes,
     )
     return status
+
+
+def run_state(
+    command: str,
+    record: dict[str, object],
+    log_path: str | None,
+    tool_dirs: tuple[str, ...],
+    state_logs: dict[str, str],
+    log_max_bytes: int = DEFAULT_LOG_MAX_BYTES,
+) -> int:
+    """A ``state`` line: the asked parts and log tails as one JSON document on stdout (exit 0)."""
+    started = time.monotonic()
+    try:
+        request = parse_state_command(command)
+    except StateRequestError as err:
+        return refuse(str(err), {**record, "code": "INVALID_STATE_REQUEST"}, log_path, log_max_bytes)
+    _ignore_client_gone_signals()  # a vanished client only loses the answer; every command is bounded
+    state = collect_state(request, state_logs, lambda name: resolve_tool(name, tool_dirs), TOOL_ENVIRONMENT)
+    sys.stdout.write(json.dumps(state))
+    sys.stdout.flush()
+    append_log(
+        log_path,
+        {
+            **record,
+            "accepted": True,
+            "state": request.command_line(),
+            "outcome": "completed",
+            "exit_status": 0,
+            "duration_ms": int((time.monotonic() - started) * 1000),
+        },
+        log_max_bytes,
+    )
+    return 0
 
 
 def _ignore_client_gone_signals() -> None:
@@ -284,6 +327,13 @@ def _parser() -> argparse.ArgumentParser:
         help="resolve tools here instead of the system directories (test seam)",
     )
     parser.add_argument(
+        "--state-log",
+        action="append",
+        default=None,
+        metavar="NAME=PATH",
+        help="the file a state request's log:NAME reads (repeat; without any, the usual /var/log files)",
+    )
+    parser.add_argument(
         "--bastion",
         action="store_true",
         help="bastion mode: refuse every command (the key only opens forwards)",
@@ -310,7 +360,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     tool_dirs = tuple(args.tool_dir) if args.tool_dir else SYSTEM_TOOL_DIRS
-    return run_command(command, args.host, args.log, args.max_seconds, tool_dirs, args.log_max_bytes)
+    try:
+        state_logs = log_paths_from(args.state_log)
+    except ValueError as err:
+        _parser().error(str(err))
+    return run_command(
+        command, args.host, args.log, args.max_seconds, tool_dirs, args.log_max_bytes, state_logs
+    )
 
 
 if __name__ == "__main__":

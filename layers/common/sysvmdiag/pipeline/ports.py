@@ -8,7 +8,7 @@ tests use in-memory fakes of the same shape (``tests/unit/fakes.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -25,7 +25,9 @@ Clock = Callable[[], datetime]
 
 
 class TopologySource(Protocol):
-    def decision_context(self, vm_ref: str, destination: str | None = None) -> Topology | None: ...
+    def decision_context(
+        self, vm_ref: str, destination: str | None = None, also: Sequence[str] = ()
+    ) -> Topology | None: ...
     def list_system_vms(self) -> Topology: ...
     def bastion(self) -> Host: ...
 
@@ -39,7 +41,7 @@ class RunOutputLike(Protocol):
 
 
 class Runner(Protocol):
-    def run(self, vm: SshEndpoint, command: str, timeout: float) -> RunOutputLike: ...
+    def run(self, vm: SshEndpoint, command: str, timeout: float, output_cap: int = ...) -> RunOutputLike: ...
 
 
 RunnerFactory = Callable[[SshEndpoint], Runner]  # a runner for the bastion at this endpoint
@@ -60,6 +62,27 @@ class MatrixRepository(Protocol):
 
     def create(self, record: MatrixRecord) -> None: ...
     def get(self, matrix_id: str) -> MatrixRecord | None: ...
+
+
+class BundleStore(Protocol):
+    """Where VM-state bundles go: an object per request and a pre-signed URL to download it."""
+
+    available: bool
+
+    def put(self, key: str, data: bytes) -> None: ...
+    def url(self, key: str, ttl_seconds: int) -> str: ...
+
+
+class NoBundles:
+    """No bucket: reading a VM's state is refused before anything runs (STATE_BUNDLES_UNAVAILABLE)."""
+
+    available = False
+
+    def put(self, key: str, data: bytes) -> None:
+        raise RuntimeError("this deployment has no bucket for VM-state bundles (DATA_BUCKET)")
+
+    def url(self, key: str, ttl_seconds: int) -> str:
+        raise RuntimeError("this deployment has no bucket for VM-state bundles (DATA_BUCKET)")
 
 
 class JobQueuePort(Protocol):

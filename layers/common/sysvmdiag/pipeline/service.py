@@ -22,6 +22,8 @@ from sysvmdiag.models import (
     MatrixRequest,
     MatrixView,
     SystemVmList,
+    VmStateRequest,
+    VmStateView,
 )
 from sysvmdiag.observability import tracer
 from sysvmdiag.pipeline.admission import Admission
@@ -37,12 +39,14 @@ from sysvmdiag.pipeline.matrices import Matrices
 from sysvmdiag.pipeline.origin import SYNC_BUDGET_SECONDS, RequestOrigin
 from sysvmdiag.pipeline.ports import (
     AuditLog,
+    BundleStore,
     Clock,
     JobQueuePort,
     JobRepository,
     Limiter,
     LogOnlyAudit,
     MatrixRepository,
+    NoBundles,
     NoJobs,
     NoLimits,
     NoMatrices,
@@ -54,6 +58,7 @@ from sysvmdiag.pipeline.ports import (
 )
 from sysvmdiag.pipeline.quota_report import QuotaReport
 from sysvmdiag.pipeline.sync_run import SyncRun
+from sysvmdiag.pipeline.vm_state import DEFAULT_URL_TTL_SECONDS, VmStateReads
 from sysvmdiag.policy import Caller, Decision
 from sysvmdiag.topology.model import Role, Topology
 
@@ -86,10 +91,12 @@ class DiagnosticsService:
         result_cache: ResultCache | None = None,
         result_cache_seconds: float = 0.0,
         matrices: MatrixRepository | None = None,
+        bundles: BundleStore | None = None,
+        bundle_url_seconds: int = DEFAULT_URL_TTL_SECONDS,
     ):
         """A part a deployment lacks (None) is its null object: no jobs, log-only audit, no limits, no
         matrices, no result cache (then ``result_cache_seconds`` is moot: nothing is answered from a
-        stored result)."""
+        stored result), no bucket (no VM-state reads)."""
         jobs = jobs or NoJobs()
         queue = queue or NoQueue()
         leases = Leases(limits or NoLimits(), account_limits, vm_concurrent_runs)
@@ -114,6 +121,9 @@ class DiagnosticsService:
             self._worker.expire,
             self._edge,
             clock,
+        )
+        self._states = VmStateReads(
+            topology, runner_for, leases, self._audit, bundles or NoBundles(), clock, bundle_url_seconds
         )
         self._sync_budget = sync_budget_seconds
 
@@ -182,6 +192,11 @@ class DiagnosticsService:
     def matrix_for(self, caller: Caller, matrix_id: str) -> MatrixView:
         """The caller's own matrix (admins: any), each cell as its job stands now."""
         return self._matrices.read(caller, matrix_id)
+
+    def read_vm_state(self, caller: Caller, request: VmStateRequest, origin: RequestOrigin) -> VmStateView:
+        """A system VM's own state (addresses, routes, rules, neighbours; for admins iptables and logs),
+        cut to the caller's networks, bundled to S3 with a pre-signed URL."""
+        return self._states.read(caller, request, origin)
 
     def refused_at_the_edge(
         self, caller: Caller | None, origin: RequestOrigin, error: ServiceError

@@ -92,17 +92,17 @@ def allowed_egress_kinds(caller: Caller, vm: Vm, topology: Topology) -> list[str
     return sorted(kinds)
 
 
-def _vm_label(vm: Vm) -> str:
+def vm_label(vm: Vm) -> str:
     return f"{vm.vm_name} ({vm.kind.value})" if vm.vm_name else vm.name
 
 
-def _target(reach: Reach, vm_ref: str) -> Vm:
+def target_vm(reach: Reach, vm_ref: str) -> Vm:
     """The VM, if it exists and the caller may use it (else TARGET_NOT_FOUND either way), and is Running."""
     try:
         vm = reach.topology.system_vm(vm_ref)
     except KeyError:
         raise Denied(ReasonCode.TARGET_NOT_FOUND, not_found(vm_ref)) from None
-    label = _vm_label(vm)
+    label = vm_label(vm)
     if not reach.may_target(vm):
         if vm.kind in _KIND_NAMES:
             code = ReasonCode.SYSTEM_VM_KIND_ADMIN_ONLY
@@ -140,7 +140,7 @@ def _invocation(test: str, destination: str, params: str | None) -> tuple[IPAddr
 def _bind(vm: Vm, test: str, invocation: ToolInvocation, egress: Egress, admin: bool) -> ToolInvocation:
     """The interface the tool runs on: the path's, or an admin's choice of another (not for the
     neighbour tools, arping and ndisc, which only ever ask on the destination's own link)."""
-    label = _vm_label(vm)
+    label = vm_label(vm)
     chosen = invocation.interface
     on_link = works_on_link_only(test)
     if chosen is not None and chosen != egress.interface.name:
@@ -171,7 +171,7 @@ def _allowed(reach: Reach, vm: Vm, test: str, invocation: ToolInvocation, egress
     return Decision(
         allowed=True,
         code=None,
-        message=f"{test} from {_vm_label(vm)} toward {invocation.destination} is allowed, out of "
+        message=f"{test} from {vm_label(vm)} toward {invocation.destination} is allowed, out of "
         f"{interface} ({where}).",
         vm_uuid=vm.uuid,
         egress_interface=interface,
@@ -187,15 +187,15 @@ def _decide(
     if test not in TOOLS:
         raise Denied(ReasonCode.INVALID_TEST, f"{test!r} is not a test; choose one of {', '.join(TOOLS)}.")
     reach = Reach(caller, topology)
-    vm = _target(reach, vm_ref)
+    vm = target_vm(reach, vm_ref)
     address, invocation = _invocation(test, destination, params)
     if not caller.is_admin:
         check_destination(vm, address, topology)
     egress = choose_egress(vm, address, topology)
     if egress is None:
-        raise Denied(ReasonCode.NO_ROUTE, f"{_vm_label(vm)} has no route toward {address}.")
+        raise Denied(ReasonCode.NO_ROUTE, f"{vm_label(vm)} has no route toward {address}.")
     if not caller.is_admin:
-        check_path(reach, address, egress, _vm_label(vm))
+        check_path(reach, address, egress, vm_label(vm))
     invocation = _bind(vm, test, invocation, egress, caller.is_admin)
     return _allowed(reach, vm, test, invocation, egress)
 

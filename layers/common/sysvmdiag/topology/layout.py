@@ -33,7 +33,7 @@ import functools
 import hashlib
 import ipaddress
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -292,14 +292,16 @@ def merge_stored(texts: Iterable[str]) -> Topology:
     return Topology.model_construct(**fields)
 
 
-def decision_slice(topology: Topology, vm_ref: str, destination: IPAddress | str | None) -> Topology:
+def decision_slice(
+    topology: Topology, vm_ref: str, destination: IPAddress | str | None, also: Sequence[str] = ()
+) -> Topology:
     """What the store returns for a decision about ``vm_ref`` toward ``destination``, computed in memory:
     the zone slice, the VM's, and every space of the destination's buckets."""
     index = SliceIndex(topology)
     parts = [zone_slice(topology, index)]
     with contextlib.suppress(KeyError):
         parts.append(vm_slice(topology, topology.system_vm(vm_ref), index))
-    wanted = set(destination_buckets(destination))
+    wanted = {b for d in (destination, *also) for b in destination_buckets(d)}
     if wanted:
         parts.extend(piece for name, _, piece in spaces(topology, index) if name in wanted)
     return merge(parts)

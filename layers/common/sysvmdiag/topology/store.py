@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -238,7 +238,9 @@ class TopologyStore:
 
     # -- topology ------------------------------------------------------------------------------------
 
-    def decision_context(self, vm_ref: str, destination: str | None = None) -> Topology | None:
+    def decision_context(
+        self, vm_ref: str, destination: str | None = None, also: Sequence[str] = ()
+    ) -> Topology | None:
         """Everything a policy decision about a VM toward a destination needs, in one BatchGetItem
         whatever the zone's size: the VM's item, the zone's, and the destination's bucket (two buckets
         for an IPv6 literal embedding an IPv4 address). A bucket crowded past one item (many tenants on
@@ -246,9 +248,10 @@ class TopologyStore:
 
         ``vm_ref`` is the VM's uuid or its CloudStack name (r-4-VM), both stored as keys. None when no
         system VM has that id (the policy answers TARGET_NOT_FOUND). A destination that is no address
-        reads no bucket: the policy refuses it before it would look.
+        reads no bucket: the policy refuses it before it would look. ``also``: more destinations read in
+        the same calls (a VM's neighbours, judged one by one when its state is scoped for a tenant).
         """
-        buckets = destination_buckets(destination)
+        buckets = list(dict.fromkeys(b for d in (destination, *also) for b in destination_buckets(d)))
         items = self._batch_get([vm_key(vm_ref), ZONE_KEY, *(space_key(b) for b in buckets)])
         vm_item = items.get(_key_of(vm_key(vm_ref)))
         zone_item = items.get(_key_of(ZONE_KEY))
