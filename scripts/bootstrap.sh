@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(iproute2 iputils-ping traceroute arping mtr-tiny iputils-tracepath ndisc6 openssh-server openssh-client python3 python3-venv curl)
+APT_PACKAGES=(iproute2 iputils-ping traceroute arping mtr-tiny iputils-tracepath ndisc6 iptables openssh-server openssh-client python3 python3-venv curl)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

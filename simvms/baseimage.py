@@ -28,6 +28,7 @@ PACKAGES = (
     "mtr-tiny",
     "iputils-tracepath",
     "ndisc6",
+    "iptables",
     "openssh-server",
     "python3",
 )

@@ -36,6 +36,7 @@ DIAGNOSTIC_TOOLS = {
     "mtr": "mtr-tiny",
     "tracepath": "iputils-tracepath",
     "ndisc6": "ndisc6",
+    "iptables-save": "iptables",  # the VM-state verb's firewall part (POST /diagnostics/data)
 }
 
 
@@ -137,7 +138,11 @@ class Lab:
 
     def vm_spec(self, vm: Host) -> SshdSpec:
         assert vm.ssh is not None and vm.ssh.address is not None
-        command = sshd.vmside_command("--host", vm.name, "--log", str(self.paths.run_log(vm.name)))
+        run_log = str(self.paths.run_log(vm.name))
+        # A state request's log:sysvmdiag reads this VM's own run log; the lab has no other VM logs.
+        command = sshd.vmside_command(
+            "--host", vm.name, "--log", run_log, "--state-log", f"sysvmdiag={run_log}"
+        )
         return SshdSpec(
             host=vm.name,
             namespace=self.namespace(vm.name),

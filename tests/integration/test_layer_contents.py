@@ -7,6 +7,7 @@ install of the repository (``python -S`` processes no .pth file), so nothing out
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import sysconfig
@@ -64,8 +65,8 @@ def test_every_module_of_the_layer_imports_without_what_was_left_out(layer: Path
 
 
 def test_the_vm_side_runs_from_its_own_file_set(tmp_path: Path) -> None:
-    """Three files and the standard library (no site, nothing else on the path): the forced command
-    refuses what is not on the allow-list, says why and logs it."""
+    """Five files and the standard library (no site, nothing else on the path): the forced command
+    refuses what is not on the allow-list, says why and logs it, and answers a state request."""
     subprocess.run(
         ["make", "-s", "-C", str(REPO / "layers" / "common"), "vm-side-files", f"ARTIFACTS_DIR={tmp_path}"],
         check=True,
@@ -74,6 +75,8 @@ def test_the_vm_side_runs_from_its_own_file_set(tmp_path: Path) -> None:
         "__init__.py",
         "toolargs.py",
         "vmside.py",
+        "vmside_state.py",
+        "vmstate.py",
     ]
     log = tmp_path / "runs.jsonl"
     done = subprocess.run(
@@ -86,3 +89,14 @@ def test_the_vm_side_runs_from_its_own_file_set(tmp_path: Path) -> None:
     assert done.returncode == 126 and done.stdout == "", done.stderr
     assert "refused: '10.0.0.1;' contains ';'" in done.stderr
     assert '"accepted": false' in log.read_text() and '"code": "INVALID_OPTION"' in log.read_text()
+    state = subprocess.run(
+        [sys.executable, "-S", "-m", "sysvmdiag.vmside", "--host", "unit", "--tool-dir", str(tmp_path)],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(tmp_path), "SSH_ORIGINAL_COMMAND": "state rules log:sysvmdiag"},
+        capture_output=True,
+        text=True,
+    )
+    assert state.returncode == 0, state.stderr
+    answer = json.loads(state.stdout)  # no ip in the tool dir: each command says so, the document holds
+    assert [run["exitStatus"] for run in answer["parts"]["rules"]] == [127, 127]
+    assert answer["logs"]["sysvmdiag"]["present"] is False

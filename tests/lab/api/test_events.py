@@ -31,6 +31,8 @@ EXPECTED_API = {
     "get-audit-as-user.json": (403, "AUDIT_ADMIN_ONLY"),
     "post-matrices.json": (202, None),
     "post-matrices-too-large.json": (400, "MATRIX_TOO_LARGE"),
+    "post-diagnostics-data-admin.json": (200, None),
+    "post-diagnostics-data-user-iptables.json": (403, "STATE_PART_ADMIN_ONLY"),
 }
 
 
@@ -49,7 +51,10 @@ def test_api_event_through_handler(handler_env, name):
     assert response["statusCode"] == status, body
     if code:
         assert body["code"] == code
-    if name.startswith("post-") and status == 200:
+    if name.startswith("post-diagnostics-data") and status == 200:
+        assert body["parts"] == ["addresses", "routes", "iptables"] and body["bundle"]["bytes"] > 0
+        assert [log["name"] for log in body["logs"]] == ["sysvmdiag"] and body["problems"] == []
+    elif name.startswith("post-") and status == 200:
         assert body["success"] is True and body["exitCode"] == 0
     if status == 202 and name.startswith("post-matrices"):
         assert {cell["status"] for cell in body["cells"]} <= {"queued", "denied"}

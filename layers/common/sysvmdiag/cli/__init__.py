@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, str] = {
     "audit": "sysvmdiag.cli.client",
     "matrix": "sysvmdiag.cli.matrix",
     "matrix-show": "sysvmdiag.cli.matrix",
+    "data": "sysvmdiag.cli.vm_state",
     "topology": "sysvmdiag.cli.topology",
     "accounts": "sysvmdiag.cli.accounts",
     "playbooks": "sysvmdiag.cli.playbooks",

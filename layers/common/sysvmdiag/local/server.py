@@ -35,6 +35,7 @@ SSH_KEY_SECRET_ID = "sysvmdiag/ssh-private-key"  # noqa: S105 - a secret name, n
 JOBS_QUEUE = "sysvmdiag-jobs"
 JOBS_DEAD_LETTER_QUEUE = "sysvmdiag-jobs-dlq"
 RESULTS_TOPIC = "sysvmdiag-results"
+DATA_BUCKET = "sysvmdiag-vm-state"  # VM-state bundles (POST /diagnostics/data), on moto's S3
 KEYPAIRS_KMS_KEY_DESCRIPTION = "sysvmdiag CloudStack key pairs"
 # Shorter than the template's (six times the worker's timeout) so a failed message returns within a test.
 LOCAL_VISIBILITY_TIMEOUT_SECONDS = 30
@@ -65,6 +66,7 @@ def configure_environment(endpoint_url: str) -> None:
             "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
             "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
             "SSH_KEY_SECRET_ID": SSH_KEY_SECRET_ID,
+            "DATA_BUCKET": DATA_BUCKET,
             "RESULT_CACHE_SECONDS": os.environ.get("RESULT_CACHE_SECONDS") or str(LOCAL_RESULT_CACHE_SECONDS),
             "POWERTOOLS_SERVICE_NAME": "sysvmdiag",
             "POWERTOOLS_TRACE_DISABLED": "true",
@@ -103,7 +105,8 @@ def provision_keypair_kms_key() -> str:
 
 
 def provision_messaging() -> dict[str, str]:
-    """The jobs queue with its dead-letter queue and the results topic; their names go to the environment."""
+    """The jobs queue with its dead-letter queue, the results topic (their names go to the environment)
+    and the VM-state bundles' bucket."""
     import boto3
 
     sqs = boto3.client("sqs")
@@ -120,6 +123,7 @@ def provision_messaging() -> dict[str, str]:
         },
     )["QueueUrl"]
     topic_arn = boto3.client("sns").create_topic(Name=RESULTS_TOPIC)["TopicArn"]
+    boto3.client("s3").create_bucket(Bucket=DATA_BUCKET)
     messaging = {
         "JOBS_QUEUE_URL": queue_url,
         "JOBS_DEAD_LETTER_QUEUE_URL": dead_letter_url,
@@ -275,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         "jobsQueueUrl": messaging["JOBS_QUEUE_URL"],
         "jobsDeadLetterQueueUrl": messaging["JOBS_DEAD_LETTER_QUEUE_URL"],
         "resultsTopicArn": messaging["RESULTS_TOPIC_ARN"],
+        "dataBucket": DATA_BUCKET,
         "limits": os.environ.get("LIMITS_JSON") or None,
         "resultCacheSeconds": int(os.environ["RESULT_CACHE_SECONDS"]),
         **scaling,
