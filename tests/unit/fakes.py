@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sysvmdiag.audit_record import AuditRecord
-from sysvmdiag.jobs import Job, JobStatus, sources_of
+from sysvmdiag.jobs import LIVE_OUTPUT_MAX_CHARS, Job, JobStatus, LiveOutput, sources_of
 from sysvmdiag.limits import LimitExceeded, WindowCount, rate_window
 from sysvmdiag.matrix_store import MatrixRecord
 from sysvmdiag.models import DiagnosticResult
@@ -88,10 +88,26 @@ class FakeRunner:
     outputs: list[RunOutput | Exception] = field(default_factory=list)
     commands: list[tuple[str, str, float]] = field(default_factory=list)
     output_caps: list[int | None] = field(default_factory=list)  # None: the runner's own default
+    # stdout so far, told to a run's on_output one after the other before it returns (live output);
+    # ``during_run`` is called after each, so a test can look at the job while it "runs".
+    live_chunks: list[str] = field(default_factory=list)
+    during_run: Callable[[], None] | None = None
 
-    def run(self, vm: SshEndpoint, command: str, timeout: float, output_cap: int | None = None) -> RunOutput:
+    def run(
+        self,
+        vm: SshEndpoint,
+        command: str,
+        timeout: float,
+        output_cap: int | None = None,
+        *,
+        on_output: Callable[[str], None] | None = None,
+    ) -> RunOutput:
         self.commands.append((str(vm.address), command, timeout))
         self.output_caps.append(output_cap)
+        for chunk in self.live_chunks if on_output is not None else ():
+            on_output(chunk)
+            if self.during_run is not None:
+                self.during_run()
         answer = self.outputs.pop(0) if self.outputs else captured("ping_v4_ok")
         if isinstance(answer, Exception):
             raise answer
@@ -150,6 +166,8 @@ class InMemoryJobs:
         self.audits: dict[str, str | None] = {}
         self.fail_create: Exception | None = None
         self.batch_reads = 0
+        self.live: dict[str, tuple[str, datetime]] = {}
+        self.live_writes = 0
 
     def create(self, job: Job, audit: str | None = None) -> None:
         if self.fail_create is not None:
@@ -158,7 +176,11 @@ class InMemoryJobs:
         self.jobs[job.id], self.audits[job.id] = job, audit
 
     def get(self, job_id: str) -> Job | None:
-        return self.jobs.get(job_id)
+        job = self.jobs.get(job_id)
+        if job is not None and job.status is JobStatus.RUNNING and job_id in self.live:
+            stdout, at = self.live[job_id]
+            job = job.model_copy(update={"live": LiveOutput(stdout=stdout, updated_at=at)})
+        return job
 
     def get_many(self, job_ids: list[str]) -> dict[str, Job]:
         self.batch_reads += 1
@@ -168,9 +190,19 @@ class InMemoryJobs:
         stored = self.jobs.get(job.id)
         if stored is None or stored.status not in sources_of(status):
             return None
-        moved = job.model_copy(update={**changes, "status": status})
+        moved = job.model_copy(update={**changes, "status": status, "live": None})
         self.jobs[job.id] = moved
+        if status.final:
+            self.live.pop(job.id, None)
         return moved, self.audits.get(job.id)
+
+    def record_live(self, job_id: str, stdout: str, at: datetime) -> bool:
+        self.live_writes += 1
+        stored = self.jobs.get(job_id)
+        if stored is None or stored.status is not JobStatus.RUNNING:
+            return False
+        self.live[job_id] = (stdout[:LIVE_OUTPUT_MAX_CHARS], at)
+        return True
 
     def overdue(self, now: datetime, limit: int = 100) -> list[Job]:
         return [j for j in self.jobs.values() if not j.status.final and j.deadline_at < now][:limit]

@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 from pydantic import Field
 
 from sysvmdiag.models import DiagnosticResult, DiagnosticType, ErrorBody, Wire
+from sysvmdiag.results import ParsedResult
 from sysvmdiag.topology.store import OPEN_JOBS_INDEX
 
 OPEN = "OPEN"
@@ -33,6 +34,8 @@ JOB_RETENTION_DAYS = 7
 BATCH_GET_KEYS = 100
 # How long a job may wait in the queue (VM busy, workers scaling) before it counts as lost.
 QUEUE_ALLOWANCE_SECONDS = 600.0
+# A running job's live output keeps at most this much of stdout (its start: the hops come first).
+LIVE_OUTPUT_MAX_CHARS = 64 * 1024
 
 
 class JobStatus(StrEnum):
@@ -63,6 +66,18 @@ def sources_of(target: JobStatus) -> tuple[JobStatus, ...]:
     return tuple(status for status, targets in TRANSITIONS.items() if target in targets)
 
 
+class LiveOutput(Wire):
+    """A running job's output so far, as the worker last wrote it (at most once a second)."""
+
+    stdout: str = Field(description="stdout so far (its first 64 KiB).")
+    updated_at: datetime
+    result: ParsedResult | None = Field(
+        default=None,
+        description="What the parser reads from the complete lines so far: the hops so far for "
+        "traceroute and pmtu, the replies so far for ping.",
+    )
+
+
 class Job(Wire):
     """A diagnostic run that outlives its HTTP request; ``result`` once it ran, ``error`` when it did not."""
 
@@ -84,10 +99,23 @@ class Job(Wire):
     result: DiagnosticResult | None = None
     error: ErrorBody | None = None
     playbook_run_id: str | None = None
+    live: LiveOutput | None = Field(
+        default=None, description="While running: the output so far and what it says so far."
+    )
 
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _job_of(item: dict[str, Any]) -> Job:
+    """The job of a stored item, with its live output while it runs (kept apart from ``doc``, so a
+    live write never races a status move over the document)."""
+    job = Job.model_validate_json(item["doc"])
+    if job.status is JobStatus.RUNNING and "live_output" in item:
+        live = LiveOutput(stdout=item["live_output"], updated_at=datetime.fromisoformat(item["live_at"]))
+        job = job.model_copy(update={"live": live})
+    return job
 
 
 class JobStore:
@@ -123,7 +151,23 @@ class JobStore:
         item = self.table.get_item(Key={"id": job_id}, ConsistentRead=True).get("Item")
         if item is None or "doc" not in item:
             return None
-        return Job.model_validate_json(item["doc"])
+        return _job_of(item)
+
+    def record_live(self, job_id: str, stdout: str, at: datetime) -> bool:
+        """Store a running job's output so far; False once the job is no longer running (a late write
+        never lands on an ended job)."""
+        try:
+            self.table.update_item(
+                Key={"id": job_id},
+                UpdateExpression="SET live_output = :out, live_at = :at",
+                ConditionExpression=Attr("status").eq(JobStatus.RUNNING.value),
+                ExpressionAttributeValues={":out": stdout[:LIVE_OUTPUT_MAX_CHARS], ":at": _iso(at)},
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def get_many(self, job_ids: list[str]) -> dict[str, Job]:
         """The jobs of ``job_ids`` that exist, by id: one consistent BatchGetItem per 100 ids (keys
@@ -142,7 +186,7 @@ class JobStore:
                 response = client.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self.table.name, []):
                     if "doc" in item:
-                        job = Job.model_validate_json(item["doc"])
+                        job = _job_of(item)
                         found[job.id] = job
                 request = response.get("UnprocessedKeys") or {}
         return found
@@ -157,7 +201,7 @@ class JobStore:
         expected = sources_of(status)
         if not expected:
             raise ValueError(f"no job moves to {status.value}")
-        updated = job.model_copy(update={**changes, "status": status})
+        updated = job.model_copy(update={**changes, "status": status, "live": None})  # live: never in doc
         names = {"#doc": "doc", "#status": "status"}
         values: dict[str, Any] = {
             ":doc": updated.model_dump_json(by_alias=True),
@@ -165,7 +209,7 @@ class JobStore:
         }
         expression = "SET #doc = :doc, #status = :status"
         if updated.status.final:
-            expression += " REMOVE open_pk"
+            expression += " REMOVE open_pk, live_output, live_at"
         condition = Attr("status").is_in([source.value for source in expected])
         try:
             response = self.table.update_item(

@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -169,16 +170,37 @@ def is_job(response: dict) -> bool:
     return "worstCaseSeconds" in response and "status" in response
 
 
-def wait_for_job(api: str, key: str, job: dict, timeout: float) -> dict:
-    """Poll GET /diagnostics/{id} until the job ends, with its status on the spinner line."""
+def live_lines(job: dict, shown: int) -> tuple[list[str], int]:
+    """The complete lines of a running job's live output not shown yet, and how much is shown after
+    them (a line still being written waits for the next poll)."""
+    text = (job.get("live") or {}).get("stdout") or ""
+    end = text.rfind("\n") + 1
+    if end <= shown:
+        return [], shown
+    return text[shown:end].splitlines(), end
+
+
+def wait_for_job(
+    api: str,
+    key: str,
+    job: dict,
+    timeout: float,
+    show: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+) -> dict:
+    """Poll GET /diagnostics/{id} until the job ends, with its status on the spinner line and its live
+    output (hop by hop) shown as it comes."""
     deadline = time.monotonic() + timeout
     started = time.monotonic()
+    shown = 0
     while job["status"] not in FINAL_JOB_STATUSES:
         if time.monotonic() > deadline:
             raise TimeoutError(f"job {job['id']} is still {job['status']} after {timeout:.0f} s")
         with Spinner(f"job {job['id']} {job['status']} ({time.monotonic() - started:.0f} s) ..."):
             time.sleep(1.0)
         job = call_api("GET", f"{api}/diagnostics/{job['id']}", key)
+        lines, shown = live_lines(job, shown)
+        for line in lines:
+            show(printable(line))
     return job
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -24,8 +25,15 @@ class Execution:
         self._clock = clock
 
     @tracer.capture_method
-    def run(self, request: DiagnosticRequest, decision: Decision, context: Topology) -> DiagnosticResult:
-        """One run of what the policy allowed; a runner failure is a coded ServiceError (nothing ran)."""
+    def run(
+        self,
+        request: DiagnosticRequest,
+        decision: Decision,
+        context: Topology,
+        on_output: Callable[[str], None] | None = None,
+    ) -> DiagnosticResult:
+        """One run of what the policy allowed; a runner failure is a coded ServiceError (nothing ran).
+        ``on_output`` hears stdout so far while the tool runs (a job's live output)."""
         from sysvmdiag.runner import RunnerError  # paramiko stays off the import path of the policy
 
         vm = context.system_vm(request.target_id)
@@ -40,7 +48,11 @@ class Execution:
         clock = time.monotonic()
         timeout = (decision.worst_case_seconds or 0.0) + SSH_OVERHEAD_SECONDS
         try:
-            output = self._runner_for(bastion.ssh).run(vm.ssh, command, timeout=timeout)
+            runner = self._runner_for(bastion.ssh)
+            if on_output is None:
+                output = runner.run(vm.ssh, command, timeout=timeout)
+            else:
+                output = runner.run(vm.ssh, command, timeout=timeout, on_output=on_output)
         except RunnerError as exc:
             count_by("RunnerErrors", "code", str(exc.code))
             logger.warning("runner failed", extra={"code": exc.code, "vm": vm.name})

@@ -18,6 +18,7 @@ from sysvmdiag.pipeline.admission import Admission
 from sysvmdiag.pipeline.audit_trail import AuditTrail
 from sysvmdiag.pipeline.execution import Execution
 from sysvmdiag.pipeline.leases import Leases
+from sysvmdiag.pipeline.live_output import LiveWriter, with_live_result
 from sysvmdiag.pipeline.origin import LEASE_MARGIN_SECONDS, SSH_OVERHEAD_SECONDS
 from sysvmdiag.pipeline.ports import Clock, JobQueuePort, JobRepository
 from sysvmdiag.policy import Caller, Decision
@@ -97,8 +98,9 @@ class JobWorker:
     def _run(
         self, running: Job, request: DiagnosticRequest, decision: Decision, context: Topology
     ) -> Job | None:
+        live = LiveWriter(self._jobs, running.id, self._clock)
         try:
-            result = self._execution.run(request, decision, context)
+            result = self._execution.run(request, decision, context, on_output=live)
         except ServiceError as err:
             return self.finish(running, JobStatus.FAILED, error=err)
         except Exception as exc:
@@ -165,7 +167,7 @@ class JobWorker:
             raise ServiceError(ErrorCode.JOB_NOT_FOUND, f"No job {job_id!r} is visible to you.")
         if not job.status.final and self._clock() > job.deadline_at:
             job = self.expire(job) or job
-        return job
+        return with_live_result(job)
 
 
 def _may_see(caller: Caller, job: Job) -> bool:

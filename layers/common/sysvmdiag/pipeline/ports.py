@@ -41,7 +41,15 @@ class RunOutputLike(Protocol):
 
 
 class Runner(Protocol):
-    def run(self, vm: SshEndpoint, command: str, timeout: float, output_cap: int = ...) -> RunOutputLike: ...
+    def run(
+        self,
+        vm: SshEndpoint,
+        command: str,
+        timeout: float,
+        output_cap: int = ...,
+        *,
+        on_output: Callable[[str], None] | None = None,
+    ) -> RunOutputLike: ...
 
 
 RunnerFactory = Callable[[SshEndpoint], Runner]  # a runner for the bastion at this endpoint
@@ -55,6 +63,7 @@ class JobRepository(Protocol):
     def get_many(self, job_ids: list[str]) -> dict[str, Job]: ...
     def transition(self, job: Job, status: JobStatus, **changes: object) -> tuple[Job, str | None] | None: ...
     def overdue(self, now: datetime, limit: int = 100) -> list[Job]: ...
+    def record_live(self, job_id: str, stdout: str, at: datetime) -> bool: ...
 
 
 class MatrixRepository(Protocol):
@@ -139,6 +148,9 @@ class NoJobs:
 
     def overdue(self, now: datetime, limit: int = 100) -> list[Job]:
         return []
+
+    def record_live(self, job_id: str, stdout: str, at: datetime) -> bool:
+        return False
 
 
 class NoMatrices:

@@ -24,7 +24,13 @@ from sysvmdiag.runner.names import describe
 from sysvmdiag.runner.pinning import Login, PinnedKey, connect_pinned
 from sysvmdiag.runner.plumbing import Plumbing
 from sysvmdiag.runner.pool import MAX_SESSIONS_PER_VM_CONNECTION, EndpointKey, VmConnection, VmPool
-from sysvmdiag.runner.session import DEFAULT_OUTPUT_CAP, StaleConnection, execute, open_session
+from sysvmdiag.runner.session import (
+    DEFAULT_OUTPUT_CAP,
+    OutputListener,
+    StaleConnection,
+    execute,
+    open_session,
+)
 from sysvmdiag.runner.tunnel import (
     DEFAULT_CONNECT_ATTEMPTS,
     DEFAULT_CONNECT_TIMEOUT,
@@ -58,6 +64,7 @@ class _Run:
     pinned: PinnedKey
     deadline: Deadline
     watchdog: Watchdog
+    on_output: OutputListener | None = None
 
 
 class BastionRunner:
@@ -118,13 +125,15 @@ class BastionRunner:
         output_cap: int = DEFAULT_OUTPUT_CAP,
         *,
         vm_label: str | None = None,
+        on_output: OutputListener | None = None,
     ) -> RunOutput:
         """Send ``command`` (a validated tool command line) to the VM's forced command and collect it.
 
         ``timeout`` is the wall-clock budget of the whole run. The run leases a cached VM connection
         (or makes one) and opens its own session on it; if a cached connection turns out dead before
         anything was executed, the run is retried once on a fresh connection. Raises RunnerError; a
-        refusal by the VM-side program is not an error but its stderr and exit status.
+        refusal by the VM-side program is not an error but its stderr and exit status. ``on_output``
+        hears stdout so far as it arrives (a job's live output).
         """
         if vm.address is None:
             raise ValueError("the VM endpoint has no address")
@@ -132,7 +141,7 @@ class BastionRunner:
         name = describe(vm, "system VM", vm_label)
         pinned = PinnedKey.of(vm, name)
         watchdog = Watchdog(deadline.remaining() + WATCHDOG_GRACE_SECONDS, self._plumbing.start_timer)
-        run = _Run(vm, EndpointKey.of(vm), name, pinned, deadline, watchdog)
+        run = _Run(vm, EndpointKey.of(vm), name, pinned, deadline, watchdog, on_output)
         try:
             return self._run(run, command, output_cap)
         except RunnerError as exc:
@@ -213,6 +222,7 @@ class BastionRunner:
             on_hung=abandon_connection,
             on_refused=retire_if_dead,
             wait=self._plumbing.wait_readable,
+            on_output=run.on_output,
         )
 
 

@@ -23,6 +23,9 @@ _POLL_SECONDS = 0.5
 _NETWORK_ERRORS = (paramiko.SSHException, EOFError, OSError)
 
 WaitReadable = Callable[[paramiko.Channel, float], None]
+# Told the whole stdout so far (decoded) each time more of it arrives, from the reading thread; it must
+# return quickly and never raise (the job worker's live output throttles itself and swallows errors).
+OutputListener = Callable[[str], None]
 
 
 class StaleConnection(Exception):
@@ -54,6 +57,7 @@ def execute(
     on_hung: Callable[[], None],
     on_refused: Callable[[], None],
     wait: WaitReadable = wait_readable,
+    on_output: OutputListener | None = None,
 ) -> RunOutput:
     """exec the command and read stdout and stderr together until EOF, the cap or the deadline.
 
@@ -71,7 +75,7 @@ def execute(
         ) from exc
     watchdog.guard(session.close)
     try:
-        stdout, stderr, truncated = _read(session, output_cap, vm_name, deadline, wait)
+        stdout, stderr, truncated = _read(session, output_cap, vm_name, deadline, wait, on_output)
         exit_code = None if truncated else _exit_status(session, deadline)
     finally:
         watchdog.guard(None)
@@ -90,15 +94,24 @@ def execute(
 
 
 def _read(
-    session: paramiko.Channel, output_cap: int, vm_name: str, deadline: Deadline, wait: WaitReadable
+    session: paramiko.Channel,
+    output_cap: int,
+    vm_name: str,
+    deadline: Deadline,
+    wait: WaitReadable,
+    on_output: OutputListener | None = None,
 ) -> tuple[bytearray, bytearray, bool]:
-    """Both streams until EOF (then False) or past the cap (then True); TIMEOUT when the budget ends."""
+    """Both streams until EOF (then False) or past the cap (then True); TIMEOUT when the budget ends.
+    ``on_output`` hears stdout so far whenever it grew (live output of a job)."""
     stdout, stderr = bytearray(), bytearray()
     while True:
         # One poll wakes on data from either stream, so a chatty stderr cannot starve stdout.
         wait(session, min(_POLL_SECONDS, deadline.remaining()))
+        before = len(stdout)
         while session.recv_ready():
             stdout += session.recv(_READ_CHUNK)
+        if on_output is not None and len(stdout) > before:
+            on_output(stdout[:output_cap].decode("utf-8", errors="replace"))
         while session.recv_stderr_ready():
             stderr += session.recv_stderr(_READ_CHUNK)
         if len(stdout) + len(stderr) > output_cap:
