@@ -135,6 +135,15 @@ def test_another_accounts_matrix_is_not_found_like_a_missing_one(world: World) -
     assert service.matrix_for(caller("alice"), view.id).id == view.id
 
 
+def test_a_domain_admin_reads_the_matrices_of_its_subtree_only(world: World) -> None:
+    service = roomy(world)
+    view = service.submit_matrix(caller("alice"), matrix(), world.origin())
+    assert service.matrix_for(caller("acme-admin"), view.id).id == view.id  # ROOT/acme holds alice
+    with pytest.raises(ServiceError) as outside:
+        service.matrix_for(caller("initech-admin"), view.id)
+    assert outside.value.code is ErrorCode.MATRIX_NOT_FOUND
+
+
 def test_a_read_aggregates_finished_running_and_denied_cells(world: World) -> None:
     service = roomy(world)
     view = service.submit_matrix(caller("alice"), matrix(), world.origin())

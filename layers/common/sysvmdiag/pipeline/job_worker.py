@@ -21,8 +21,9 @@ from sysvmdiag.pipeline.leases import Leases
 from sysvmdiag.pipeline.live_output import LiveWriter, with_live_result
 from sysvmdiag.pipeline.origin import LEASE_MARGIN_SECONDS, SSH_OVERHEAD_SECONDS
 from sysvmdiag.pipeline.ports import Clock, JobQueuePort, JobRepository
+from sysvmdiag.pipeline.visibility import may_read
 from sysvmdiag.policy import Caller, Decision
-from sysvmdiag.topology.model import Role, Topology, domain_contains
+from sysvmdiag.topology.model import Role, Topology
 
 JobFinishedHook = Callable[[Job], None]
 
@@ -163,14 +164,8 @@ class JobWorker:
     def job_for(self, caller: Caller, job_id: str) -> Job:
         """A job its owner (or an admin, or a domain admin over the owner's domain) may see."""
         job = self._jobs.get(job_id)
-        if job is None or not _may_see(caller, job):
+        if job is None or not may_read(caller, job.account_id, job.domain):
             raise ServiceError(ErrorCode.JOB_NOT_FOUND, f"No job {job_id!r} is visible to you.")
         if not job.status.final and self._clock() > job.deadline_at:
             job = self.expire(job) or job
         return with_live_result(job)
-
-
-def _may_see(caller: Caller, job: Job) -> bool:
-    if caller.role is Role.ADMIN or job.account_id == caller.account_id:
-        return True
-    return caller.role is Role.DOMAIN_ADMIN and domain_contains(caller.domain, job.domain)

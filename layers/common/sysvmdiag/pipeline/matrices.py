@@ -29,6 +29,7 @@ from sysvmdiag.pipeline.edge import EdgeRefusals
 from sysvmdiag.pipeline.guards import dependency_errors
 from sysvmdiag.pipeline.origin import RequestOrigin
 from sysvmdiag.pipeline.ports import Clock, JobRepository, MatrixRepository
+from sysvmdiag.pipeline.visibility import may_read
 from sysvmdiag.policy import Caller
 from sysvmdiag.results import (
     ArpingResult,
@@ -39,7 +40,6 @@ from sysvmdiag.results import (
     PmtuResult,
     TracerouteResult,
 )
-from sysvmdiag.topology.model import Role
 
 CellSubmitter = Callable[[Caller, DiagnosticRequest, RequestOrigin], Job]  # a job, denied ones included
 JobExpirer = Callable[[Job], Job | None]  # fail a job past its deadline (the sweeper's move, on read)
@@ -89,10 +89,11 @@ class Matrices:
         return _view(record, cells)
 
     def read(self, caller: Caller, matrix_id: str) -> MatrixView:
-        """The caller's own matrix (admins: any), each cell as its job stands now."""
+        """The caller's own matrix (admins: any; domain admins: their subtree's), each cell as its job
+        stands now."""
         with dependency_errors():
             record = self._matrices.get(matrix_id)
-        if record is None or not (caller.role is Role.ADMIN or record.account_id == caller.account_id):
+        if record is None or not may_read(caller, record.account_id, record.domain):
             raise ServiceError(ErrorCode.MATRIX_NOT_FOUND, f"No matrix {matrix_id!r} is visible to you.")
         with dependency_errors():
             jobs = self._jobs.get_many([cell.job_id for cell in record.cells if cell.job_id])
