@@ -108,3 +108,14 @@ def test_job_and_audit_commands(local_stack, api_keys):
     assert "acct-alice" in trail.stdout and "allowed" in trail.stdout
     refused = cli(local_stack, api_keys["alice"], "audit")
     assert refused.returncode == 3 and "AUDIT_ADMIN_ONLY" in refused.stderr
+
+
+def test_limits_shows_the_callers_quotas_and_an_admin_reads_anothers(local_stack, api_keys):
+    own = cli(local_stack, api_keys["alice"], "limits")
+    assert own.returncode == 0, own.stderr
+    assert own.stdout.startswith("account acct-alice (user), limits enforced")
+    assert "requests this minute: " in own.stdout and "jobs and runs at once: " in own.stdout
+    other = cli(local_stack, api_keys["admin"], "limits", "--account", "acct-bob", "--json")
+    assert other.returncode == 0 and json.loads(other.stdout)["accountId"] == "acct-bob"
+    refused = cli(local_stack, api_keys["alice"], "limits", "--account", "acct-bob")
+    assert refused.returncode == 3 and "LIMITS_ADMIN_ONLY" in refused.stderr

@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, str] = {
     "matrix": "sysvmdiag.cli.matrix",
     "matrix-show": "sysvmdiag.cli.matrix",
     "data": "sysvmdiag.cli.vm_state",
+    "limits": "sysvmdiag.cli.limits",
     "topology": "sysvmdiag.cli.topology",
     "accounts": "sysvmdiag.cli.accounts",
     "playbooks": "sysvmdiag.cli.playbooks",
