@@ -22,6 +22,30 @@ from sysvmdiag.topology.store import TopologyStore, create_tables
 GOLDEN_OUTPUTS = Path(__file__).resolve().parent / "unit" / "parsers" / "outputs"
 
 
+def queued_job(*, created_at: Any = None, **changes: Any) -> Any:
+    """A queued job as the API stores it: alice's ping from her router, due ten minutes after it was
+    created (now unless given); ``changes`` set any other field."""
+    from datetime import UTC, datetime, timedelta
+
+    from sysvmdiag.jobs import Job, JobStatus
+
+    created = created_at or datetime.now(UTC)
+    fields: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "status": JobStatus.QUEUED,
+        "target_id": "r-4-VM",
+        "type": "ping",
+        "ip_address": "198.51.100.80",
+        "account_id": "acct-alice",
+        "role": "user",
+        "domain": "ROOT/acme/engineering",
+        "worst_case_seconds": 8.0,
+        "created_at": created,
+        "deadline_at": created + timedelta(minutes=10),
+    }
+    return Job(**{**fields, **changes})
+
+
 def result_from_capture(name: str, *, at: Any, result_id: str = "d-1", target: str = "r-4-VM") -> Any:
     """A DiagnosticResult built from a golden capture, parsed by the real parser (as a run returns it)."""
     from sysvmdiag.models import DiagnosticResult, DiagnosticType

@@ -104,6 +104,23 @@ _QUOTA_HEADERS = {
 }
 
 
+# What a request that runs something on a VM may be answered with besides its result.
+_RUN_ERRORS = (
+    HTTPStatus.BAD_REQUEST,
+    HTTPStatus.UNAUTHORIZED,
+    HTTPStatus.FORBIDDEN,
+    HTTPStatus.NOT_FOUND,
+    HTTPStatus.CONFLICT,
+    HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+    HTTPStatus.UNPROCESSABLE_ENTITY,
+    HTTPStatus.TOO_MANY_REQUESTS,
+    HTTPStatus.INTERNAL_SERVER_ERROR,
+    HTTPStatus.BAD_GATEWAY,
+    HTTPStatus.SERVICE_UNAVAILABLE,
+    HTTPStatus.GATEWAY_TIMEOUT,
+)
+
+
 def _error_responses(*statuses: HTTPStatus) -> dict:
     schema = {"model": ErrorBody}
     return {
@@ -164,20 +181,7 @@ def _model(
             "headers": _QUOTA_HEADERS,
             "content": {"application/json": {"model": Job}},
         },
-        **_error_responses(
-            HTTPStatus.BAD_REQUEST,
-            HTTPStatus.UNAUTHORIZED,
-            HTTPStatus.FORBIDDEN,
-            HTTPStatus.NOT_FOUND,
-            HTTPStatus.CONFLICT,
-            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-            HTTPStatus.UNPROCESSABLE_ENTITY,
-            HTTPStatus.TOO_MANY_REQUESTS,
-            HTTPStatus.INTERNAL_SERVER_ERROR,
-            HTTPStatus.BAD_GATEWAY,
-            HTTPStatus.SERVICE_UNAVAILABLE,
-            HTTPStatus.GATEWAY_TIMEOUT,
-        ),
+        **_error_responses(*_RUN_ERRORS),
     },
 )
 def post_diagnostics(request: DiagnosticRequest) -> Response[DiagnosticResult | Job]:
@@ -213,19 +217,7 @@ def get_diagnostic_job(job_id: Annotated[str, Path(min_length=1, max_length=64)]
             "headers": _QUOTA_HEADERS,
             "content": {"application/json": {"model": VmStateView}},
         },
-        **_error_responses(
-            HTTPStatus.BAD_REQUEST,
-            HTTPStatus.UNAUTHORIZED,
-            HTTPStatus.FORBIDDEN,
-            HTTPStatus.NOT_FOUND,
-            HTTPStatus.CONFLICT,
-            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-            HTTPStatus.TOO_MANY_REQUESTS,
-            HTTPStatus.INTERNAL_SERVER_ERROR,
-            HTTPStatus.BAD_GATEWAY,
-            HTTPStatus.SERVICE_UNAVAILABLE,
-            HTTPStatus.GATEWAY_TIMEOUT,
-        ),
+        **_error_responses(*(s for s in _RUN_ERRORS if s is not HTTPStatus.UNPROCESSABLE_ENTITY)),
     },
 )
 def post_diagnostics_data(request: VmStateRequest) -> Response[VmStateView]:

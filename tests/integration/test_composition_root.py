@@ -15,7 +15,7 @@ from sysvmdiag.config import Settings, SettingsError
 from sysvmdiag.jobs import Job, JobStatus
 from sysvmdiag.pipeline.service import DiagnosticsService
 from sysvmdiag.topology.store import TABLE_ENV_VARS, create_tables
-from tests.conftest import aim_boto3_at
+from tests.conftest import aim_boto3_at, queued_job
 
 
 @pytest.fixture
@@ -29,20 +29,7 @@ def settings(moto_server: Any, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 
 def _job() -> Job:
-    now = datetime.now(UTC)
-    return Job(
-        id=str(uuid.uuid4()),
-        status=JobStatus.QUEUED,
-        target_id="r-4-VM",
-        type="ping",
-        ip_address="198.51.100.80",
-        account_id="acct-alice",
-        role="user",
-        domain="ROOT/acme/engineering",
-        worst_case_seconds=8.0,
-        created_at=now,
-        deadline_at=now + timedelta(minutes=10),
-    )
+    return queued_job()
 
 
 def test_every_adapter_is_built_on_the_tables_the_settings_name(settings: Settings) -> None:

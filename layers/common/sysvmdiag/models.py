@@ -49,18 +49,23 @@ class Wire(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
+def _target_id_field(description: str) -> Any:
+    """A request's system VM: its uuid or CloudStack name, under the seed's and CloudStack's names too."""
+    return Field(
+        min_length=1,
+        max_length=64,
+        validation_alias=AliasChoices("targetId", "uuid", "targetid", "target_id"),
+        serialization_alias="targetId",
+        description=description,
+    )
+
+
 class DiagnosticRequest(BaseModel):
     """What a caller asks for: run ``type`` on system VM ``targetId`` toward ``ipAddress``."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, str_strip_whitespace=True)
 
-    target_id: str = Field(
-        min_length=1,
-        max_length=64,
-        validation_alias=AliasChoices("targetId", "uuid", "targetid", "target_id"),
-        serialization_alias="targetId",
-        description="UUID (or CloudStack name) of the system VM to run the test on.",
-    )
+    target_id: str = _target_id_field("UUID (or CloudStack name) of the system VM to run the test on.")
     type: DiagnosticType = Field(
         validation_alias=AliasChoices("type", "diagnosisTest"),
         description="The test to run.",
@@ -362,13 +367,7 @@ class VmStateRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, str_strip_whitespace=True)
 
-    target_id: str = Field(
-        min_length=1,
-        max_length=64,
-        validation_alias=AliasChoices("targetId", "uuid", "targetid", "target_id"),
-        serialization_alias="targetId",
-        description="UUID (or CloudStack name) of the system VM whose state to read.",
-    )
+    target_id: str = _target_id_field("UUID (or CloudStack name) of the system VM whose state to read.")
     parts: list[StatePart] = Field(
         default_factory=list,
         max_length=len(PARTS),

@@ -6,7 +6,7 @@ import json
 import re
 import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ from sysvmdiag.jobs import Job, JobStatus, JobStore
 from sysvmdiag.models import DiagnosticResult, DiagnosticType, ErrorBody
 from sysvmdiag.playbooks import FinishedJobNotifier, PlaybookRuns, job_summary
 from sysvmdiag.playbooks.runs import new_run_id, notification_subject
-from tests.conftest import result_from_capture
+from tests.conftest import queued_job, result_from_capture
 from tests.integration.alarm.conftest import ResultsTopic
 
 
@@ -27,11 +27,7 @@ def captured_result(name: str, target: str = "r-4-VM") -> DiagnosticResult:
 
 
 def new_job(run_id: str | None, kind: str = "ping", ip: str = "198.51.100.80") -> Job:
-    now = datetime.now(UTC)
-    return Job(
-        id=str(uuid.uuid4()),
-        status=JobStatus.QUEUED,
-        target_id="r-4-VM",
+    return queued_job(
         type=DiagnosticType(kind),
         ip_address=ip,
         account_id="system:alarm",
@@ -39,8 +35,6 @@ def new_job(run_id: str | None, kind: str = "ping", ip: str = "198.51.100.80") -
         domain="ROOT",
         actor="alarm",
         worst_case_seconds=10.0,
-        created_at=now,
-        deadline_at=now + timedelta(minutes=10),
         playbook_run_id=run_id,
     )
 

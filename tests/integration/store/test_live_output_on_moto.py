@@ -4,13 +4,14 @@ runs, read back beside (never inside) its document, gone once the job ends."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from sysvmdiag.jobs import LIVE_OUTPUT_MAX_CHARS, Job, JobStatus, JobStore
 from sysvmdiag.topology.store import create_tables
+from tests.conftest import queued_job
 
 AT = datetime(2026, 12, 1, 12, 0, 1, tzinfo=UTC)
 
@@ -22,19 +23,7 @@ def jobs(dynamodb: Any) -> JobStore:
 
 def _queued() -> Job:
     created = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-    return Job(
-        id=str(uuid.uuid4()),
-        status=JobStatus.QUEUED,
-        target_id="r-4-VM",
-        type="traceroute",
-        ip_address="198.51.100.80",
-        account_id="acct-alice",
-        role="user",
-        domain="ROOT/acme/engineering",
-        worst_case_seconds=40.0,
-        created_at=created,
-        deadline_at=created + timedelta(minutes=15),
-    )
+    return queued_job(created_at=created, type="traceroute", worst_case_seconds=40.0)
 
 
 def test_live_output_lands_only_while_the_job_runs(jobs: JobStore) -> None:

@@ -20,7 +20,7 @@ from sysvmdiag.result_cache import CACHE_ID_PREFIX, ResultCacheStore
 from sysvmdiag.topology.loader import load_topology_into_tables
 from sysvmdiag.topology.model import Role, Topology
 from sysvmdiag.topology.store import TABLE_ENV_VARS, create_tables
-from tests.conftest import aim_boto3_at, result_from_capture
+from tests.conftest import aim_boto3_at, queued_job, result_from_capture
 from tests.unit.fakes import FakeRunner, MovableClock
 
 STORED_AT = datetime(2026, 12, 1, 12, 0, 0, 250_000, tzinfo=UTC)
@@ -37,19 +37,7 @@ def _result() -> DiagnosticResult:
 
 
 def _open_job(deadline: datetime) -> Job:
-    return Job(
-        id=str(uuid.uuid4()),
-        status=JobStatus.QUEUED,
-        target_id="r-4-VM",
-        type="ping",
-        ip_address="198.51.100.80",
-        account_id="acct-alice",
-        role="user",
-        domain="ROOT/acme/engineering",
-        worst_case_seconds=8.0,
-        created_at=deadline - timedelta(minutes=10),
-        deadline_at=deadline,
-    )
+    return queued_job(created_at=deadline - timedelta(minutes=10))
 
 
 def test_a_stored_result_reads_back_whole_with_when_it_was_stored(jobs_table: Any) -> None:

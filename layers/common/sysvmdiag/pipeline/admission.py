@@ -15,6 +15,7 @@ from sysvmdiag.pipeline.guards import dependency_errors
 from sysvmdiag.pipeline.leases import Leases
 from sysvmdiag.pipeline.ports import TopologySource
 from sysvmdiag.policy import Caller, Decision, ReasonCode, decide
+from sysvmdiag.policy.vm_state import StateDecision
 from sysvmdiag.topology.model import Topology, Zone
 
 _NO_ZONE = Zone(id="-", name="-")  # what the policy sees when the store has no such VM
@@ -48,14 +49,20 @@ class Admission:
             caller, request.target_id, request.type.value, request.ip_address, request.params, context
         )
         if not decision.allowed:
-            assert decision.code is not None
-            count_by("Denials", "reason", decision.code.value)
             logger.info("diagnostic denied", extra={"decision": decision.to_dict()})
-            raise ServiceError(
-                ErrorCode(decision.code.value),
-                decision.message,
-                field="targetId" if decision.code is ReasonCode.TARGET_NOT_FOUND else None,
-                detail_code=decision.detail_code.value if decision.detail_code else None,
-                detail=decision.detail,
-            )
+            raise denial(decision)
         return decision, context
+
+
+def denial(decision: Decision | StateDecision) -> ServiceError:
+    """A policy refusal as the API answers it (a VM the caller may not use names the targetId field),
+    counted by its reason."""
+    assert decision.code is not None
+    count_by("Denials", "reason", decision.code.value)
+    return ServiceError(
+        ErrorCode(decision.code.value),
+        decision.message,
+        field="targetId" if decision.code is ReasonCode.TARGET_NOT_FOUND else None,
+        detail_code=decision.detail_code.value if decision.detail_code else None,
+        detail=decision.detail,
+    )

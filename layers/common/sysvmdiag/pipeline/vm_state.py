@@ -15,13 +15,13 @@ from sysvmdiag.audit_record import AuditDecision, AuditStatus
 from sysvmdiag.errors import ErrorCode, ServiceError
 from sysvmdiag.models import StateBundle, StateLog, VmStateRequest, VmStateView
 from sysvmdiag.observability import count_by, logger
+from sysvmdiag.pipeline.admission import denial
 from sysvmdiag.pipeline.audit_trail import AuditTrail
 from sysvmdiag.pipeline.guards import dependency_errors
 from sysvmdiag.pipeline.leases import Leases
 from sysvmdiag.pipeline.origin import LEASE_MARGIN_SECONDS, SSH_OVERHEAD_SECONDS, RequestOrigin
 from sysvmdiag.pipeline.ports import BundleStore, Clock, RunnerFactory, TopologySource
 from sysvmdiag.policy import Caller
-from sysvmdiag.policy.reasons import ReasonCode
 from sysvmdiag.policy.vm_state import StateDecision, decide_state, scope_state
 from sysvmdiag.state_bundle import bundle_files, inline_parts, log_inline, zip_bundle
 from sysvmdiag.state_document import UnreadableState, VmState, read_state_document
@@ -90,15 +90,7 @@ class VmStateReads:
         context = self._topology.decision_context(request.target_id) or Topology(zone=_NO_ZONE)
         decision = decide_state(caller, request.target_id, request.parts, request.logs, context)
         if not decision.allowed:
-            assert decision.code is not None
-            count_by("Denials", "reason", decision.code.value)
-            raise ServiceError(
-                ErrorCode(decision.code.value),
-                decision.message,
-                field="targetId" if decision.code is ReasonCode.TARGET_NOT_FOUND else None,
-                detail_code=decision.detail_code.value if decision.detail_code else None,
-                detail=decision.detail,
-            )
+            raise denial(decision)
         return decision, context
 
     def _held(
