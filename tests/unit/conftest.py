@@ -23,6 +23,7 @@ from tests.unit.fakes import (
     InMemoryAudit,
     InMemoryJobs,
     InMemoryMatrices,
+    InMemoryStateReads,
     MovableClock,
 )
 
@@ -56,6 +57,7 @@ class World:
     jobs: InMemoryJobs = field(default_factory=InMemoryJobs)
     matrices: InMemoryMatrices = field(default_factory=InMemoryMatrices)
     bundles: FakeBundles = field(default_factory=FakeBundles)
+    state_reads: InMemoryStateReads = field(default_factory=InMemoryStateReads)
     queue: FakeQueue = field(default_factory=FakeQueue)
     audit: InMemoryAudit = field(default_factory=InMemoryAudit)
     limiter: FakeLimiter = field(default_factory=FakeLimiter)
@@ -68,6 +70,7 @@ class World:
             "jobs": self.jobs,
             "matrices": self.matrices,
             "bundles": self.bundles,
+            "state_reads": self.state_reads,
             "queue": self.queue,
             "audit": self.audit,
             "limits": self.limiter,

@@ -18,6 +18,7 @@ from sysvmdiag.limits import LimitExceeded, WindowCount, rate_window
 from sysvmdiag.matrix_store import MatrixRecord
 from sysvmdiag.models import DiagnosticResult
 from sysvmdiag.runner.errors import RunnerError, RunOutput
+from sysvmdiag.state_reads import StateReadRecord
 from sysvmdiag.topology.layout import decision_slice
 from sysvmdiag.topology.model import DEFAULT_TOPOLOGY_FILE, Host, SshEndpoint, Topology, load_topology
 from sysvmdiag.vmstate import PART_COMMANDS
@@ -150,6 +151,21 @@ class FakeBundles:
 
     def url(self, key: str, ttl_seconds: int) -> str:
         return f"https://bundles.example/{key}?expires={ttl_seconds}"
+
+
+@dataclass
+class InMemoryStateReads:
+    """Kept VM-state reads (getDiagnosticsData), by id."""
+
+    records: dict[str, StateReadRecord] = field(default_factory=dict)
+    available: bool = True
+
+    def put(self, record: StateReadRecord) -> None:
+        assert record.id not in self.records
+        self.records[record.id] = record
+
+    def get(self, read_id: str) -> StateReadRecord | None:
+        return self.records.get(read_id)
 
 
 def runner_error(code: str) -> RunnerError:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from sysvmdiag.playbooks.runs import PlaybookRuns
     from sysvmdiag.playbooks.store import PlaybookStore
     from sysvmdiag.result_cache import ResultCacheStore
+    from sysvmdiag.state_reads import StateReadStore
     from sysvmdiag.topology.model import SshEndpoint
     from sysvmdiag.topology.store import TopologyStore
 
@@ -107,6 +108,13 @@ def matrix_store(settings: Settings, resource: Any = None) -> MatrixStore:
     from sysvmdiag.matrix_store import MatrixStore
 
     return MatrixStore((resource or dynamodb()).Table(_required(settings.jobs_table, "JOBS_TABLE")))
+
+
+def state_read_store(settings: Settings, resource: Any = None) -> StateReadStore:
+    """Kept VM-state reads (getDiagnosticsData's async answers), on the jobs table."""
+    from sysvmdiag.state_reads import StateReadStore
+
+    return StateReadStore((resource or dynamodb()).Table(_required(settings.jobs_table, "JOBS_TABLE")))
 
 
 def limit_store(settings: Settings, resource: Any = None) -> LimitStore:
@@ -193,6 +201,7 @@ def service(
         matrices=matrix_store(settings, resource) if settings.jobs_table else None,
         bundles=state_bundles(settings),
         bundle_url_seconds=settings.data_url_ttl_seconds,
+        state_reads=state_read_store(settings, resource) if settings.jobs_table else None,
         **extras,
     )
 

@@ -48,7 +48,6 @@ class ErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     UNKNOWN_COMMAND = "UNKNOWN_COMMAND"
-    UNSUPPORTED_COMMAND = "UNSUPPORTED_COMMAND"
     INVALID_AUDIT_QUERY = "INVALID_AUDIT_QUERY"
     SYNC_BUDGET_EXCEEDED = "SYNC_BUDGET_EXCEEDED"
     MATRIX_TOO_LARGE = "MATRIX_TOO_LARGE"
@@ -144,12 +143,6 @@ CATALOGUE: dict[ErrorCode, CodeSpec] = {
         _O.REJECTED,
         _F.REQUEST,
         "The CloudStack API (`/client/api`) has no such command; `listApis` names those it serves.",
-    ),
-    ErrorCode.UNSUPPORTED_COMMAND: _spec(
-        _S.BAD_REQUEST,
-        _O.REJECTED,
-        _F.REQUEST,
-        "A CloudStack command this service knows but does not serve (`getDiagnosticsData`).",
     ),
     ErrorCode.INVALID_AUDIT_QUERY: _spec(
         _S.BAD_REQUEST, _O.REJECTED, _F.REQUEST, "The audit query's window or page token is not valid."
@@ -390,7 +383,8 @@ CATALOGUE: dict[ErrorCode, CodeSpec] = {
         _S.SERVICE_UNAVAILABLE,
         _O.REJECTED,
         _F.SERVICE,
-        "This deployment has no bucket for VM-state bundles (DATA_BUCKET); nothing ran.",
+        "This deployment cannot keep VM-state bundles (no DATA_BUCKET; for getDiagnosticsData, also no jobs "
+        "table to keep the read for queryAsyncJobResult); nothing ran.",
     ),
     ErrorCode.VM_STATE_UNREADABLE: _spec(
         _S.BAD_GATEWAY,

@@ -125,3 +125,27 @@ def test_libcloud_with_a_wrong_secret_is_refused(local_stack: dict) -> None:
     )
     with pytest.raises(InvalidCredsError):
         driver._sync_request(command="listApis", method="GET")
+
+
+def test_cs_gets_diagnostics_data_and_downloads_the_bundle(local_stack: dict) -> None:
+    """getDiagnosticsData as cs sends it (an async command): the job's result is the bundle's URL."""
+    import io
+    import zipfile
+
+    import requests
+
+    client = cs_client(local_stack, "alice", fetch_result=True)
+    result = client.getDiagnosticsData(targetid=uuid_of(local_stack, "r-4-VM"), files="IFCONFIG,ROUTE")
+    url = result["diagnostics"]["url"]
+    assert result["sysvmdiag"]["scoped"] is True and result["sysvmdiag"]["parts"] == [
+        "addresses",
+        "routes",
+        "rules",
+    ]
+    bundle = requests.get(url, timeout=30)
+    assert bundle.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(bundle.content)) as archive:
+        assert {"addresses.json", "routes.json", "rules.json"} <= set(archive.namelist())
+    with pytest.raises(CloudStackApiException) as refused:
+        client.getDiagnosticsData(targetid=uuid_of(local_stack, "r-4-VM"), files="IPTABLES")
+    assert refused.value.error["errorcode"] == 531

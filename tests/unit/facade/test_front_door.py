@@ -17,7 +17,8 @@ from sysvmdiag.facade.front_door import CloudStackFrontDoor
 from sysvmdiag.local.gateway import LambdaContext, http_api_event
 from sysvmdiag.topology.model import Account
 from tests.unit.conftest import World
-from tests.unit.fakes import LAB, runner_error
+from tests.unit.fakes import LAB, runner_error, state_output
+from tests.unit.test_vm_state_reads import EVERYTHING
 
 WEB = "198.51.100.80"
 MISSING = "0b5c4f9e-0000-4000-8000-000000000000"
@@ -188,12 +189,45 @@ def test_a_form_body_is_taken_and_a_json_body_refused(front: Any) -> None:
     assert status == 431 and body["errorresponse"]["errorcode"] == 431
 
 
-def test_an_unknown_command_is_432_errorresponse_and_get_diagnostics_data_unsupported(front: Any) -> None:
+def test_an_unknown_command_is_432_errorresponse(front: Any) -> None:
     status, body, _ = call(front, "alice", "deployVirtualMachine")
     assert status == 432 and body["errorresponse"]["errorcode"] == 432
-    status, body, _ = call(front, "alice", "getDiagnosticsData", targetid="r-4-VM")
-    error = body["getdiagnosticsdataresponse"]
-    assert status == 432 and "not supported" in error["errortext"]
+
+
+def test_get_diagnostics_data_answers_a_job_whose_result_is_the_bundle_url(front: Any, world: World) -> None:
+    vm = LAB.system_vm("r-4-VM")
+    world.runner.outputs.append(state_output(EVERYTHING))
+    status, body, _ = call(front, "alice", "getDiagnosticsData", targetid=vm.uuid, files="IFCONFIG,ROUTE")
+    assert status == 200, body
+    job = body["getdiagnosticsdataresponse"]
+    assert job["id"] == vm.uuid and world.runner.commands[0][1] == "state addresses routes rules"
+    status, done, _ = call(front, "alice", "queryAsyncJobResult", jobid=job["jobid"])
+    answer = done["queryasyncjobresultresponse"]
+    assert status == 200 and (answer["jobstatus"], answer["jobresultcode"]) == (1, 0)
+    assert answer["cmd"].endswith("GetDiagnosticsDataCmd") and answer["jobinstanceid"] == vm.uuid
+    url = answer["jobresult"]["diagnostics"]["url"]
+    assert url.startswith("https://bundles.example/vm-state/acct-alice/") and url.endswith("?expires=900")
+    assert answer["jobresult"]["sysvmdiag"]["parts"] == ["addresses", "routes", "rules"]
+    status, hidden, _ = call(front, "bob", "queryAsyncJobResult", jobid=job["jobid"])
+    assert status == 431 and "No job" in hidden["queryasyncjobresultresponse"]["errortext"]
+    status, _, _ = call(front, "admin", "queryAsyncJobResult", jobid=job["jobid"])
+    assert status == 200
+
+
+@pytest.mark.parametrize(
+    ("who", "files", "status", "text"),
+    [
+        ("alice", "IPTABLES", 531, "Only admins may read iptables"),
+        ("alice", "/var/log/cloud.log", 531, "Only admins may read log:cloud"),
+        ("admin", "DHCPFILES,/etc/dnsmasq.conf", 431, "does not collect DHCPFILES, /etc/dnsmasq.conf"),
+    ],
+)
+def test_get_diagnostics_data_refuses_what_the_caller_may_not_have(
+    front: Any, world: World, who: str, files: str, status: int, text: str
+) -> None:
+    answer_status, body, _ = call(front, who, "getDiagnosticsData", targetid="r-4-VM", files=files)
+    assert answer_status == status and text in body["getdiagnosticsdataresponse"]["errortext"]
+    assert world.runner.commands == [] and world.bundles.objects == {}
 
 
 @pytest.mark.parametrize(
@@ -332,3 +366,19 @@ def test_a_bug_is_530_in_cloudstack_s_envelope(front: Any, monkeypatch: pytest.M
 
 
 _ = UTC
+
+
+@pytest.mark.parametrize(
+    ("files", "parts", "logs"),
+    [
+        (None, [], []),
+        ("IPTABLES", ["iptables"], []),
+        ("ifconfig, route,IPROUTE", ["addresses", "routes", "rules"], []),
+        ("ARP,/var/log/cloud.log,sysvmdiag", ["neighbours"], ["cloud", "sysvmdiag"]),
+        (",,", [], []),
+    ],
+)
+def test_get_diagnostics_data_files_map_to_parts_and_logs(files: str | None, parts: list, logs: list) -> None:
+    from sysvmdiag.facade.diagnostics_data import parts_and_logs
+
+    assert parts_and_logs(files) == (parts, logs)

@@ -177,27 +177,50 @@ LIST_APIS = Command(
         Field("params", "set", "the list params the api accepts"),
     ),
 )
-GET_DIAGNOSTICS_DATA = "getDiagnosticsData"  # known to CloudStack; not served (no bundle support yet)
+GET_DIAGNOSTICS_DATA = Command(
+    "getDiagnosticsData",
+    "Get diagnostics data files from system VMs",
+    is_async=True,
+    params=(
+        Param(
+            "targetid",
+            "uuid",
+            "The ID of the system VM instance to retrieve diagnostics data files from",
+            required=True,
+        ),
+        Param(
+            "files",
+            "list",
+            "A comma separated list of diagnostics data files to be retrieved: IPTABLES, IFCONFIG, ROUTE, "
+            "IPROUTE, ARP and the VM's usual log files (/var/log/cloud.log, ...). Defaults to everything "
+            "the caller may read.",
+            length=1024,
+        ),
+    ),
+    response=(Field("url", "string", "Storage URL to download retrieve diagnostics data files"),),
+    related=("queryAsyncJobResult",),
+)
 
 COMMANDS: dict[str, Command] = {
     command.name.lower(): command
-    for command in (RUN_DIAGNOSTICS, QUERY_ASYNC_JOB_RESULT, LIST_SYSTEM_VMS, LIST_ROUTERS, LIST_APIS)
+    for command in (
+        RUN_DIAGNOSTICS,
+        GET_DIAGNOSTICS_DATA,
+        QUERY_ASYNC_JOB_RESULT,
+        LIST_SYSTEM_VMS,
+        LIST_ROUTERS,
+        LIST_APIS,
+    )
 }
 
 
 def command_named(name: str | None) -> Command:
-    """The command (names are case-insensitive); ServiceError for a missing, unserved or unknown one."""
+    """The command (names are case-insensitive); ServiceError for a missing or unknown one."""
     if not name:
         raise ServiceError(ErrorCode.INVALID_REQUEST, "The request names no command.", field="command")
     command = COMMANDS.get(name.lower())
     if command is not None:
         return command
-    if name.lower() == GET_DIAGNOSTICS_DATA.lower():
-        raise ServiceError(
-            ErrorCode.UNSUPPORTED_COMMAND,
-            "getDiagnosticsData is not supported by this service: it runs diagnostics "
-            "(runDiagnostics) but does not collect diagnostics bundles from system VMs.",
-        )
     raise ServiceError(
         ErrorCode.UNKNOWN_COMMAND,
         "The given command does not exist or it is not available for user",
@@ -207,7 +230,7 @@ def command_named(name: str | None) -> Command:
 
 def known_name(name: str | None) -> str | None:
     """The name to answer a refusal under: a command CloudStack has, else None (``errorresponse``)."""
-    if name and (name.lower() in COMMANDS or name.lower() == GET_DIAGNOSTICS_DATA.lower()):
+    if name and name.lower() in COMMANDS:
         return name
     return None
 

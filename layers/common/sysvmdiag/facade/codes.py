@@ -63,7 +63,6 @@ _BY_CODE: dict[ErrorCode, tuple[CloudStackCode, CsErrorCode]] = {
     ErrorCode.UNAUTHENTICATED: (CloudStackCode.UNAUTHORIZED, CsErrorCode.SERVER_API),
     ErrorCode.METHOD_NOT_ALLOWED: (CloudStackCode.METHOD_NOT_ALLOWED, CsErrorCode.SERVER_API),
     ErrorCode.UNKNOWN_COMMAND: (CloudStackCode.UNSUPPORTED_ACTION_ERROR, CsErrorCode.SERVER_API),
-    ErrorCode.UNSUPPORTED_COMMAND: (CloudStackCode.UNSUPPORTED_ACTION_ERROR, CsErrorCode.SERVER_API),
     ErrorCode.JOB_NOT_FOUND: (CloudStackCode.PARAM_ERROR, CsErrorCode.INVALID_PARAMETER_VALUE),
 }
 

@@ -12,11 +12,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from sysvmdiag.errors import ErrorCode, ServiceError
-from sysvmdiag.facade import catalogue, shapes
+from sysvmdiag.facade import catalogue, diagnostics_data, shapes
 from sysvmdiag.facade.auth import KeyPairs, authenticated_caller
 from sysvmdiag.facade.codes import cloudstack_error, envelope_name
 from sysvmdiag.facade.params import CloudStackParams, request_params
-from sysvmdiag.models import DiagnosticRequest
+from sysvmdiag.models import DiagnosticRequest, VmStateRequest
 from sysvmdiag.pipeline.origin import RequestOrigin
 from sysvmdiag.pipeline.service import DiagnosticsService
 from sysvmdiag.policy import Caller
@@ -79,8 +79,10 @@ class CloudStackFrontDoor:
     ) -> dict[str, Any]:
         if command is catalogue.RUN_DIAGNOSTICS:
             return self._run_diagnostics(values, caller, origin)
+        if command is catalogue.GET_DIAGNOSTICS_DATA:
+            return self._get_diagnostics_data(values, caller, origin)
         if command is catalogue.QUERY_ASYNC_JOB_RESULT:
-            return shapes.async_job(self._service.job_for(caller, values["jobid"]))
+            return self._query_async_job_result(values["jobid"], caller)
         if command is catalogue.LIST_APIS:
             return catalogue.list_apis(values.get("name"))
         return self._list(command, values, caller)
@@ -103,6 +105,33 @@ class CloudStackFrontDoor:
         job = self._service.submit_job(caller, request, origin)
         return {"jobid": job.id, "id": job.target_id}
 
+    def _get_diagnostics_data(
+        self, values: dict[str, str], caller: Caller, origin: RequestOrigin
+    ) -> dict[str, Any]:
+        """An async command in CloudStack: the read is done before the answer (about a second), kept, and
+        its URL comes from queryAsyncJobResult, as CloudStack's clients expect."""
+        try:
+            parts, logs = diagnostics_data.parts_and_logs(values.get("files"))
+            request = VmStateRequest(target_id=values["targetid"], parts=parts, logs=logs)
+        except ServiceError as error:
+            raise self._service.refused_at_the_edge(caller, origin, error) from None
+        except ValidationError as err:
+            raise _invalid(err, caller, origin, self._service) from None
+        view = self._service.read_vm_state(caller, request, origin, keep=True)
+        return {"jobid": view.id, "id": view.target_id}
+
+    def _query_async_job_result(self, job_id: str, caller: Caller) -> dict[str, Any]:
+        """A diagnostic job, or else a kept getDiagnosticsData read; neither: the job's JOB_NOT_FOUND."""
+        try:
+            return shapes.async_job(self._service.job_for(caller, job_id))
+        except ServiceError as missing:
+            if missing.code is not ErrorCode.JOB_NOT_FOUND:
+                raise
+            kept = self._service.state_read_for(caller, job_id)
+            if kept is None:
+                raise
+            return shapes.async_state_read(kept)
+
     def _list(self, command: catalogue.Command, values: dict[str, str], caller: Caller) -> dict[str, Any]:
         views = self._service.list_targets(caller).systemvms
         routers = command is catalogue.LIST_ROUTERS
@@ -122,7 +151,14 @@ def _matches(item: dict[str, Any], values: dict[str, str]) -> bool:
     return not keyword or keyword.lower() in item["name"].lower()
 
 
-_FIELDS = {"target_id": "targetid", "ip_address": "ipaddress", "type": "type", "params": "params"}
+_FIELDS = {
+    "target_id": "targetid",
+    "ip_address": "ipaddress",
+    "type": "type",
+    "params": "params",
+    "parts": "files",
+    "logs": "files",
+}
 
 
 def _invalid(

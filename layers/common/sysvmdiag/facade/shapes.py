@@ -11,8 +11,10 @@ from sysvmdiag.facade.catalogue import DEFAULT_PAGE_SIZE
 from sysvmdiag.facade.codes import cloudstack_error
 from sysvmdiag.jobs import Job, JobStatus
 from sysvmdiag.models import DiagnosticResult, SystemVmView
+from sysvmdiag.state_reads import StateReadRecord
 
 RUN_DIAGNOSTICS_CMD = "org.apache.cloudstack.api.command.admin.diagnostics.RunDiagnosticsCmd"
+GET_DIAGNOSTICS_DATA_CMD = "org.apache.cloudstack.api.command.admin.diagnostics.GetDiagnosticsDataCmd"
 PENDING, SUCCEEDED, FAILED = 0, 1, 2
 _TRAFFIC_TYPES = {
     "public": "Public",
@@ -60,6 +62,36 @@ def async_job(job: Job) -> dict[str, Any]:
         "jobresultcode": failure["errorcode"],
         "jobresulttype": "object",
         "jobresult": {key: failure[key] for key in ("errorcode", "cserrorcode", "errortext")},
+    }
+
+
+def async_state_read(kept: StateReadRecord) -> dict[str, Any]:
+    """``queryAsyncJobResult`` for a getDiagnosticsData read: done, with ``{"diagnostics": {"url"}}``
+    as CloudStack's GetDiagnosticsDataResponse, and this service's findings under ``sysvmdiag``."""
+    view = kept.view
+    return {
+        "accountid": kept.account_id,
+        "cmd": GET_DIAGNOSTICS_DATA_CMD,
+        "created": cloudstack_time(kept.created_at),
+        "completed": cloudstack_time(view.collected_at),
+        "jobid": kept.id,
+        "jobinstancetype": "SystemVm",
+        "jobinstanceid": view.target_id,
+        "jobprocstatus": 0,
+        "jobresultcode": 0,
+        "jobstatus": SUCCEEDED,
+        "jobresulttype": "object",
+        "jobresult": {
+            "diagnostics": {"url": view.bundle.url},
+            "sysvmdiag": {
+                "parts": view.parts,
+                "logs": [log.name for log in view.logs],
+                "scoped": view.scoped,
+                "problems": view.problems,
+                "bytes": view.bundle.bytes,
+                "expiresAt": view.bundle.expires_at.isoformat(),
+            },
+        },
     }
 
 

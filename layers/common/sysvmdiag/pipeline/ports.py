@@ -19,6 +19,7 @@ from sysvmdiag.limits import WindowCount
 from sysvmdiag.matrix_store import MatrixRecord
 from sysvmdiag.models import DiagnosticResult
 from sysvmdiag.observability import logger
+from sysvmdiag.state_reads import StateReadRecord
 from sysvmdiag.topology.model import Host, SshEndpoint, Topology
 
 Clock = Callable[[], datetime]
@@ -92,6 +93,27 @@ class NoBundles:
 
     def url(self, key: str, ttl_seconds: int) -> str:
         raise RuntimeError("this deployment has no bucket for VM-state bundles (DATA_BUCKET)")
+
+
+class StateReadRepository(Protocol):
+    """Finished VM-state reads kept for getDiagnosticsData's queryAsyncJobResult."""
+
+    available: bool
+
+    def put(self, record: StateReadRecord) -> None: ...
+    def get(self, read_id: str) -> StateReadRecord | None: ...
+
+
+class NoStateReads:
+    """No jobs table: no read is kept, so getDiagnosticsData is refused (STATE_BUNDLES_UNAVAILABLE)."""
+
+    available = False
+
+    def put(self, record: StateReadRecord) -> None:
+        raise RuntimeError("this deployment has no jobs table (JOBS_TABLE)")
+
+    def get(self, read_id: str) -> StateReadRecord | None:
+        return None
 
 
 class JobQueuePort(Protocol):

@@ -54,12 +54,14 @@ from sysvmdiag.pipeline.ports import (
     NoResultCache,
     ResultCache,
     RunnerFactory,
+    StateReadRepository,
     TopologySource,
 )
 from sysvmdiag.pipeline.quota_report import QuotaReport
 from sysvmdiag.pipeline.sync_run import SyncRun
 from sysvmdiag.pipeline.vm_state import DEFAULT_URL_TTL_SECONDS, VmStateReads
 from sysvmdiag.policy import Caller, Decision
+from sysvmdiag.state_reads import StateReadRecord
 from sysvmdiag.topology.model import Role, Topology
 
 
@@ -93,6 +95,7 @@ class DiagnosticsService:
         matrices: MatrixRepository | None = None,
         bundles: BundleStore | None = None,
         bundle_url_seconds: int = DEFAULT_URL_TTL_SECONDS,
+        state_reads: StateReadRepository | None = None,
     ):
         """A part a deployment lacks (None) is its null object: no jobs, log-only audit, no limits, no
         matrices, no result cache (then ``result_cache_seconds`` is moot: nothing is answered from a
@@ -123,7 +126,14 @@ class DiagnosticsService:
             clock,
         )
         self._states = VmStateReads(
-            topology, runner_for, leases, self._audit, bundles or NoBundles(), clock, bundle_url_seconds
+            topology,
+            runner_for,
+            leases,
+            self._audit,
+            bundles or NoBundles(),
+            clock,
+            bundle_url_seconds,
+            state_reads,
         )
         self._sync_budget = sync_budget_seconds
 
@@ -193,10 +203,17 @@ class DiagnosticsService:
         """The caller's own matrix (admins: any), each cell as its job stands now."""
         return self._matrices.read(caller, matrix_id)
 
-    def read_vm_state(self, caller: Caller, request: VmStateRequest, origin: RequestOrigin) -> VmStateView:
+    def read_vm_state(
+        self, caller: Caller, request: VmStateRequest, origin: RequestOrigin, *, keep: bool = False
+    ) -> VmStateView:
         """A system VM's own state (addresses, routes, rules, neighbours; for admins iptables and logs),
-        cut to the caller's networks, bundled to S3 with a pre-signed URL."""
-        return self._states.read(caller, request, origin)
+        cut to the caller's networks, bundled to S3 with a pre-signed URL; ``keep``: kept under its id
+        for :meth:`state_read_for` (getDiagnosticsData's queryAsyncJobResult)."""
+        return self._states.read(caller, request, origin, keep=keep)
+
+    def state_read_for(self, caller: Caller, read_id: str) -> StateReadRecord | None:
+        """A kept state read the caller may see, with a freshly signed URL; None when there is none."""
+        return self._states.recall(caller, read_id)
 
     def refused_at_the_edge(
         self, caller: Caller | None, origin: RequestOrigin, error: ServiceError

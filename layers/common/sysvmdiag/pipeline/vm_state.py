@@ -20,11 +20,20 @@ from sysvmdiag.pipeline.audit_trail import AuditTrail
 from sysvmdiag.pipeline.guards import dependency_errors
 from sysvmdiag.pipeline.leases import Leases
 from sysvmdiag.pipeline.origin import LEASE_MARGIN_SECONDS, SSH_OVERHEAD_SECONDS, RequestOrigin
-from sysvmdiag.pipeline.ports import BundleStore, Clock, RunnerFactory, TopologySource
+from sysvmdiag.pipeline.ports import (
+    BundleStore,
+    Clock,
+    NoStateReads,
+    RunnerFactory,
+    StateReadRepository,
+    TopologySource,
+)
+from sysvmdiag.pipeline.visibility import may_read
 from sysvmdiag.policy import Caller
 from sysvmdiag.policy.vm_state import StateDecision, decide_state, scope_state
 from sysvmdiag.state_bundle import bundle_files, inline_parts, log_inline, zip_bundle
 from sysvmdiag.state_document import UnreadableState, VmState, read_state_document
+from sysvmdiag.state_reads import StateReadRecord
 from sysvmdiag.topology.model import Host, Topology, Zone
 from sysvmdiag.vmstate import STATE_MAX_SECONDS
 
@@ -43,6 +52,7 @@ class VmStateReads:
         bundles: BundleStore,
         clock: Clock,
         url_ttl_seconds: int = DEFAULT_URL_TTL_SECONDS,
+        kept: StateReadRepository | None = None,
     ) -> None:
         self._topology = topology
         self._runner_for = runner_for
@@ -51,9 +61,13 @@ class VmStateReads:
         self._bundles = bundles
         self._clock = clock
         self._ttl = url_ttl_seconds
+        self._kept = kept or NoStateReads()
 
-    def read(self, caller: Caller, request: VmStateRequest, origin: RequestOrigin) -> VmStateView:
-        """The state as the caller may see it, bundled to S3; every outcome audited."""
+    def read(
+        self, caller: Caller, request: VmStateRequest, origin: RequestOrigin, *, keep: bool = False
+    ) -> VmStateView:
+        """The state as the caller may see it, bundled to S3; every outcome audited. ``keep``: the read
+        is also kept under its id for a later :meth:`recall` (getDiagnosticsData's async answer)."""
         record = self._audit.edge_record(caller, origin).updated(
             target_id=request.target_id,
             type="state",
@@ -61,7 +75,7 @@ class VmStateReads:
         )
         try:
             with dependency_errors():
-                decision, context = self._admit(caller, request)
+                decision, context = self._admit(caller, request, keep)
         except ServiceError as err:
             self._audit.refused(record, err, admitted=False)
             raise
@@ -73,6 +87,8 @@ class VmStateReads:
         try:
             with dependency_errors():
                 view = self._held(caller, decision, vm, context, record.id)
+                if keep:
+                    self._keep(caller, view)
         except ServiceError as err:
             self._audit.refused(record, err)
             raise
@@ -80,12 +96,38 @@ class VmStateReads:
         self._audit.write(record, decision=AuditDecision.ALLOWED, status=AuditStatus.SUCCEEDED)
         return view
 
-    def _admit(self, caller: Caller, request: VmStateRequest) -> tuple[StateDecision, Topology]:
+    def recall(self, caller: Caller, read_id: str) -> StateReadRecord | None:
+        """A kept read its owner (admins, the owner's domain admins) may see, its URL signed again;
+        None when there is none (expired, another's, never kept)."""
+        with dependency_errors():
+            record = self._kept.get(read_id)
+            if record is None or not may_read(caller, record.account_id, record.domain):
+                return None
+            bundle = record.view.bundle
+            url = self._bundles.url(bundle.key, self._ttl)
+        fresh = bundle.model_copy(
+            update={"url": url, "expires_at": self._clock() + timedelta(seconds=self._ttl)}
+        )
+        return record.model_copy(update={"view": record.view.model_copy(update={"bundle": fresh})})
+
+    def _keep(self, caller: Caller, view: VmStateView) -> None:
+        self._kept.put(
+            StateReadRecord(
+                id=view.id,
+                account_id=caller.account_id,
+                domain=caller.domain,
+                created_at=view.collected_at,
+                view=view,
+            )
+        )
+
+    def _admit(self, caller: Caller, request: VmStateRequest, keep: bool) -> tuple[StateDecision, Topology]:
         self._leases.count_request(caller)
-        if not self._bundles.available:
+        if not self._bundles.available or (keep and not self._kept.available):
             raise ServiceError(
                 ErrorCode.STATE_BUNDLES_UNAVAILABLE,
-                "This deployment has no bucket for VM-state bundles (DATA_BUCKET); nothing ran.",
+                "This deployment cannot keep VM-state bundles (no DATA_BUCKET, or no jobs table to keep "
+                "the read for queryAsyncJobResult); nothing ran.",
             )
         context = self._topology.decision_context(request.target_id) or Topology(zone=_NO_ZONE)
         decision = decide_state(caller, request.target_id, request.parts, request.logs, context)
