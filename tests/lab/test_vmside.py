@@ -195,7 +195,9 @@ def test_bastion_mode_refuses_everything(tmp_path: Path) -> None:
         )
 
 
-def test_vmside_imports_only_the_standard_library_and_toolargs() -> None:
+def test_vmside_imports_only_the_standard_library_and_its_own_files() -> None:
+    """toolargs (the option allow-lists), vmstate (the state verb's tables) and vmside_state (its VM
+    side): the file set `make -C layers/common vm-side-files` ships."""
     code = (
         "import sys; before = set(sys.modules); import sysvmdiag.vmside; "
         "new = {m.split('.')[0] for m in set(sys.modules) - before}; "
@@ -204,7 +206,8 @@ def test_vmside_imports_only_the_standard_library_and_toolargs() -> None:
         "print(third, ours)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[] ['sysvmdiag', 'sysvmdiag.toolargs', 'sysvmdiag.vmside']"
+    ours = ["sysvmdiag"] + [f"sysvmdiag.{name}" for name in ("toolargs", "vmside", "vmside_state", "vmstate")]
+    assert out.strip() == f"[] {ours}"
 
 
 def test_quiet_tool_is_killed_when_the_client_goes_away(tmp_path: Path) -> None:

@@ -152,6 +152,7 @@ def test_run_publishes_runs_and_ssh_latency(handler_env, capfd):
 EXPECTED_CLOUDSTACK = {
     "list-apis-unsigned.json": (401, "listapisresponse"),
     "run-diagnostics-unknown-key.json": (401, "rundiagnosticsresponse"),
+    "get-diagnostics-data-unknown-key.json": (401, "getdiagnosticsdataresponse"),
 }
 
 
