@@ -57,8 +57,12 @@ class StateRequest:
     parts: tuple[str, ...]
     logs: tuple[str, ...]
 
+    def names(self) -> str:
+        """What is read, as the audit keeps it: ``addresses routes log:cloud``."""
+        return " ".join((*self.parts, *(LOG_PREFIX + name for name in self.logs)))
+
     def command_line(self) -> str:
-        return " ".join((STATE_VERB, *self.parts, *(LOG_PREFIX + name for name in self.logs)))
+        return f"{STATE_VERB} {self.names()}"
 
 
 def state_request(parts: list[str] | tuple[str, ...], logs: list[str] | tuple[str, ...]) -> StateRequest:

@@ -18,7 +18,7 @@ from sysvmdiag.policy import Caller, Decision, ReasonCode, decide
 from sysvmdiag.policy.vm_state import StateDecision
 from sysvmdiag.topology.model import Topology, Zone
 
-_NO_ZONE = Zone(id="-", name="-")  # what the policy sees when the store has no such VM
+NO_ZONE = Zone(id="-", name="-")  # what the policy sees when the store has no such VM
 
 
 class Admission:
@@ -44,7 +44,7 @@ class Admission:
         """Policy only. A VM missing from the store is refused by the policy itself (on an empty zone),
         so it is answered exactly like a VM the caller may not use: same code, sentence and field."""
         context = self._topology.decision_context(request.target_id, request.ip_address)
-        context = context or Topology(zone=_NO_ZONE)
+        context = context or Topology(zone=NO_ZONE)
         decision = decide(
             caller, request.target_id, request.type.value, request.ip_address, request.params, context
         )

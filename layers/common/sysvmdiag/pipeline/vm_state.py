@@ -15,7 +15,7 @@ from sysvmdiag.audit_record import AuditDecision, AuditStatus
 from sysvmdiag.errors import ErrorCode, ServiceError
 from sysvmdiag.models import StateBundle, StateLog, VmStateRequest, VmStateView
 from sysvmdiag.observability import count_by, logger
-from sysvmdiag.pipeline.admission import denial
+from sysvmdiag.pipeline.admission import NO_ZONE, denial
 from sysvmdiag.pipeline.audit_trail import AuditTrail
 from sysvmdiag.pipeline.guards import dependency_errors
 from sysvmdiag.pipeline.leases import Leases
@@ -34,12 +34,11 @@ from sysvmdiag.policy.vm_state import StateDecision, decide_state, scope_state
 from sysvmdiag.state_bundle import bundle_files, inline_parts, log_inline, zip_bundle
 from sysvmdiag.state_document import UnreadableState, VmState, read_state_document
 from sysvmdiag.state_reads import StateReadRecord
-from sysvmdiag.topology.model import Host, Topology, Zone
+from sysvmdiag.topology.model import Host, Topology
 from sysvmdiag.vmstate import STATE_MAX_SECONDS
 
 STATE_OUTPUT_CAP = 1024 * 1024  # every part and log at the VM side's own cuts, JSON-escaped, fits
 DEFAULT_URL_TTL_SECONDS = 900
-_NO_ZONE = Zone(id="-", name="-")
 
 
 class VmStateReads:
@@ -82,7 +81,7 @@ class VmStateReads:
         vm = context.system_vm(request.target_id)
         record = record.updated(vm_uuid=vm.uuid, vm_name=vm.vm_name, mode="sync")
         assert decision.request is not None
-        record = record.updated(params=decision.request.command_line()[len("state ") :])
+        record = record.updated(params=decision.request.names())
         started = time.monotonic()
         try:
             with dependency_errors():
@@ -129,7 +128,7 @@ class VmStateReads:
                 "This deployment cannot keep VM-state bundles (no DATA_BUCKET, or no jobs table to keep "
                 "the read for queryAsyncJobResult); nothing ran.",
             )
-        context = self._topology.decision_context(request.target_id) or Topology(zone=_NO_ZONE)
+        context = self._topology.decision_context(request.target_id) or Topology(zone=NO_ZONE)
         decision = decide_state(caller, request.target_id, request.parts, request.logs, context)
         if not decision.allowed:
             raise denial(decision)

@@ -79,7 +79,7 @@ def decide_state(
     return StateDecision(
         allowed=True,
         code=None,
-        message=f"reading {request.command_line()[6:]} of {vm_label(vm)}",
+        message=f"reading {request.names()} of {vm_label(vm)}",
         vm_uuid=vm.uuid,
         request=request,
     )
