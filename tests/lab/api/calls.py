@@ -1,4 +1,5 @@
-"""How the lab's API tests call the local stack: POST /diagnostics with a key, and the CLI client."""
+"""How the lab's API tests call the local stack: POST /diagnostics (or another path) with a key, and the
+CLI client."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import sys
 import requests
 
 
-def post(stack: dict, key: str, body: dict, timeout: float = 60) -> requests.Response:
+def post(
+    stack: dict, key: str, body: dict, timeout: float = 60, path: str = "/diagnostics"
+) -> requests.Response:
     return requests.post(
-        f"{stack['apiUrl']}/diagnostics",
+        f"{stack['apiUrl']}{path}",
         json=body,
         timeout=timeout,
         headers={"Authorization": f"Bearer {key}"},

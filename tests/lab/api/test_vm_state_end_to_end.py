@@ -20,12 +20,7 @@ ALICE_GUEST = "10.1.1.11"
 
 
 def read_state(stack: dict, key: str, body: dict) -> requests.Response:
-    return requests.post(
-        f"{stack['apiUrl']}/diagnostics/data",
-        json=body,
-        timeout=60,
-        headers={"Authorization": f"Bearer {key}"},
-    )
+    return post(stack, key, body, path="/diagnostics/data")
 
 
 def state_of(stack: dict, key: str, **body: object) -> dict:
