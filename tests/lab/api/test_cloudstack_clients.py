@@ -4,9 +4,12 @@ cmk is a Go binary that is not installable here: tests/unit/facade checks listAp
 
 from __future__ import annotations
 
+import io
+import zipfile
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 from cs import CloudStack, CloudStackApiException
 from libcloud.common.types import InvalidCredsError, ProviderError
 from libcloud.compute.drivers.cloudstack import CloudStackNodeDriver
@@ -129,11 +132,6 @@ def test_libcloud_with_a_wrong_secret_is_refused(local_stack: dict) -> None:
 
 def test_cs_gets_diagnostics_data_and_downloads_the_bundle(local_stack: dict) -> None:
     """getDiagnosticsData as cs sends it (an async command): the job's result is the bundle's URL."""
-    import io
-    import zipfile
-
-    import requests
-
     client = cs_client(local_stack, "alice", fetch_result=True)
     result = client.getDiagnosticsData(targetid=uuid_of(local_stack, "r-4-VM"), files="IFCONFIG,ROUTE")
     url = result["diagnostics"]["url"]
