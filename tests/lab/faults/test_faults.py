@@ -219,22 +219,26 @@ def test_tool_floods_output(zone: FaultZone, monkeypatch: pytest.MonkeyPatch) ->
     """Past the cap the runner stops reading and hangs up; the VM side kills the tool at once."""
     from functions.api import app as api_app
 
-    cap = 512
+    # Left alone the tool runs 19 s (20 replies 1 s apart) and prints 1.3 KB; the cap is reached at its
+    # second reply, about 1 s in. The bounds below sit halfway to the tool's own end, so the service's
+    # set-up on a loaded machine (a cold bootstrap, the key, the bastion) cannot decide the outcome; the
+    # VM side's own record says why the tool ended.
+    cap = 160
     monkeypatch.setattr(api_app, "_service", lambda: _service_with_output_cap(cap))
     started = time.monotonic()
-    answer = zone.ping("-c 20 -i 0.2 -W 1")  # about 4 s and 1.3 KB of output if left alone
+    answer = zone.ping("-c 20 -i 1 -W 1")
     elapsed = time.monotonic() - started
     assert answer.status == 200, answer.body
     body = answer.body
     assert body["truncated"] is True and body["exitCode"] is None and body["success"] is False
     assert len(body["stdout"].encode()) + len(body["stderr"].encode()) <= cap
-    assert elapsed < 3, "the cap should end the run long before the tool would have"
+    assert elapsed < 10, "the cap should end the run long before the tool would have"
     record = zone.audit_record(answer.request_id)
     assert (record.decision, record.status, record.exit_code) == ("allowed", "failed", None)
     zone.wait_vm_idle()
     last = zone.run_log()[-1]
     assert last["argv"][0] == "ping" and last["outcome"].startswith("client gone"), last
-    assert last["duration_ms"] < 3000, "the tool must die when the runner hangs up, not run to its end"
+    assert last["duration_ms"] < 10_000, "the tool must die when the runner hangs up, not run to its end"
     monkeypatch.undo()
     assert_succeeds(zone)
 
