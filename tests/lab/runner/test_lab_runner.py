@@ -272,7 +272,8 @@ def test_timeout_stops_the_run_and_the_tool_on_the_vm(lab_status, runner) -> Non
     elapsed = time.monotonic() - started
     assert caught.value.code is RunnerErrorCode.TIMEOUT
     assert "ssvm" in caught.value.message
-    assert 2.0 <= elapsed < 3.0
+    # Stopped at its 2 s budget, far short of ping's own twenty seconds (bounds generous for a busy CI).
+    assert 2.0 <= elapsed < 6.0
 
     # The VM side saw the client go, killed ping and logged it; no ping of ours is left running.
     deadline = time.monotonic() + 10

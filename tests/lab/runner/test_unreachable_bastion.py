@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing
+from typing import NamedTuple
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -48,14 +49,20 @@ def _closed_loopback_port() -> int:
         return sock.getsockname()[1]
 
 
+class SilentListener(NamedTuple):
+    port: int
+    connected: threading.Event  # set once a client's TCP connection is accepted
+
+
 @pytest.fixture
-def silent_listener() -> Iterator[int]:
+def silent_listener() -> Iterator[SilentListener]:
     """A loopback port that accepts TCP but never speaks SSH, like a hung bastion."""
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     server.bind(("127.0.0.1", 0))
     server.listen(8)
     accepted: list[socket.socket] = []
     stop = threading.Event()
+    connected = threading.Event()
 
     def accept() -> None:
         server.settimeout(0.2)
@@ -67,10 +74,11 @@ def silent_listener() -> Iterator[int]:
             except OSError:
                 return
             accepted.append(conn)
+            connected.set()
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    yield server.getsockname()[1]
+    yield SilentListener(server.getsockname()[1], connected)
     stop.set()
     thread.join()
     for conn in accepted:
@@ -106,8 +114,12 @@ def test_budget_too_small_to_retry_fails_at_once() -> None:
     assert time.monotonic() - started < 0.5
 
 
-def test_bastion_that_never_speaks_ssh_is_unreachable_within_the_budget(silent_listener: int) -> None:
-    bastion = SshEndpoint(address="127.0.0.1", port=silent_listener, user="root", host_key=_random_host_key())
+def test_bastion_that_never_speaks_ssh_is_unreachable_within_the_budget(
+    silent_listener: SilentListener,
+) -> None:
+    bastion = SshEndpoint(
+        address="127.0.0.1", port=silent_listener.port, user="root", host_key=_random_host_key()
+    )
     runner = BastionRunner(bastion, _fresh_key(), connect_timeout=1.0, connect_attempts=2)
     started = time.monotonic()
     with pytest.raises(RunnerError) as caught:
@@ -118,8 +130,8 @@ def test_bastion_that_never_speaks_ssh_is_unreachable_within_the_budget(silent_l
     assert elapsed < 4.5
 
 
-def test_no_pinned_bastion_key_refuses_before_connecting(silent_listener: int) -> None:
-    bastion = SshEndpoint(address="127.0.0.1", port=silent_listener, user="root", host_key=None)
+def test_no_pinned_bastion_key_refuses_before_connecting(silent_listener: SilentListener) -> None:
+    bastion = SshEndpoint(address="127.0.0.1", port=silent_listener.port, user="root", host_key=None)
     with pytest.raises(RunnerError) as caught:
         BastionRunner(bastion, _fresh_key()).run(VM, "ping -n -c 1 -w 2 203.0.113.1", timeout=3)
     assert caught.value.code is RunnerErrorCode.HOST_KEY_MISMATCH
@@ -146,9 +158,13 @@ def test_get_runner_caches_per_bastion_and_key() -> None:
         clear_runners()
 
 
-def test_a_run_waiting_for_anothers_bastion_connect_keeps_its_own_budget(silent_listener: int) -> None:
+def test_a_run_waiting_for_anothers_bastion_connect_keeps_its_own_budget(
+    silent_listener: SilentListener,
+) -> None:
     """Runs share one bastion connection; a short run must not wait out a long run's connect attempts."""
-    bastion = SshEndpoint(address="127.0.0.1", port=silent_listener, user="root", host_key=_random_host_key())
+    bastion = SshEndpoint(
+        address="127.0.0.1", port=silent_listener.port, user="root", host_key=_random_host_key()
+    )
     runner = BastionRunner(bastion, _fresh_key(), connect_timeout=4.0, connect_attempts=3)
     long_failures: list[RunnerError] = []
 
@@ -160,7 +176,8 @@ def test_a_run_waiting_for_anothers_bastion_connect_keeps_its_own_budget(silent_
 
     long_run = threading.Thread(target=long_connect, daemon=True)
     long_run.start()
-    time.sleep(0.3)  # the long run now holds the connect lock, stuck in a handshake
+    # Once the listener has its connection, the long run holds the connect lock, stuck in a handshake.
+    assert silent_listener.connected.wait(timeout=10), "the long run never connected"
     started = time.monotonic()
     with pytest.raises(RunnerError) as caught:
         runner.run(VM, "ping -n -c 1 -w 2 203.0.113.1", timeout=1.0)
@@ -169,4 +186,4 @@ def test_a_run_waiting_for_anothers_bastion_connect_keeps_its_own_budget(silent_
     assert [exc.code for exc in long_failures] == [RunnerErrorCode.BASTION_UNREACHABLE]
     assert elapsed < 1.5, f"the 1 s run took {elapsed:.1f} s waiting for another run's connect"
     assert caught.value.code is RunnerErrorCode.TIMEOUT
-    assert f"127.0.0.1:{silent_listener}" in caught.value.message
+    assert f"127.0.0.1:{silent_listener.port}" in caught.value.message
