@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from sysvmdiag.audit_record import AuditRecord
 from sysvmdiag.jobs import LIVE_OUTPUT_MAX_CHARS, Job, JobStatus, LiveOutput, sources_of
-from sysvmdiag.limits import LimitExceeded, WindowCount, rate_window
+from sysvmdiag.limits import LimitExceeded, SlotClaim, WindowCount, rate_window
 from sysvmdiag.matrix_store import MatrixRecord
 from sysvmdiag.models import DiagnosticResult
 from sysvmdiag.runner.errors import RunnerError, RunOutput
@@ -279,6 +279,7 @@ class FakeLimiter:
         self.taken: list[tuple[str, str, float, float]] = []
         # every expected end announced for a held slot, as (key, holder, expected seconds)
         self.expected_back: list[tuple[str, str, float]] = []
+        self.at_once = 0  # slot sets taken together (a run's account and VM slots)
 
     def _window(self, account_id: str) -> WindowCount:
         now = self.clock()
@@ -326,6 +327,25 @@ class FakeLimiter:
 
     def release_vm_slot(self, vm_id: str, holder: str) -> None:
         self.slots.get(f"VM#{vm_id}", set()).discard(holder)
+
+    def acquire_slots(
+        self, claims: Sequence[SlotClaim], holder: str, lease_seconds: float, expected_seconds: float
+    ) -> None:
+        """All or none, as the store: a full claim gives back what the earlier ones took."""
+        taken: list[str] = []
+        try:
+            for claim in claims:
+                self._acquire(claim.pk, holder, claim.limit, claim.code, (lease_seconds, expected_seconds))
+                taken.append(claim.pk)
+        except LimitExceeded:
+            for pk in taken:
+                self.slots[pk].discard(holder)
+            raise
+        self.at_once += 1
+
+    def release_slots(self, partitions: Sequence[str], holder: str) -> None:
+        for pk in partitions:
+            self.slots.get(pk, set()).discard(holder)
 
     def held(self) -> int:
         return sum(len(holders) for holders in self.slots.values())

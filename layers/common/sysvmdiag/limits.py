@@ -26,7 +26,7 @@ import json
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -62,6 +62,9 @@ RATE_WINDOW_SECONDS = 60
 RATE_ITEM_TTL_SECONDS = 5 * 60  # a few minutes after the window, the counter is garbage
 LEASE_TTL_SECONDS = 24 * 60 * 60  # expired leases linger a day for whoever debugs, then TTL drops them
 ACQUIRE_ATTEMPTS = 8  # re-Queries after lost races before giving up with a short Retry-After
+# Transactions tried on slots this instance believes free, before the Query path: a run's slots are
+# then one TransactWriteItems (no Query) unless another instance took the very slots picked.
+AT_ONCE_ATTEMPTS = 2
 REMEMBERED_LEASES = 1024  # slot keys kept per instance so a release is one DeleteItem, not a Query too
 
 _OVERRIDE_FIELDS: dict[str, str] = {
@@ -177,6 +180,44 @@ def _is_conditional_failure(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+def account_slots(account_id: str) -> str:
+    """The partition of an account's job slots."""
+    return f"ACCOUNT#{account_id}"
+
+
+def vm_slots(vm_id: str) -> str:
+    """The partition of a system VM's run slots."""
+    return f"VM#{vm_id}"
+
+
+@dataclass(frozen=True)
+class SlotClaim:
+    """One slot a holder needs: in which partition, how many it has, and how to refuse when all are held."""
+
+    pk: str
+    limit: int
+    code: ErrorCode
+    what: str
+
+    @classmethod
+    def account(cls, account_id: str, limit: int) -> SlotClaim:
+        return cls(
+            account_slots(account_id),
+            limit,
+            ErrorCode.TOO_MANY_JOBS,
+            f"Account {account_id} already has {limit} diagnostics in flight (its limit)",
+        )
+
+    @classmethod
+    def vm(cls, vm_id: str, limit: int) -> SlotClaim:
+        return cls(
+            vm_slots(vm_id),
+            limit,
+            ErrorCode.VM_BUSY,
+            f"System VM {vm_id} is already running {limit} diagnostics (its limit)",
+        )
+
+
 @dataclass(frozen=True)
 class _Slot:
     sk: str
@@ -199,6 +240,88 @@ def _slot_of(item: Mapping[str, Any]) -> _Slot:
     )
 
 
+def _slot_fields(holder: str, ends: tuple[float, float]) -> dict[str, Any]:
+    """A lease item's fields (``ends``: lease_until, expected_end), keys aside."""
+    lease_until, expected_end = ends
+    return {
+        "holder": holder,
+        "lease_until": _number(lease_until),
+        "expected_end": _number(expected_end),
+        "expires_at": math.ceil(lease_until) + LEASE_TTL_SECONDS,
+    }
+
+
+_FREE_OR_MINE = "attribute_not_exists(pk) OR lease_until < :now OR holder = :holder"
+
+
+def _put_at_once(
+    table: Any, picks: list[tuple[str, str]], fields: dict[str, Any], now: float
+) -> list[tuple[str, str]]:
+    """Each picked slot leased (free, expired or the holder's own), all or none: [] when taken, else
+    the picks another holder had (a transaction that lost for another reason loses them all)."""
+    items = [
+        {
+            "Put": {
+                "TableName": table.name,
+                "Item": {"pk": pk, "sk": sk, **fields},
+                "ConditionExpression": _FREE_OR_MINE,
+                "ExpressionAttributeValues": {":now": _number(now), ":holder": fields["holder"]},
+            }
+        }
+        for pk, sk in picks
+    ]
+    try:
+        table.meta.client.transact_write_items(TransactItems=items)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            raise
+        reasons = exc.response.get("CancellationReasons") or [{"Code": "ConditionalCheckFailed"}] * len(picks)
+        held = [
+            pick
+            for pick, why in zip(picks, reasons, strict=False)
+            if why.get("Code") == "ConditionalCheckFailed"
+        ]
+        return held or list(picks)
+    return []
+
+
+def _delete_at_once(table: Any, keys: list[tuple[str, str | None]], holder: str) -> bool:
+    """Each slot deleted if the holder still has it, all or none; False when one was not its own."""
+    items = [
+        {
+            "Delete": {
+                "TableName": table.name,
+                "Key": {"pk": pk, "sk": sk},
+                "ConditionExpression": "holder = :holder",
+                "ExpressionAttributeValues": {":holder": holder},
+            }
+        }
+        for pk, sk in keys
+    ]
+    try:
+        table.meta.client.transact_write_items(TransactItems=items)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            raise
+        return False
+    return True
+
+
+def _query_slots(table: Any, pk: str) -> list[_Slot]:
+    """Every slot item of the partition, strongly consistent (a lease taken a moment ago counts)."""
+    slots: list[_Slot] = []
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": Key("pk").eq(pk) & Key("sk").begins_with("SLOT#"),
+        "ConsistentRead": True,
+    }
+    while True:
+        response = table.query(**kwargs)
+        slots.extend(_slot_of(item) for item in response.get("Items", []))
+        if "LastEvaluatedKey" not in response:
+            return slots
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
 class LimitStore:
     """Request-rate windows and concurrency leases in the limits table."""
 
@@ -209,6 +332,9 @@ class LimitStore:
         # conditional DeleteItem; a lease taken elsewhere (the API's, freed by the worker) is looked up.
         # Bounded: a job's lease taken by the API is released by the worker, never here.
         self._taken: OrderedDict[tuple[str, str], str] = OrderedDict()
+        # partition -> slot keys this instance last saw held (by a lost transaction or a Query): the
+        # transaction path skips them; the Query path sets them anew, so a stale hint lasts one fallback.
+        self._busy: dict[str, set[str]] = {}
 
     # -- requests per minute -----------------------------------------------------------------------------
 
@@ -259,77 +385,76 @@ class LimitStore:
         lease_seconds: float,
         expected_seconds: float | None = None,
     ) -> None:
-        """Take one of the account's ``limit`` job slots for ``holder`` (a job or request id) for
-        ``lease_seconds``, expected back within ``expected_seconds`` (default: the lease);
-        LimitExceeded TOO_MANY_JOBS when all are held."""
-        self._acquire(
-            f"ACCOUNT#{account_id}",
-            holder,
-            limit,
-            (lease_seconds, lease_seconds if expected_seconds is None else expected_seconds),
-            ErrorCode.TOO_MANY_JOBS,
-            f"Account {account_id} already has {limit} diagnostics in flight (its limit)",
-        )
+        """One of the account's job slots (:meth:`acquire_slots`); TOO_MANY_JOBS when all are held."""
+        self.acquire_slots([SlotClaim.account(account_id, limit)], holder, lease_seconds, expected_seconds)
 
     def acquire_vm_slot(
+        self, vm_id: str, holder: str, limit: int, lease_seconds: float, expected_seconds: float | None = None
+    ) -> None:
+        """One of the VM's ``limit`` run slots (keeps a burst under its sshd's MaxStartups); VM_BUSY when all
+        are held."""
+        self.acquire_slots([SlotClaim.vm(vm_id, limit)], holder, lease_seconds, expected_seconds)
+
+    def acquire_slots(
         self,
-        vm_id: str,
+        claims: Sequence[SlotClaim],
         holder: str,
-        limit: int,
         lease_seconds: float,
         expected_seconds: float | None = None,
     ) -> None:
-        """Take one of the VM's ``limit`` run slots for ``holder`` (expected back within
-        ``expected_seconds``, default the lease); LimitExceeded VM_BUSY when all are held (keeps a
-        burst under the VM sshd's MaxStartups)."""
-        self._acquire(
-            f"VM#{vm_id}",
-            holder,
-            limit,
-            (lease_seconds, lease_seconds if expected_seconds is None else expected_seconds),
-            ErrorCode.VM_BUSY,
-            f"System VM {vm_id} is already running {limit} diagnostics (its limit)",
-        )
+        """Take a slot of each claim for ``holder`` for ``lease_seconds`` (the safety expiry), expected back
+        within ``expected_seconds`` (default: the lease), all or none: LimitExceeded (the first full
+        claim's code) with nothing kept. Slots this instance believes free are taken in one transaction;
+        only when that loses to other instances twice are the partitions read (a Query each)."""
+        seconds = (lease_seconds, lease_seconds if expected_seconds is None else expected_seconds)
+        if self._acquire_at_once(claims, holder, seconds):
+            return
+        taken: list[str] = []
+        try:
+            for claim in claims:
+                self._acquire(claim.pk, holder, claim.limit, seconds, claim.code, claim.what)
+                taken.append(claim.pk)
+        except LimitExceeded:
+            for pk in taken:
+                self._release(pk, holder)
+            raise
 
     def release_account_slot(self, account_id: str, holder: str) -> None:
         """Give back the holder's account slot; a no-op when it holds none (released twice, expired)."""
-        self._release(f"ACCOUNT#{account_id}", holder)
+        self._release(account_slots(account_id), holder)
 
     def release_vm_slot(self, vm_id: str, holder: str) -> None:
         """Give back the holder's VM slot; a no-op when it holds none."""
-        self._release(f"VM#{vm_id}", holder)
+        self._release(vm_slots(vm_id), holder)
+
+    def release_slots(self, partitions: Sequence[str], holder: str) -> None:
+        """Give back the holder's slot in each partition: one transaction when this instance took them all,
+        else one by one (a lease that expired and was taken by another stays with it)."""
+        keys = [(pk, self._taken.get((pk, holder))) for pk in partitions]
+        if len(keys) > 1 and all(sk for _, sk in keys) and _delete_at_once(self.table, keys, holder):
+            for pk, sk in keys:
+                self._taken.pop((pk, holder), None)
+                self._busy.setdefault(pk, set()).discard(str(sk))
+            return
+        for pk in partitions:
+            self._release(pk, holder)
 
     def expect_account_slot_back(self, account_id: str, holder: str, expected_seconds: float) -> None:
         """The holder now expects to give its account slot back within ``expected_seconds`` (a job whose
         run just started: the run's end replaces the queue estimate), never after its lease; a no-op when
         it holds none."""
-        self._expect_back(f"ACCOUNT#{account_id}", holder, expected_seconds)
+        self._expect_back(account_slots(account_id), holder, expected_seconds)
 
     def in_flight_for_account(self, account_id: str) -> int:
         """Live leases of the account now (for tests, status and metrics)."""
-        return self._live_count(f"ACCOUNT#{account_id}")
+        return self._live_count(account_slots(account_id))
 
     def in_flight_for_vm(self, vm_id: str) -> int:
         """Live leases on the VM now."""
-        return self._live_count(f"VM#{vm_id}")
-
-    def _slots(self, pk: str) -> list[_Slot]:
-        """Every slot item of the partition, strongly consistent (a lease taken a moment ago counts)."""
-        slots: list[_Slot] = []
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(pk) & Key("sk").begins_with("SLOT#"),
-            "ConsistentRead": True,
-        }
-        while True:
-            response = self.table.query(**kwargs)
-            slots.extend(_slot_of(item) for item in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return slots
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return self._live_count(vm_slots(vm_id))
 
     def _live_count(self, pk: str) -> int:
-        now = self.clock()
-        return sum(1 for slot in self._slots(pk) if slot.lease_until >= now)
+        return sum(1 for slot in _query_slots(self.table, pk) if slot.lease_until >= self.clock())
 
     def _acquire(
         self, pk: str, holder: str, limit: int, seconds: tuple[float, float], code: str, what: str
@@ -339,13 +464,14 @@ class LimitStore:
             now = self.clock()
             lease_until = now + seconds[0]
             ends = (lease_until, min(now + seconds[1], lease_until))
-            slots = self._slots(pk)
+            slots = _query_slots(self.table, pk)
             mine = next((slot for slot in slots if slot.holder == holder), None)
             still_mine = Attr("holder").eq(holder)
             if mine is not None and self._put_slot(pk, mine.sk, holder, ends, still_mine):
                 self._remember(pk, holder, mine.sk)
                 return  # already held: the same slot, its lease renewed
             live = [slot for slot in slots if slot.lease_until >= now and slot.holder != holder]
+            self._busy[pk] = {slot.sk for slot in live}
             if len(live) >= limit:
                 retry_after = retry_after_for(live, now)
                 raise LimitExceeded(code, f"{what}; retry in {retry_after} s.", retry_after)
@@ -359,21 +485,41 @@ class LimitStore:
             # every slot we saw free was taken meanwhile by another instance: look again
         raise LimitExceeded(code, f"{what}; retry in 1 s.", 1)
 
+    def _acquire_at_once(
+        self, claims: Sequence[SlotClaim], holder: str, seconds: tuple[float, float]
+    ) -> bool:
+        """One TransactWriteItems over a slot per claim that this instance believes free (or its own);
+        False when it knows of none free, or lost the picked slots twice (the hints are then updated)."""
+        for _ in range(AT_ONCE_ATTEMPTS):
+            picks = [(claim.pk, self._candidate(claim, holder)) for claim in claims]
+            if any(sk is None for _, sk in picks):
+                return False
+            now = self.clock()
+            lease_until = now + seconds[0]
+            ends = (lease_until, min(now + seconds[1], lease_until))
+            lost = _put_at_once(self.table, picks, _slot_fields(holder, ends), now)  # type: ignore[arg-type]
+            if not lost:
+                for pk, sk in picks:
+                    self._remember(pk, holder, str(sk))
+                return True
+            for pk, sk in lost:
+                self._busy.setdefault(pk, set()).add(sk)
+        return False
+
+    def _candidate(self, claim: SlotClaim, holder: str) -> str | None:
+        """The holder's own slot (a renewal), else the first slot not last seen held."""
+        mine = self._taken.get((claim.pk, holder))
+        if mine is not None:
+            return mine
+        busy = self._busy.get(claim.pk, set())
+        return next((f"SLOT#{n}" for n in range(claim.limit) if f"SLOT#{n}" not in busy), None)
+
     def _put_slot(self, pk: str, sk: str, holder: str, ends: tuple[float, float], condition: Any) -> bool:
         """Conditional PutItem of a lease (``ends``: lease_until, expected_end); False when another
         instance won the slot."""
-        lease_until, expected_end = ends
         try:
             self.table.put_item(
-                Item={
-                    "pk": pk,
-                    "sk": sk,
-                    "holder": holder,
-                    "lease_until": _number(lease_until),
-                    "expected_end": _number(expected_end),
-                    "expires_at": math.ceil(lease_until) + LEASE_TTL_SECONDS,
-                },
-                ConditionExpression=condition,
+                Item={"pk": pk, "sk": sk, **_slot_fields(holder, ends)}, ConditionExpression=condition
             )
         except ClientError as exc:
             if _is_conditional_failure(exc):
@@ -383,7 +529,7 @@ class LimitStore:
 
     def _expect_back(self, pk: str, holder: str, expected_seconds: float) -> None:
         now = self.clock()
-        for slot in self._slots(pk):
+        for slot in _query_slots(self.table, pk):
             if slot.holder != holder or slot.lease_until < now:
                 continue
             expected_end = min(now + expected_seconds, slot.lease_until)
@@ -405,7 +551,9 @@ class LimitStore:
 
     def _release(self, pk: str, holder: str) -> None:
         known = self._taken.pop((pk, holder), None)
-        slot_keys = [known] if known else [slot.sk for slot in self._slots(pk) if slot.holder == holder]
+        slot_keys = (
+            [known] if known else [slot.sk for slot in _query_slots(self.table, pk) if slot.holder == holder]
+        )
         for sk in slot_keys:
             try:  # conditional on the holder: a lease that expired and was taken by another stays
                 self.table.delete_item(

@@ -13,7 +13,15 @@ from collections.abc import Mapping
 
 from sysvmdiag.errors import ErrorCode, ServiceError
 from sysvmdiag.identity import is_system_account, is_system_caller
-from sysvmdiag.limits import DEFAULT_ACCOUNT_LIMITS, DEFAULT_VM_CONCURRENT_RUNS, AccountLimits, WindowCount
+from sysvmdiag.limits import (
+    DEFAULT_ACCOUNT_LIMITS,
+    DEFAULT_VM_CONCURRENT_RUNS,
+    AccountLimits,
+    SlotClaim,
+    WindowCount,
+    account_slots,
+    vm_slots,
+)
 from sysvmdiag.pipeline import quota
 from sysvmdiag.pipeline.guards import limit_errors
 from sysvmdiag.pipeline.ports import Limiter
@@ -99,3 +107,23 @@ class Leases:
 
     def free_vm_slot(self, vm_id: str, holder: str) -> None:
         self._limiter.release_vm_slot(vm_id, holder)
+
+    def take_run_slots(
+        self, caller: Caller, vm_id: str, holder: str, lease_seconds: float, expected_seconds: float
+    ) -> None:
+        """A run's account slot (none for system callers) and VM slot together, all or none (one call
+        to the limits table when nothing contends)."""
+        claims = (
+            [] if is_system_caller(caller) else [SlotClaim.account(caller.account_id, self._limit(caller))]
+        )
+        claims.append(SlotClaim.vm(vm_id, self._vm_runs))
+        with limit_errors():
+            self._limiter.acquire_slots(claims, holder, lease_seconds, expected_seconds)
+
+    def free_run_slots(self, account_id: str, vm_id: str, holder: str) -> None:
+        """Both slots of :meth:`take_run_slots` back (one call when this instance took them)."""
+        partitions = [] if is_system_account(account_id) else [account_slots(account_id)]
+        self._limiter.release_slots([*partitions, vm_slots(vm_id)], holder)
+
+    def _limit(self, caller: Caller) -> int:
+        return self._account_limits[caller.role].concurrent_jobs

@@ -15,7 +15,7 @@ from typing import Protocol
 from sysvmdiag.audit_record import AuditRecord
 from sysvmdiag.errors import ErrorCode, ServiceError
 from sysvmdiag.jobs import Job, JobStatus
-from sysvmdiag.limits import WindowCount
+from sysvmdiag.limits import SlotClaim, WindowCount
 from sysvmdiag.matrix_store import MatrixRecord
 from sysvmdiag.models import DiagnosticResult
 from sysvmdiag.observability import logger
@@ -146,6 +146,10 @@ class Limiter(Protocol):
     def expect_account_slot_back(self, account_id: str, holder: str, expected_seconds: float) -> None: ...
     def release_account_slot(self, account_id: str, holder: str) -> None: ...
     def release_vm_slot(self, vm_id: str, holder: str) -> None: ...
+    def acquire_slots(
+        self, claims: Sequence[SlotClaim], holder: str, lease_seconds: float, expected_seconds: float
+    ) -> None: ...
+    def release_slots(self, partitions: Sequence[str], holder: str) -> None: ...
 
 
 # -- null objects: a deployment without the part behaves as documented, with no None checks ----------
@@ -250,4 +254,12 @@ class NoLimits:
         return None
 
     def release_vm_slot(self, vm_id: str, holder: str) -> None:
+        return None
+
+    def acquire_slots(
+        self, claims: Sequence[SlotClaim], holder: str, lease_seconds: float, expected_seconds: float
+    ) -> None:
+        return None
+
+    def release_slots(self, partitions: Sequence[str], holder: str) -> None:
         return None

@@ -30,7 +30,8 @@ class SyncRun:
         context: Topology,
         record: AuditRecord,
     ) -> DiagnosticResult:
-        """Run now; slots are released in reverse order whatever happens; nothing runs over a limit."""
+        """Run now, holding the account's and the VM's slots (taken and given back together, whatever
+        happens); nothing runs over a limit."""
         holder = record.id
         expected = (decision.worst_case_seconds or 0.0) + SSH_OVERHEAD_SECONDS  # the run's end
         lease = expected + LEASE_MARGIN_SECONDS
@@ -38,10 +39,8 @@ class SyncRun:
         record = record.model_copy(update={"mode": "sync"})
         try:
             with dependency_errors(), ExitStack() as held:
-                self._leases.take_account_slot(caller, holder, lease, expected)
-                held.callback(self._leases.free_account_slot, caller.account_id, holder)
-                self._leases.take_vm_slot(vm_id, holder, lease, expected)
-                held.callback(self._leases.free_vm_slot, vm_id, holder)
+                self._leases.take_run_slots(caller, vm_id, holder, lease, expected)
+                held.callback(self._leases.free_run_slots, caller.account_id, vm_id, holder)
                 result = self._execution.run(request, decision, context)
         except ServiceError as err:
             self._audit.refused(record, err)

@@ -141,10 +141,8 @@ class VmStateReads:
         expected = STATE_MAX_SECONDS + SSH_OVERHEAD_SECONDS
         vm_id = vm.uuid or vm.name
         with ExitStack() as held:
-            self._leases.take_account_slot(caller, holder, expected + LEASE_MARGIN_SECONDS, expected)
-            held.callback(self._leases.free_account_slot, caller.account_id, holder)
-            self._leases.take_vm_slot(vm_id, holder, expected + LEASE_MARGIN_SECONDS, expected)
-            held.callback(self._leases.free_vm_slot, vm_id, holder)
+            self._leases.take_run_slots(caller, vm_id, holder, expected + LEASE_MARGIN_SECONDS, expected)
+            held.callback(self._leases.free_run_slots, caller.account_id, vm_id, holder)
             state = self._collect(decision, vm, context)
         state = self._scoped(caller, vm, context, state)
         return self._stored(caller, decision, vm, state, holder)
