@@ -9,9 +9,12 @@ this module is the part that knows API Gateway's events and answers.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
@@ -26,6 +29,10 @@ MAX_BODY_BYTES = 64 * 1024  # API Gateway's payload limit is 10 MB; the API take
 # API Gateway (HTTP API) quota: the request line and header values together, 10,240 bytes.
 MAX_HEADER_BYTES = 10 * 1024
 API_ID = "local"
+# API Gateway keeps a Lambda authorizer's answer per identity source (the Authorization header) for the
+# template's ReauthorizeEvery; the stand-in does the same, so a warm request costs the authorizer nothing.
+AUTHORIZER_CACHE_SECONDS = 60
+AUTHORIZER_CACHE_ENTRIES = 4096
 
 
 @dataclass
@@ -127,6 +134,43 @@ def authorizer_event(event: dict) -> dict:
     }
 
 
+class AuthorizerCache:
+    """Authorizer answers by the hash of their Authorization header, for ``ttl`` seconds (allowed and
+    refused alike, as API Gateway caches them), the oldest dropped past ``max_entries``."""
+
+    def __init__(
+        self,
+        ttl: float = AUTHORIZER_CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        max_entries: int = AUTHORIZER_CACHE_ENTRIES,
+    ) -> None:
+        self._ttl = ttl
+        self._clock = clock
+        self._max = max_entries
+        self._answers: OrderedDict[str, tuple[float, dict]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(authorization: str) -> str:
+        return hashlib.sha256(authorization.encode("utf-8", "surrogateescape")).hexdigest()
+
+    def get(self, authorization: str) -> dict | None:
+        with self._lock:
+            kept = self._answers.get(self._key(authorization))
+            if kept is None or kept[0] <= self._clock():
+                return None
+            return kept[1]
+
+    def put(self, authorization: str, verdict: dict) -> None:
+        if self._ttl <= 0:
+            return
+        with self._lock:
+            self._answers[self._key(authorization)] = (self._clock() + self._ttl, verdict)
+            self._answers.move_to_end(self._key(authorization))
+            while len(self._answers) > self._max:
+                self._answers.popitem(last=False)
+
+
 @dataclass
 class GatewayResponse:
     status: int
@@ -142,11 +186,16 @@ class LocalGateway:
     authentication, checked by the function)."""
 
     def __init__(
-        self, api_handler: Handler, authorizer_handler: Handler, open_routes: dict[str, Handler] | None = None
+        self,
+        api_handler: Handler,
+        authorizer_handler: Handler,
+        open_routes: dict[str, Handler] | None = None,
+        authorizations: AuthorizerCache | None = None,
     ):
         self._api = api_handler
         self._authorizer = authorizer_handler
         self._open_routes = open_routes or {}
+        self._authorizations = authorizations or AuthorizerCache()
 
     def invoke(
         self, method: str, path: str, headers: dict[str, str], body: bytes, source_ip: str
@@ -157,9 +206,13 @@ class LocalGateway:
             event["routeKey"] = f"ANY {event['rawPath']}"
             return _answer(open_route(event, LambdaContext("sysvmdiag-cloudstack-api")), event)
         if (method, event["rawPath"]) not in PUBLIC_ROUTES:
-            if not event["headers"].get("authorization"):
+            authorization = event["headers"].get("authorization")
+            if not authorization:
                 return gateway_error(HTTPStatus.UNAUTHORIZED, "Unauthorized")
-            verdict = self._authorizer(authorizer_event(event), LambdaContext("sysvmdiag-authorizer"))
+            verdict = self._authorizations.get(authorization)
+            if verdict is None:
+                verdict = self._authorizer(authorizer_event(event), LambdaContext("sysvmdiag-authorizer"))
+                self._authorizations.put(authorization, verdict)
             if not verdict.get("isAuthorized"):
                 return gateway_error(HTTPStatus.FORBIDDEN, "Forbidden")
             event["requestContext"]["authorizer"] = {"lambda": verdict.get("context") or {}}
