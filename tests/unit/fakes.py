@@ -69,6 +69,9 @@ class FakeTopology:
             return None
         return decision_slice(self.topology, vm_ref, destination, also)
 
+    def fresh_context(self, vm_ref: str, destination: str | None = None) -> Topology | None:
+        return self.decision_context(vm_ref, destination)
+
     def list_system_vms(self) -> Topology:
         return self.topology
 

@@ -178,6 +178,7 @@ def service(
     from sysvmdiag.jobs import JobQueue
     from sysvmdiag.limits import parse_limits
     from sysvmdiag.pipeline.service import DiagnosticsService
+    from sysvmdiag.pipeline.topology_cache import CachedTopology
 
     resource = resource or dynamodb()
     account_limits, vm_runs = parse_limits(settings.limits_json)
@@ -187,7 +188,7 @@ def service(
     if clock is not None:
         extras["clock"] = clock
     return DiagnosticsService(
-        topology_store(settings, resource),
+        CachedTopology(topology_store(settings, resource), settings.topology_cache_seconds),
         runner_for or _runner_factory(settings),
         settings.sync_budget_seconds,
         jobs=job_store(settings, resource) if settings.jobs_table else None,

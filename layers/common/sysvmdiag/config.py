@@ -44,6 +44,9 @@ class Settings(BaseModel):
     # How long a synchronous result may answer an identical request of the same account that asks for
     # it (``cache: true``), from the jobs table. 0: no request is answered from a stored result.
     result_cache_seconds: int = Field(0, alias="RESULT_CACHE_SECONDS", ge=0, le=MAX_RESULT_CACHE_SECONDS)
+    # How long a warm instance keeps a VM's decision context (one BatchGetItem saved per request): the
+    # bound on how late a topology change reaches its decisions. 0: read for every request.
+    topology_cache_seconds: float = Field(5.0, alias="TOPOLOGY_CACHE_SECONDS", ge=0, le=60)
     # VM-state bundles (POST /diagnostics/data): the S3 bucket, and how long a download URL works.
     # Unset bucket: reading a VM's state is refused (503).
     data_bucket: str | None = Field(None, alias="DATA_BUCKET")

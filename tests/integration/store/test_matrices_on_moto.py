@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import boto3
 import pytest
@@ -18,27 +17,10 @@ from sysvmdiag.matrix_store import MATRIX_ID_PREFIX
 from sysvmdiag.models import CellStatus, MatrixRequest
 from sysvmdiag.pipeline.origin import RequestOrigin
 from sysvmdiag.policy import Caller
-from sysvmdiag.topology.loader import load_topology_into_tables
 from sysvmdiag.topology.model import Topology
-from sysvmdiag.topology.store import TABLE_ENV_VARS, create_tables
-from tests.conftest import aim_boto3_at
 from tests.unit.fakes import FakeRunner, captured
 
 ALLOWED, OTHER_TENANT = "198.51.100.80", "10.3.0.21"
-
-
-@pytest.fixture
-def settings(
-    moto_server: Any, monkeypatch: pytest.MonkeyPatch, topology: Topology, lab_status_without_lab: dict
-) -> Settings:
-    aim_boto3_at(moto_server, monkeypatch)
-    prefix = f"matrix-{uuid.uuid4().hex[:8]}"
-    names = {var: f"{prefix}-{var.split('_')[0].lower()}" for var in TABLE_ENV_VARS.values()}
-    create_tables(boto3.resource("dynamodb"), names)
-    queue = boto3.client("sqs").create_queue(QueueName=prefix)["QueueUrl"]
-    settings = Settings.from_env({**names, "JOBS_QUEUE_URL": queue})
-    load_topology_into_tables(topology, bootstrap.topology_store(settings), lab_status_without_lab)
-    return settings
 
 
 def who(topology: Topology, name: str) -> Caller:

@@ -13,7 +13,7 @@ from sysvmdiag.models import DiagnosticRequest, DiagnosticResult
 from sysvmdiag.observability import count_by, logger, metrics, tracer
 from sysvmdiag.parsers import parse_output
 from sysvmdiag.pipeline.origin import SSH_OVERHEAD_SECONDS
-from sysvmdiag.pipeline.ports import Clock, RunnerFactory, TopologySource
+from sysvmdiag.pipeline.ports import Clock, RunnerFactory, RunOutputLike, TopologySource
 from sysvmdiag.policy import Decision
 from sysvmdiag.topology.model import Host, Topology
 
@@ -36,26 +36,17 @@ class Execution:
         ``on_output`` hears stdout so far while the tool runs (a job's live output)."""
         from sysvmdiag.runner import RunnerError  # paramiko stays off the import path of the policy
 
-        vm = context.system_vm(request.target_id)
-        bastion = self._bastion(context)
-        if decision.invocation is None or vm.ssh is None or bastion.ssh is None:
-            raise ServiceError(
-                ErrorCode.TOPOLOGY_INCOMPLETE,
-                f"The topology has no SSH endpoint for {vm.vm_name or vm.name} or the bastion; reload it.",
-            )
+        if decision.invocation is None:
+            raise ServiceError(ErrorCode.TOPOLOGY_INCOMPLETE, "The decision names no command; nothing ran.")
         command = decision.invocation.command_line()
         started = self._clock()
         clock = time.monotonic()
         timeout = (decision.worst_case_seconds or 0.0) + SSH_OVERHEAD_SECONDS
         try:
-            runner = self._runner_for(bastion.ssh)
-            if on_output is None:
-                output = runner.run(vm.ssh, command, timeout=timeout)
-            else:
-                output = runner.run(vm.ssh, command, timeout=timeout, on_output=on_output)
+            output, vm = self._output(request, context, command, timeout, on_output)
         except RunnerError as exc:
             count_by("RunnerErrors", "code", str(exc.code))
-            logger.warning("runner failed", extra={"code": exc.code, "vm": vm.name})
+            logger.warning("runner failed", extra={"code": exc.code, "vm": request.target_id})
             raise ServiceError(ErrorCode(exc.code.value), exc.message) from exc
         elapsed_ms = int((time.monotonic() - clock) * 1000)
         metrics.add_metric(name="Runs", unit=MetricUnit.Count, value=1)
@@ -85,6 +76,52 @@ class Execution:
             finished_at=self._clock(),
             duration_ms=elapsed_ms,
         )
+
+    def _output(
+        self,
+        request: DiagnosticRequest,
+        context: Topology,
+        command: str,
+        timeout: float,
+        on_output: Callable[[str], None] | None,
+    ) -> tuple[RunOutputLike, Host]:
+        """The run's output and the VM it ran on. A host key that differs from the pin in a context kept
+        a few seconds (sysvmdiag.pipeline.topology_cache) is checked against a fresh read: a key re-pinned
+        meanwhile runs again with the new pin (nothing ran: the key exchange failed); else it stands."""
+        from sysvmdiag.runner import RunnerError, RunnerErrorCode
+
+        vm, bastion = self._endpoints(request, context)
+        try:
+            return self._send(vm, bastion, command, timeout, on_output), vm
+        except RunnerError as exc:
+            if exc.code is not RunnerErrorCode.HOST_KEY_MISMATCH:
+                raise
+            fresh = self._topology.fresh_context(request.target_id, request.ip_address)
+            if fresh is None:
+                raise
+            vm_now, bastion_now = self._endpoints(request, fresh)
+            if (vm_now.ssh, bastion_now.ssh) == (vm.ssh, bastion.ssh):
+                raise
+            return self._send(vm_now, bastion_now, command, timeout, on_output), vm_now
+
+    def _endpoints(self, request: DiagnosticRequest, context: Topology) -> tuple[Host, Host]:
+        vm = context.system_vm(request.target_id)
+        bastion = self._bastion(context)
+        if vm.ssh is None or bastion.ssh is None:
+            raise ServiceError(
+                ErrorCode.TOPOLOGY_INCOMPLETE,
+                f"The topology has no SSH endpoint for {vm.vm_name or vm.name} or the bastion; reload it.",
+            )
+        return vm, bastion
+
+    def _send(
+        self, vm: Host, bastion: Host, command: str, timeout: float, on_output: Callable[[str], None] | None
+    ) -> RunOutputLike:
+        assert vm.ssh is not None and bastion.ssh is not None
+        runner = self._runner_for(bastion.ssh)
+        if on_output is None:
+            return runner.run(vm.ssh, command, timeout=timeout)
+        return runner.run(vm.ssh, command, timeout=timeout, on_output=on_output)
 
     def _bastion(self, context: Topology) -> Host:
         try:

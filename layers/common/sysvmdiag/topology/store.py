@@ -264,6 +264,11 @@ class TopologyStore:
         texts += [context for space in spaces for context in space["entries"].values()]
         return merge_stored(texts)
 
+    def fresh_context(self, vm_ref: str, destination: str | None = None) -> Topology | None:
+        """The store keeps nothing: every context is fresh (the pipeline's cache asks this after a host
+        key mismatch)."""
+        return self.decision_context(vm_ref, destination)
+
     def _batch_get(self, keys: list[dict[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         """Items by (pk, sk), 100 keys a call; unprocessed keys (throttling) are asked again."""
         client = self.topology_table.meta.client
