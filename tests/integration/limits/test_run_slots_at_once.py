@@ -4,10 +4,12 @@ slots this one picked."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 
 from sysvmdiag.limits import LimitExceeded, LimitStore, SlotClaim, account_slots, vm_slots
@@ -84,3 +86,36 @@ def test_a_renewal_keeps_the_holders_slot(limits_table: Any, clock: Any, calls: 
     clock.advance(10)
     limits.acquire_slots(run_claims(limit=1, vm_limit=1), "run-4", lease_seconds=30)
     assert limits.in_flight_for_account("acct-1") == 1 and limits.in_flight_for_vm("vm-1") == 1
+
+
+def test_twenty_instances_race_for_a_vms_three_runs_and_keep_nothing_they_lose(
+    limits_table: Any, moto_server: Any
+) -> None:
+    """Separate resources, as separate Lambda instances: each run wants an account slot (5) and a VM slot
+    (3) at once; exactly 3 get both, and no loser keeps the account slot it took before the VM said no."""
+    stores = [
+        LimitStore(boto3.resource("dynamodb", endpoint_url=moto_server.endpoint_url).Table(limits_table.name))
+        for _ in range(20)
+    ]
+    start = threading.Barrier(len(stores))
+    outcomes: dict[int, str] = {}
+
+    def contend(index: int, store: LimitStore) -> None:
+        start.wait()
+        try:
+            store.acquire_slots(run_claims(limit=5, vm_limit=3), f"run-{index}", lease_seconds=60)
+        except LimitExceeded as exc:
+            outcomes[index] = exc.code
+        else:
+            outcomes[index] = "acquired"
+
+    threads = [threading.Thread(target=contend, args=(i, store)) for i, store in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    winners = {f"run-{i}" for i, outcome in outcomes.items() if outcome == "acquired"}
+    assert len(outcomes) == 20 and len(winners) == 3
+    assert set(outcomes.values()) <= {"acquired", "VM_BUSY", "TOO_MANY_JOBS"}
+    held = {(item["pk"], item["holder"]) for item in limits_table.scan()["Items"]}
+    assert held == {(pk, run) for run in winners for pk in (account_slots("acct-1"), vm_slots("vm-1"))}
