@@ -25,9 +25,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sysvmdiag import bootstrap
 from sysvmdiag.config import Settings
 from sysvmdiag.errors import ErrorCode, ServiceError
-from sysvmdiag.http_quota import QuotaHeadersResolver
 from sysvmdiag.identity import caller_from_context
 from sysvmdiag.jobs import Job
+from sysvmdiag.lazy_swagger import LazySwaggerResolver
 from sysvmdiag.models import (
     AuditPage,
     DiagnosticRequest,
@@ -91,10 +91,10 @@ class _JsonBodiesOnly(OpenAPIRequestValidationMiddleware):
             raise RequestValidationError([{**error, "ctx": {"error": "it is not UTF-8"}}]) from err
 
 
-app = QuotaHeadersResolver(enable_validation=True, json_body_deserializer=_json_body)
+app = LazySwaggerResolver(enable_validation=True, json_body_deserializer=_json_body)
 # powertools builds this middleware in the constructor and runs it first on every validated route.
 app._request_validation_middleware = _JsonBodiesOnly()
-app.enable_swagger(path="/swagger", title=TITLE, description=DESCRIPTION)
+app.defer_swagger("/swagger", title=TITLE, description=DESCRIPTION)
 
 
 # On every answer to a request counted toward a minute (POST /diagnostics, any refusal at the edge).

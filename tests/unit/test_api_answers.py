@@ -58,6 +58,7 @@ def call(
     [
         ("GET", "/nope", b"", "application/json", 404, "ROUTE_NOT_FOUND"),
         ("PUT", "/systemvms", b"", "application/json", 405, "METHOD_NOT_ALLOWED"),
+        ("POST", "/swagger", b"", "application/json", 405, "METHOD_NOT_ALLOWED"),  # registered when asked
         ("GET", "/diagnostics", b"", "application/json", 405, "METHOD_NOT_ALLOWED"),
         ("POST", "/diagnostics", b"{not json", "application/json", 400, "INVALID_JSON"),
         ("POST", "/diagnostics", b"[" * 5000 + b"]" * 5000, "application/json", 400, "INVALID_JSON"),
