@@ -23,13 +23,13 @@ down: deps
 	$(BIN)/sysvmdiag local down
 
 ## make test: the whole suite (lint, template validation), tier by tier: unit (with its coverage gate),
-## integration (moto), lab (root, namespaces, sshd), then the compose lab's.
+## integration (moto; the benchmarks' own tests), lab (root, namespaces, sshd), then the compose lab's.
 UNIT_COVERAGE := --cov=sysvmdiag.pipeline --cov=sysvmdiag.policy --cov=sysvmdiag.runner \
 	--cov=sysvmdiag.errors --cov=sysvmdiag.toolargs --cov=sysvmdiag.parsers --cov-fail-under=90
 test: deps validate
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest tests/unit $(UNIT_COVERAGE) --cov-report=term:skip-covered
-	$(BIN)/python -m pytest tests/integration tests/lab
+	$(BIN)/python -m pytest tests/integration benchmarks/tests tests/lab
 	$(MAKE) --no-print-directory compose-test
 
 ## make test-unit: the unit tier alone (no moto, no lab, no root, sockets off).

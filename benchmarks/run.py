@@ -37,13 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold", type=int, default=9, help="cold requests (each a new process)")
     parser.add_argument("--warm", type=int, default=21, help="warm requests")
     parser.add_argument("--import-runs", type=int, default=7, help="imports timed per function")
-    parser.add_argument("--per-vm", type=int, default=10, help="concurrent requests per system VM")
+    parser.add_argument(
+        "--per-vm", type=int, default=20, help="concurrent requests per system VM (5 VMs: 100 requests)"
+    )
     parser.add_argument(
         "--environments",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="also run the load as one cold Lambda-like process per request (50 processes, ~45 s of "
-        "both cores here); --no-environments skips it",
+        help="also run the load as one cold Lambda-like process per request (one process per request); "
+        "--no-environments skips it",
     )
     parser.add_argument("--vm", default="r-4-VM", help="the VM of the latency benchmarks")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)

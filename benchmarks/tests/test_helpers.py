@@ -6,6 +6,7 @@ Not timed: they check that what the benchmarks compare is what they claim to com
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -82,7 +83,12 @@ def test_the_lambda_like_process_answers_on_its_own_channel():
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true"},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            **{name: os.environ[name] for name in ("PYTHONPATH",) if name in os.environ},
+        },
         check=True,
     )
     lines = completed.stdout.splitlines()
