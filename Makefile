@@ -60,10 +60,10 @@ lab-down: deps
 	$(BIN)/simvms down
 
 ## make bench: benchmarks against OpenSSH on the local stack and lab (cold/warm requests, imports,
-## policy rate, DynamoDB calls, 50 concurrent requests); prints the table, writes benchmarks/results/.
+## policy rate, DynamoDB calls, 100 concurrent requests); prints the goals and the table, writes benchmarks/results/.
 ## The limits are raised for the load only if this starts the stack (an already running one keeps its own).
 ## Options of the run: make bench BENCH_ARGS="--cold 5 --warm 11" (see benchmarks/README.md).
-BENCH_LIMITS_JSON ?= {"admin": {"concurrentJobs": 64, "requestsPerMinute": 2000}, "vmConcurrentRuns": 10}
+BENCH_LIMITS_JSON ?= {"admin": {"concurrentJobs": 128, "requestsPerMinute": 4000}, "vmConcurrentRuns": 20}
 BENCH_ARGS ?=
 bench: deps
 	LIMITS_JSON='$(BENCH_LIMITS_JSON)' $(BIN)/sysvmdiag local up
