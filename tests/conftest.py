@@ -187,6 +187,8 @@ def handler_env(local_stack: dict) -> Iterator[None]:
 
     saved = dict(os.environ)
     configure_from_status(local_stack)
+    # In process, a test decides when connections are made (tests/lab/runner/test_bastion_warmup.py warms).
+    os.environ["BASTION_WARM_AT_INIT"] = "false"
     fresh_process()
     yield
     fresh_process()

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+# Before the heavy imports below: the zone's bastion connects while they run (sysvmdiag.warmup).
+from sysvmdiag.warmup import start_bastion_warmup
+
+start_bastion_warmup()
+
+# isort: split
 import json
 import sys
 import warnings

@@ -3,6 +3,12 @@ authentication). A thin adapter: the event's parts go to ``sysvmdiag.facade``, i
 
 from __future__ import annotations
 
+# Before the heavy imports below: the zone's bastion connects while they run (sysvmdiag.warmup).
+from sysvmdiag.warmup import start_bastion_warmup
+
+start_bastion_warmup()
+
+# isort: split
 import base64
 import json
 import warnings

@@ -7,6 +7,12 @@ attempt), and the job's own conditional status moves stop a second run even past
 
 from __future__ import annotations
 
+# Before the heavy imports below: the zone's bastion connects while they run (sysvmdiag.warmup).
+from sysvmdiag.warmup import start_bastion_warmup
+
+start_bastion_warmup()
+
+# isort: split
 import warnings
 from collections.abc import Callable
 from functools import cache

@@ -189,7 +189,7 @@ def service(
         extras["clock"] = clock
     return DiagnosticsService(
         CachedTopology(topology_store(settings, resource), settings.topology_cache_seconds),
-        runner_for or _runner_factory(settings),
+        runner_for or runner_factory(settings),
         settings.sync_budget_seconds,
         jobs=job_store(settings, resource) if settings.jobs_table else None,
         queue=JobQueue(settings.jobs_queue_url, boto3.client("sqs")) if settings.jobs_queue_url else None,
@@ -231,7 +231,7 @@ def cloudstack_front_door(settings: Settings, resource: Any = None) -> CloudStac
     return CloudStackFrontDoor(service(settings, resource=resource), keypair_store(settings, resource))
 
 
-def _runner_factory(settings: Settings) -> Any:
+def runner_factory(settings: Settings) -> Any:
     """Runners per bastion endpoint (kept warm across invocations); the key from Secrets Manager."""
 
     def runner_for(bastion: SshEndpoint) -> Runner:

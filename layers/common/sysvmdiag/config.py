@@ -47,6 +47,9 @@ class Settings(BaseModel):
     # How long a warm instance keeps a VM's decision context (one BatchGetItem saved per request): the
     # bound on how late a topology change reaches its decisions. 0: read for every request.
     topology_cache_seconds: float = Field(5.0, alias="TOPOLOGY_CACHE_SECONDS", ge=0, le=60)
+    # Connect to the zone's bastion in the background while the function's Init still imports (the
+    # template and the local stack set it): the first run finds the connection made.
+    bastion_warm_at_init: bool = Field(False, alias="BASTION_WARM_AT_INIT")
     # VM-state bundles (POST /diagnostics/data): the S3 bucket, and how long a download URL works.
     # Unset bucket: reading a VM's state is refused (503).
     data_bucket: str | None = Field(None, alias="DATA_BUCKET")

@@ -154,6 +154,20 @@ def test_runs_go_through_the_bastion_and_reuse_both_logins(zone: Zone) -> None:
     assert not vm_connection.is_active()
 
 
+def test_warming_logs_into_the_bastion_once_and_the_first_run_reuses_it(zone: Zone) -> None:
+    runner = _runner(zone)
+    try:
+        runner.warm(10)
+        assert zone.logins == ["_Bastion"] and not zone.commands
+        warmed = runner.transport
+        assert warmed is not None and warmed.is_active()
+        runner.warm(10)  # a live connection is kept, not remade
+        assert runner.run(VM, "ping -c 1 10.0.0.1", timeout=20).exit_code == 3
+        assert zone.logins == ["_Bastion", "_Vm"] and runner.transport is warmed
+    finally:
+        runner.close()
+
+
 def test_a_vm_showing_another_key_is_refused_before_login(zone: Zone) -> None:
     runner = _runner(zone)
     try:

@@ -70,6 +70,7 @@ def configure_environment(endpoint_url: str) -> None:
             "RESULT_CACHE_SECONDS": os.environ.get("RESULT_CACHE_SECONDS") or str(LOCAL_RESULT_CACHE_SECONDS),
             "POWERTOOLS_SERVICE_NAME": "sysvmdiag",
             "POWERTOOLS_TRACE_DISABLED": "true",
+            "BASTION_WARM_AT_INIT": "true",
             "POWERTOOLS_METRICS_NAMESPACE": "SysVmDiag",
         }
     )

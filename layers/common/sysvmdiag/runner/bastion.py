@@ -112,6 +112,11 @@ class BastionRunner:
         """The cached VM Transports for this endpoint (pin included); exposed for reuse checks."""
         return self._pool.transports(EndpointKey.of(vm))
 
+    def warm(self, seconds: float) -> None:
+        """Connect to the bastion now, before any run (a function's Init): the first run then finds the
+        connection made, or waits for it under its own budget. Raises RunnerError as a run would."""
+        self._tunnel.live(Deadline(seconds, self._plumbing.clock))
+
     def close(self) -> None:
         """Drop the cached VM and bastion connections (the next run reconnects)."""
         self._pool.close()
