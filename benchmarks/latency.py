@@ -57,12 +57,13 @@ def diagnostic_event(topology: Topology, account_name: str, body: dict) -> dict:
 class LambdaProcess:
     """One fresh execution environment of the API function (a child process, see lambda_process)."""
 
-    def __init__(self, announce_ready: bool = False) -> None:
+    def __init__(self, announce_ready: bool = False, env: dict[str, str] | None = None) -> None:
         spawned_at = time.monotonic_ns()
         extra = ["--announce-ready"] if announce_ready else []
         self._process = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.lambda_process", "--spawned-at-ns", str(spawned_at), *extra],
             cwd=REPO_ROOT,
+            env=env,  # None: this process's environment (the functions' variables, see common)
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,  # the function's JSON logs; not what we measure

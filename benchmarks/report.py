@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from benchmarks import scale_requests
 from benchmarks.common import ratio
 
 # Issue 17's goals, as ratios sysvmdiag / OpenSSH of one run (one place for each figure).
@@ -12,6 +13,7 @@ WARM_GOAL = 0.8  # a warm invoke vs a ControlMaster on the VM
 WARM_HTTP_GOAL = 1.0  # a warm request over HTTP to the local API vs a ControlMaster on the VM
 DYNAMODB_CALLS_GOAL = 4  # per warm synchronous request, the authorizer's included
 LOAD_GOAL_REQUESTS = 100  # concurrent requests through one bastion (20 per VM), none failing
+SCALE_GOAL = scale_requests.GOAL_RATIO  # warm request at 20,000 networks vs on the lab zone
 HTTP_LOAD_LABEL = (
     "HTTP to the local API (API instance processes, one event at a time each, with their own bastion "
     "and VM connections)"
@@ -59,6 +61,8 @@ def goals(results: dict) -> dict:
         },
     ]
     table += [_load_goal(label, load) for label, load in _loads(results)]
+    if "scaleRequests" in results:
+        table.append(_scale_goal(results["scaleRequests"]))
     return {
         "ratios": out,
         "table": table,
@@ -81,6 +85,16 @@ def _load_goal(label: str, load: dict) -> dict:
         "goal": f"{LOAD_GOAL_REQUESTS} concurrent requests, 0 failures: {label}",
         "measured": f"{requests} requests, {load['failed']} failed, {load['throttled429']} x 429",
         "met": requests >= LOAD_GOAL_REQUESTS and load["failed"] == 0 and load["throttled429"] == 0,
+    }
+
+
+def _scale_goal(scale: dict) -> dict:
+    ratios = {label: series["ratio"] for label, series in scale["series"].items()}
+    return {
+        "goal": f"Warm request at {scale['networks']:,} networks vs the lab zone <= {SCALE_GOAL:g}x "
+        "(decision contexts kept as configured / none kept)",
+        "measured": " / ".join(_ratio(ratios.get(label)) for label in ("kept", "none")),
+        "met": bool(ratios) and all(value <= SCALE_GOAL for value in ratios.values()),
     }
 
 
@@ -227,6 +241,8 @@ def markdown(results: dict) -> str:
         "finished. See benchmarks/README.md for the analysis.",
         "",
     ]
+    if "scaleRequests" in results:
+        lines += _scale_lines(results["scaleRequests"])
     m = results["machine"]
     lines += [
         "## Machine",
@@ -238,6 +254,24 @@ def markdown(results: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _scale_lines(scale: dict) -> list[str]:
+    lines = [
+        f"## Warm requests at {scale['networks']:,} networks (the lab zone plus a generated one: "
+        f"{scale['networksInZone']:,} networks, {scale['systemVms']:,} system VMs, {scale['accounts']:,} "
+        f"accounts; loaded in {scale['loadSeconds']:g} s)",
+        "",
+        "| Decision contexts | n | lab zone p50 ms | scale zone p50 ms | p95 lab / scale | ratio |",
+        "|---|---:|---:|---:|---|---:|",
+    ]
+    for label, series in scale["series"].items():
+        lab, big = series["lab"], series["scale"]
+        lines.append(
+            f"| {label} | {lab['n']} | {_ms(lab['median'])} | {_ms(big['median'])} | "
+            f"{_ms(lab['p95'])} / {_ms(big['p95'])} | {_ratio(series['ratio'])} |"
+        )
+    return [*lines, ""]
 
 
 def _load(values: list[float] | tuple[float, ...]) -> str:

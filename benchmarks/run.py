@@ -14,7 +14,16 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import authorizer_calls, concurrency, imports, latency, machine, policy_rate, report
+from benchmarks import (
+    authorizer_calls,
+    concurrency,
+    imports,
+    latency,
+    machine,
+    policy_rate,
+    report,
+    scale_requests,
+)
 from benchmarks.common import (
     BenchmarkError,
     add_state_argument,
@@ -23,6 +32,7 @@ from benchmarks.common import (
     running_stack,
     target,
 )
+from simvms.lab import Lab
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 LOAD_VMS = ("r-4-VM", "r-7-VM", "r-9-VM", "s-1-VM", "v-2-VM")
@@ -47,6 +57,13 @@ def main(argv: list[str] | None = None) -> int:
         help="also run the load as one cold Lambda-like process per request (one process per request); "
         "--no-environments skips it",
     )
+    parser.add_argument(
+        "--scale-networks",
+        type=int,
+        default=scale_requests.DEFAULT_NETWORKS,
+        help="warm requests on the lab zone plus a generated zone of this many networks (0 skips it)",
+    )
+    parser.add_argument("--scale-runs", type=int, default=11, help="warm requests per zone and series")
     parser.add_argument("--vm", default="r-4-VM", help="the VM of the latency benchmarks")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     add_state_argument(parser)
@@ -81,6 +98,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.environments:
             results["concurrencyEnvironments"] = concurrency.measure_environments(
                 topology, load_targets, args.per_vm, progress=_progress
+            )
+        if args.scale_networks:
+            results["scaleRequests"] = scale_requests.measure(
+                topology,
+                Lab().status(),
+                stack,
+                target(topology, args.vm),
+                args.scale_networks,
+                args.scale_runs,
+                progress=_progress,
             )
     except BenchmarkError as exc:
         print(f"benchmarks: {exc}", file=sys.stderr)

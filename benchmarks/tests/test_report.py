@@ -73,3 +73,27 @@ def test_the_printed_table_leads_with_the_goals() -> None:
     goals = table[table.index("## Goals") : table.index("## Latency")]
     assert goals.count("\n| ") == 1 + len(report.goals(results)["table"])
     assert "Cold request vs `ssh -J` <= 1.25x" in goals
+
+
+def _scale(kept: float, none: float) -> dict:
+    series = {
+        label: {"lab": _summary(100.0), "scale": _summary(100.0 * r), "ratio": r}
+        for label, r in (("kept", kept), ("none", none))
+    }
+    return {
+        "networks": 20_000,
+        "networksInZone": 20_023,
+        "systemVms": 5_008,
+        "accounts": 10_007,
+        "loadSeconds": 61.0,
+        "runs": 3,
+        "series": series,
+    }
+
+
+def test_the_scale_goal_holds_only_if_both_series_do() -> None:
+    good = {"cold": 100.0, "warm": 50.0, "http": 90.0, "calls": 3, "loads": (_load(100), _load(100))}
+    for kept, none, met in ((1.0, 1.1, True), (1.0, 1.11, False), (1.2, 1.0, False)):
+        results = {**_results(**good), "scaleRequests": _scale(kept, none)}
+        row = report.goals(results)["table"][-1]
+        assert row["goal"].startswith("Warm request at 20,000 networks") and row["met"] is met, row
