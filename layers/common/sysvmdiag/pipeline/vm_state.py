@@ -79,9 +79,10 @@ class VmStateReads:
             self._audit.refused(record, err, admitted=False)
             raise
         vm = context.system_vm(request.target_id)
-        record = record.updated(vm_uuid=vm.uuid, vm_name=vm.vm_name, mode="sync")
         assert decision.request is not None
-        record = record.updated(params=decision.request.names())
+        record = record.updated(
+            vm_uuid=vm.uuid, vm_name=vm.vm_name, mode="sync", params=decision.request.names()
+        )
         started = time.monotonic()
         try:
             with dependency_errors():
