@@ -39,3 +39,15 @@ def limits_table(dynamodb: Any, request: pytest.FixtureRequest) -> Any:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+def instance_stores(limits_table: Any, moto_server: Any) -> list[Any]:
+    """Twenty LimitStores on resources of their own, as twenty Lambda instances would have."""
+    from sysvmdiag.limits import LimitStore
+
+    endpoint = moto_server.endpoint_url
+    return [
+        LimitStore(boto3.resource("dynamodb", endpoint_url=endpoint).Table(limits_table.name))
+        for _ in range(20)
+    ]

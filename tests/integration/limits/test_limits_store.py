@@ -200,12 +200,9 @@ def test_lease_items_carry_holder_lease_and_ttl(limits: LimitStore, clock: Any) 
     assert int(item["expires_at"]) == pytest.approx(clock.now + 90 + 86400, abs=1)
 
 
-def test_twenty_instances_race_for_five_slots(limits_table: Any, moto_server: Any) -> None:
+def test_twenty_instances_race_for_five_slots(limits_table: Any, instance_stores: list[Any]) -> None:
     """Separate boto3 resources, as separate Lambda instances: the conditional writes let exactly 5 in."""
-    stores = [
-        LimitStore(boto3.resource("dynamodb", endpoint_url=moto_server.endpoint_url).Table(limits_table.name))
-        for _ in range(20)
-    ]
+    stores = instance_stores
     start = threading.Barrier(len(stores))
     outcomes: dict[int, str] = {}
 

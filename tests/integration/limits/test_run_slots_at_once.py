@@ -9,7 +9,6 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 
 from sysvmdiag.limits import LimitExceeded, LimitStore, SlotClaim, account_slots, vm_slots
@@ -89,14 +88,12 @@ def test_a_renewal_keeps_the_holders_slot(limits_table: Any, clock: Any, calls: 
 
 
 def test_twenty_instances_race_for_a_vms_three_runs_and_keep_nothing_they_lose(
-    limits_table: Any, moto_server: Any
+    limits_table: Any,
+    instance_stores: list[Any],
 ) -> None:
     """Separate resources, as separate Lambda instances: each run wants an account slot (5) and a VM slot
     (3) at once; exactly 3 get both, and no loser keeps the account slot it took before the VM said no."""
-    stores = [
-        LimitStore(boto3.resource("dynamodb", endpoint_url=moto_server.endpoint_url).Table(limits_table.name))
-        for _ in range(20)
-    ]
+    stores = instance_stores
     start = threading.Barrier(len(stores))
     outcomes: dict[int, str] = {}
 
