@@ -356,8 +356,10 @@ class ComposeLab:
             engine.docker("image", "rm", IMAGE, check=False)
 
     def _remove_networks(self, within_seconds: float = 15.0) -> None:
-        """Our networks, gone: dockerd may still hold a just-removed container's endpoint for a moment
-        ("has active endpoints"), so removal is tried again until none is listed, for a bounded time."""
+        """Our networks, gone. dockerd may keep a removed container's endpoint on a network ("has active
+        endpoints"): for a moment, or stale until it is disconnected by force (CI once kept one past a
+        15 s wait). So each try first disconnects, by force, every endpoint our networks still list (no
+        container of ours is left by now), then removes them; tried again for a bounded time."""
         names = {n.name for n in self.plan.networks.values()}
         deadline = time.monotonic() + within_seconds
         while True:
@@ -365,10 +367,14 @@ class ComposeLab:
             doomed = sorted(names & set(listed))
             if not doomed or time.monotonic() > deadline:
                 break
+            for network in doomed:
+                for endpoint in _endpoints(network):
+                    engine.docker("network", "disconnect", "--force", network, endpoint, check=False)
             engine.docker("network", "rm", *doomed, check=False)
             time.sleep(0.2)
         if doomed:
-            print(f"simvms: networks still in use: {', '.join(doomed)}", file=sys.stderr)
+            held = {network: _endpoints(network) for network in doomed}
+            print(f"simvms: networks still in use: {held}", file=sys.stderr)
 
     # -- operations on one host --------------------------------------------------------------
 
@@ -379,6 +385,14 @@ class ComposeLab:
         return subprocess.run(
             [engine.docker_binary() or "docker", "exec", self.plan.container(host), *argv], **kwargs
         )
+
+
+def _endpoints(network: str) -> list[str]:
+    """The names of the endpoints a docker network still lists (stale ones included)."""
+    inspected = engine.docker(
+        "network", "inspect", "--format", "{{range .Containers}}{{.Name}} {{end}}", network, check=False
+    )
+    return inspected.stdout.split() if inspected.returncode == 0 else []
 
 
 def _ssh_banner(address: str, port: int) -> bool:
