@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -51,3 +53,32 @@ def instance_stores(limits_table: Any, moto_server: Any) -> list[Any]:
         LimitStore(boto3.resource("dynamodb", endpoint_url=endpoint).Table(limits_table.name))
         for _ in range(20)
     ]
+
+
+@pytest.fixture
+def race(instance_stores: list[Any]) -> Callable[[Callable[[int, Any], None]], dict[int, str]]:
+    """``race(take)``: every instance store calls ``take(index, store)`` at once (behind a barrier);
+    each one's outcome, "acquired" or the refusal's code. The outcomes, not their order, are checked."""
+    from sysvmdiag.limits import LimitExceeded
+
+    def run(take: Callable[[int, Any], None]) -> dict[int, str]:
+        start = threading.Barrier(len(instance_stores))
+        outcomes: dict[int, str] = {}
+
+        def contend(index: int, store: Any) -> None:
+            start.wait()
+            try:
+                take(index, store)
+            except LimitExceeded as exc:
+                outcomes[index] = exc.code
+            else:
+                outcomes[index] = "acquired"
+
+        threads = [threading.Thread(target=contend, args=pair) for pair in enumerate(instance_stores)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        return outcomes
+
+    return run

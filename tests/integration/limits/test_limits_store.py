@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import boto3
@@ -200,30 +199,19 @@ def test_lease_items_carry_holder_lease_and_ttl(limits: LimitStore, clock: Any) 
     assert int(item["expires_at"]) == pytest.approx(clock.now + 90 + 86400, abs=1)
 
 
-def test_twenty_instances_race_for_five_slots(limits_table: Any, instance_stores: list[Any]) -> None:
+def test_twenty_instances_race_for_five_slots(
+    limits_table: Any, instance_stores: list[Any], race: Any
+) -> None:
     """Separate boto3 resources, as separate Lambda instances: the conditional writes let exactly 5 in."""
-    stores = instance_stores
-    start = threading.Barrier(len(stores))
-    outcomes: dict[int, str] = {}
-
-    def contend(index: int, store: LimitStore) -> None:
-        start.wait()
-        try:
-            store.acquire_account_slot("acct-race", f"job-{index}", limit=5, lease_seconds=60)
-        except LimitExceeded as exc:
-            outcomes[index] = exc.code
-        else:
-            outcomes[index] = "acquired"
-
-    threads = [threading.Thread(target=contend, args=(i, store)) for i, store in enumerate(stores)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    outcomes = race(
+        lambda index, store: store.acquire_account_slot(
+            "acct-race", f"job-{index}", limit=5, lease_seconds=60
+        )
+    )
     assert len(outcomes) == 20
     assert sorted(outcomes.values()).count("acquired") == 5
     assert sorted(outcomes.values()).count("TOO_MANY_JOBS") == 15
-    assert stores[0].in_flight_for_account("acct-race") == 5
+    assert instance_stores[0].in_flight_for_account("acct-race") == 5
     holders = {item["holder"] for item in limits_table.scan()["Items"]}
     assert holders == {f"job-{i}" for i, outcome in outcomes.items() if outcome == "acquired"}
 

@@ -4,7 +4,6 @@ slots this one picked."""
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -89,28 +88,15 @@ def test_a_renewal_keeps_the_holders_slot(limits_table: Any, clock: Any, calls: 
 
 def test_twenty_instances_race_for_a_vms_three_runs_and_keep_nothing_they_lose(
     limits_table: Any,
-    instance_stores: list[Any],
+    race: Any,
 ) -> None:
     """Separate resources, as separate Lambda instances: each run wants an account slot (5) and a VM slot
     (3) at once; exactly 3 get both, and no loser keeps the account slot it took before the VM said no."""
-    stores = instance_stores
-    start = threading.Barrier(len(stores))
-    outcomes: dict[int, str] = {}
-
-    def contend(index: int, store: LimitStore) -> None:
-        start.wait()
-        try:
-            store.acquire_slots(run_claims(limit=5, vm_limit=3), f"run-{index}", lease_seconds=60)
-        except LimitExceeded as exc:
-            outcomes[index] = exc.code
-        else:
-            outcomes[index] = "acquired"
-
-    threads = [threading.Thread(target=contend, args=(i, store)) for i, store in enumerate(stores)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    outcomes = race(
+        lambda index, store: store.acquire_slots(
+            run_claims(limit=5, vm_limit=3), f"run-{index}", lease_seconds=60
+        )
+    )
     winners = {f"run-{i}" for i, outcome in outcomes.items() if outcome == "acquired"}
     assert len(outcomes) == 20 and len(winners) == 3
     assert set(outcomes.values()) <= {"acquired", "VM_BUSY", "TOO_MANY_JOBS"}
