@@ -11,15 +11,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import threading
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from sysvmdiag.ttl_cache import TtlCache
 
 Handler = Callable[[dict, Any], dict]
 
@@ -144,31 +144,17 @@ class AuthorizerCache:
         clock: Callable[[], float] = time.monotonic,
         max_entries: int = AUTHORIZER_CACHE_ENTRIES,
     ) -> None:
-        self._ttl = ttl
-        self._clock = clock
-        self._max = max_entries
-        self._answers: OrderedDict[str, tuple[float, dict]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._answers: TtlCache[str, dict] = TtlCache(ttl, max_entries, clock)
 
     @staticmethod
     def _key(authorization: str) -> str:
         return hashlib.sha256(authorization.encode("utf-8", "surrogateescape")).hexdigest()
 
     def get(self, authorization: str) -> dict | None:
-        with self._lock:
-            kept = self._answers.get(self._key(authorization))
-            if kept is None or kept[0] <= self._clock():
-                return None
-            return kept[1]
+        return self._answers.get(self._key(authorization))
 
     def put(self, authorization: str, verdict: dict) -> None:
-        if self._ttl <= 0:
-            return
-        with self._lock:
-            self._answers[self._key(authorization)] = (self._clock() + self._ttl, verdict)
-            self._answers.move_to_end(self._key(authorization))
-            while len(self._answers) > self._max:
-                self._answers.popitem(last=False)
+        self._answers.put(self._key(authorization), verdict)
 
 
 @dataclass

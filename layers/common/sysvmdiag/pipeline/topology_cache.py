@@ -10,14 +10,13 @@ failed). A VM the store does not have is never kept, so a new VM is found at onc
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from sysvmdiag.pipeline.ports import TopologySource
 from sysvmdiag.topology.layout import destination_buckets
 from sysvmdiag.topology.model import Host, Topology
+from sysvmdiag.ttl_cache import TtlCache
 
 DEFAULT_TOPOLOGY_CACHE_SECONDS = 5.0
 MAX_KEPT_CONTEXTS = 512
@@ -34,37 +33,25 @@ class CachedTopology:
         max_entries: int = MAX_KEPT_CONTEXTS,
     ) -> None:
         self._source = source
-        self._ttl = ttl
-        self._clock = clock
-        self._max = max_entries
-        self._kept: OrderedDict[tuple[str, tuple[str, ...]], tuple[float, Topology]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._kept: TtlCache[tuple[str, tuple[str, ...]], Topology] = TtlCache(ttl, max_entries, clock)
         self.reads = 0  # contexts read from the source (tests, metrics)
 
     def decision_context(
         self, vm_ref: str, destination: str | None = None, also: Sequence[str] = ()
     ) -> Topology | None:
-        if also or self._ttl <= 0:
+        if also or self._kept.ttl <= 0:
             return self._read(vm_ref, destination, also)
         key = (vm_ref, tuple(destination_buckets(destination)))
-        with self._lock:
-            kept = self._kept.get(key)
-            if kept is not None and kept[0] > self._clock():
-                return kept[1]
-        context = self._read(vm_ref, destination, ())
-        if context is not None:
-            with self._lock:
-                self._kept[key] = (self._clock() + self._ttl, context)
-                self._kept.move_to_end(key)
-                while len(self._kept) > self._max:
-                    self._kept.popitem(last=False)
+        context = self._kept.get(key)
+        if context is None:
+            context = self._read(vm_ref, destination, ())
+            if context is not None:
+                self._kept.put(key, context)
         return context
 
     def fresh_context(self, vm_ref: str, destination: str | None = None) -> Topology | None:
         """The context read again, everything kept of this VM dropped first."""
-        with self._lock:
-            for key in [key for key in self._kept if key[0] == vm_ref]:
-                del self._kept[key]
+        self._kept.discard(lambda key: key[0] != vm_ref)
         return self.decision_context(vm_ref, destination)
 
     def list_system_vms(self) -> Topology:
