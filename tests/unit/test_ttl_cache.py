@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
 from sysvmdiag.ttl_cache import TtlCache
 
 
@@ -44,3 +50,58 @@ def test_discard_drops_only_what_the_predicate_refuses() -> None:
         cache.put(key, "x")
     cache.discard(lambda key: key[0] != "vm1")
     assert len(cache) == 1 and cache.get(("vm2", 1)) == "x"
+
+
+def _until(condition, what: str, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {seconds} s: {what}"
+        time.sleep(0.001)
+
+
+def test_callers_missing_one_key_together_share_one_load() -> None:
+    cache: TtlCache[str, str] = TtlCache(60, 10, Clock())
+    loads: list[str] = []
+    release = threading.Event()
+
+    def slow_load() -> str:
+        loads.append("first")
+        release.wait(10)
+        return "answer"
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(cache.get_or_load, "key", slow_load)
+        _until(lambda: loads == ["first"], "the first load under way")
+        second = pool.submit(cache.get_or_load, "key", lambda: loads.append("second") or "other")
+        _until(lambda: cache.waiting == 1, "the second caller waiting for the first load")
+        release.set()
+        assert (first.result(10), second.result(10)) == ("answer", "answer")
+    assert loads == ["first"]
+
+
+def test_a_failed_or_empty_load_is_not_shared_and_not_kept() -> None:
+    cache: TtlCache[str, str] = TtlCache(60, 10, Clock())
+    release = threading.Event()
+    started = threading.Event()
+
+    def failing() -> str:
+        started.set()
+        release.wait(10)
+        raise RuntimeError("store down")
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(cache.get_or_load, "key", failing)
+        assert started.wait(10)
+        second = pool.submit(cache.get_or_load, "key", lambda: "own")
+        _until(lambda: cache.waiting == 1, "the second caller waiting")
+        release.set()
+        assert second.result(10) == "own"
+        with pytest.raises(RuntimeError):
+            first.result(10)
+    assert cache.get_or_load("missing", lambda: None) is None and len(cache) == 1
+
+
+def test_with_a_zero_ttl_every_caller_loads() -> None:
+    cache: TtlCache[str, int] = TtlCache(0, 10, Clock())
+    count = iter(range(10))
+    assert [cache.get_or_load("k", lambda: next(count)) for _ in range(3)] == [0, 1, 2]

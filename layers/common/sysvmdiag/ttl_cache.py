@@ -22,7 +22,9 @@ class TtlCache(Generic[K, V]):
         self._max = max_entries
         self._clock = clock
         self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
+        self._loading: dict[K, threading.Event] = {}
         self._lock = threading.Lock()
+        self.waiting = 0  # callers waiting for another's load of the same key (tests, stats)
 
     def get(self, key: K) -> V | None:
         """The value kept for ``key``, or None when there is none or it has expired."""
@@ -31,6 +33,42 @@ class TtlCache(Generic[K, V]):
             if kept is None or kept[0] <= self._clock():
                 return None
             return kept[1]
+
+    def get_or_load(self, key: K, load: Callable[[], V | None]) -> V | None:
+        """The kept value, else ``load()``'s, kept when not None. Callers missing the same key at once
+        share one load (a burst of requests with one API key makes one authorizer call): the others
+        wait for it, and load themselves only if it raised or found nothing."""
+        while True:
+            with self._lock:
+                kept = self._entries.get(key)
+                if kept is not None and kept[0] > self._clock():
+                    return kept[1]
+                if self.ttl <= 0:
+                    mine = None
+                    break
+                pending = self._loading.get(key)
+                if pending is None:
+                    mine = self._loading[key] = threading.Event()
+                    break
+                self.waiting += 1
+            pending.wait()
+            with self._lock:
+                self.waiting -= 1
+            if self.get(key) is None:  # the load raised or found nothing: load ourselves
+                return self._load_alone(key, load, mine=None)
+        return self._load_alone(key, load, mine)
+
+    def _load_alone(self, key: K, load: Callable[[], V | None], mine: threading.Event | None) -> V | None:
+        try:
+            value = load()
+            if value is not None:
+                self.put(key, value)
+            return value
+        finally:
+            if mine is not None:
+                with self._lock:
+                    del self._loading[key]
+                mine.set()
 
     def put(self, key: K, value: V) -> None:
         if self.ttl <= 0:

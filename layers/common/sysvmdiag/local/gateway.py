@@ -156,6 +156,11 @@ class AuthorizerCache:
     def put(self, authorization: str, verdict: dict) -> None:
         self._answers.put(self._key(authorization), verdict)
 
+    def answer(self, authorization: str, authorize: Callable[[], dict]) -> dict:
+        """The kept answer, else ``authorize()``'s; requests arriving together with one header share
+        one authorizer call (a burst with one API key costs one, not one per request)."""
+        return self._answers.get_or_load(self._key(authorization), authorize) or {}  # {}: not authorized
+
 
 @dataclass
 class GatewayResponse:
@@ -195,10 +200,10 @@ class LocalGateway:
             authorization = event["headers"].get("authorization")
             if not authorization:
                 return gateway_error(HTTPStatus.UNAUTHORIZED, "Unauthorized")
-            verdict = self._authorizations.get(authorization)
-            if verdict is None:
-                verdict = self._authorizer(authorizer_event(event), LambdaContext("sysvmdiag-authorizer"))
-                self._authorizations.put(authorization, verdict)
+            verdict = self._authorizations.answer(
+                authorization,
+                lambda: self._authorizer(authorizer_event(event), LambdaContext("sysvmdiag-authorizer")),
+            )
             if not verdict.get("isAuthorized"):
                 return gateway_error(HTTPStatus.FORBIDDEN, "Forbidden")
             event["requestContext"]["authorizer"] = {"lambda": verdict.get("context") or {}}

@@ -42,12 +42,7 @@ class CachedTopology:
         if also or self._kept.ttl <= 0:
             return self._read(vm_ref, destination, also)
         key = (vm_ref, tuple(destination_buckets(destination)))
-        context = self._kept.get(key)
-        if context is None:
-            context = self._read(vm_ref, destination, ())
-            if context is not None:
-                self._kept.put(key, context)
-        return context
+        return self._kept.get_or_load(key, lambda: self._read(vm_ref, destination, ()))
 
     def fresh_context(self, vm_ref: str, destination: str | None = None) -> Topology | None:
         """The context read again, everything kept of this VM dropped first."""
