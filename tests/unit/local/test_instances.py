@@ -17,7 +17,10 @@ from sysvmdiag.local.instances import (
     DEFAULT_MAX_INSTANCES,
     IDLE_SECONDS_ENV_VAR,
     MAX_INSTANCES_ENV_VAR,
+    MAX_STARTING_ENV_VAR,
     FunctionInstances,
+    Scaling,
+    default_max_starting,
     scaling_from_env,
 )
 from tests.unit.fakes import SecondsClock
@@ -63,19 +66,28 @@ def started() -> list[FakeInstance]:
 def make(started: list[FakeInstance]) -> Iterator[Callable[..., FunctionInstances]]:
     made: list[FunctionInstances] = []
 
-    def start(_target: str) -> FakeInstance:
-        instance = FakeInstance(len(started))
-        started.append(instance)
-        return instance
-
     def build(
-        max_instances: int = 50, idle_seconds: float = 300.0, clock: Any = None, spare: int = 0
+        max_instances: int = 50,
+        idle_seconds: float = 300.0,
+        clock: Any = None,
+        spare: int = 0,
+        max_starting: int = 50,
+        init_gates: dict[int, threading.Event] | None = None,
     ) -> FunctionInstances:
+        def start(_target: str) -> FakeInstance:
+            instance = FakeInstance(len(started))
+            started.append(instance)
+            gate = (init_gates or {}).get(instance.number)
+            if gate is not None:  # an Init that lasts until the test says
+                assert gate.wait(BOUND)
+            return instance
+
         instances = FunctionInstances(
             "fake:handler",
             max_instances,
             idle_seconds,
             spare=spare,
+            max_starting=max_starting,
             clock=clock or time.monotonic,
             start_instance=start,  # type: ignore[arg-type]
         )
@@ -134,17 +146,57 @@ def test_at_the_cap_an_event_waits_for_an_instance_and_gets_a_warm_one(make, sta
 
 def test_the_default_cap_is_at_least_50() -> None:
     assert DEFAULT_MAX_INSTANCES >= 50
-    assert scaling_from_env({}) == (DEFAULT_MAX_INSTANCES, 300.0)
-    assert scaling_from_env({MAX_INSTANCES_ENV_VAR: "80", IDLE_SECONDS_ENV_VAR: "2.5"}) == (80, 2.5)
+    assert scaling_from_env({}) == Scaling(DEFAULT_MAX_INSTANCES, 300.0, default_max_starting())
+    assert scaling_from_env(
+        {MAX_INSTANCES_ENV_VAR: "80", IDLE_SECONDS_ENV_VAR: "2.5", MAX_STARTING_ENV_VAR: "3"}
+    ) == Scaling(80, 2.5, 3)
+    assert default_max_starting() >= 2
 
 
 @pytest.mark.parametrize(
     "environ",
-    [{MAX_INSTANCES_ENV_VAR: "0"}, {MAX_INSTANCES_ENV_VAR: "many"}, {IDLE_SECONDS_ENV_VAR: "-1"}],
+    [
+        {MAX_INSTANCES_ENV_VAR: "0"},
+        {MAX_INSTANCES_ENV_VAR: "many"},
+        {IDLE_SECONDS_ENV_VAR: "-1"},
+        {MAX_STARTING_ENV_VAR: "0"},
+    ],
 )
 def test_a_bad_scaling_setting_is_refused_naming_it(environ: dict) -> None:
     with pytest.raises(ValueError, match=MAX_INSTANCES_ENV_VAR):
         scaling_from_env(environ)
+
+
+def test_at_most_max_starting_instances_initialise_at_once(make, started) -> None:
+    """A burst does not start every Init together (on two cores 50 Inits at once each took a minute)."""
+    init_gate = threading.Event()
+    instances = make(max_starting=2, init_gates=dict.fromkeys(range(5), init_gate))
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        futures = [pool.submit(instances, {}, None) for _ in range(5)]
+        until(lambda: instances.stats()["waiting"] == 3, "three events waiting behind two Inits")
+        assert len(started) == 2 and instances.stats()["starting"] == 2
+        init_gate.set()
+        assert {0, 1} <= {f.result(BOUND) for f in futures}
+    assert 2 <= len(started) <= 5 and instances.stats()["waiting"] == 0
+
+
+def test_an_event_waiting_to_start_takes_the_first_instance_freed(make, started) -> None:
+    """Behind a long Init, an event is served by a warm instance as soon as one is free."""
+    init_gate = threading.Event()
+    instances = make(max_starting=1, init_gates={1: init_gate})
+    assert instances({}, None) == 0  # one warm instance
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        busy_gate, busy = hold(instances, pool, 1)  # holds the warm instance
+        until(lambda: instances.busy == 1, "the warm instance busy")
+        slow_start = pool.submit(instances, {}, None)  # starts an Init that lasts
+        until(lambda: instances.stats()["starting"] == 1, "an Init under way")
+        waiting = pool.submit(instances, {}, None)
+        until(lambda: instances.stats()["waiting"] == 1, "an event waiting for an instance")
+        busy_gate.set()
+        assert waiting.result(BOUND) == 0 and busy[0].result(BOUND) == 0  # served by the freed instance
+        assert not slow_start.done()
+        init_gate.set()
+        assert slow_start.result(BOUND) == 1
 
 
 def warm_three(instances: Any, pool: ThreadPoolExecutor) -> None:
@@ -227,7 +279,10 @@ def test_a_spare_instance_is_kept_initialised_beyond_the_busy_ones(make, started
     assert instances.count == 0  # nothing starts before the function is first used
     with ThreadPoolExecutor(max_workers=4) as pool:
         gate, futures = hold(instances, pool, 2)
-        until(lambda: instances.stats() == {"busy": 2, "idle": 1, "starting": 0, "max": 4}, "2 busy, 1 spare")
+        until(
+            lambda: instances.stats() == {"busy": 2, "idle": 1, "starting": 0, "waiting": 0, "max": 4},
+            "2 busy, 1 spare",
+        )
         # an instance counts busy once handed its event, a moment before it is inside invoke: wait for both
         until(lambda: sum(instance.active for instance in started) == 2, "2 events inside their instances")
         [spare] = [instance for instance in started if instance.active == 0]

@@ -54,7 +54,8 @@ def _instances_line(status: dict) -> str:
     """Each function's instances now (they scale out like Lambda, up to its cap)."""
     counts = status.get("instances") or {}
     parts = [
-        f"{name} {c['busy']} busy, {c['idle']} idle, {c['starting']} starting (at most {c['max']})"
+        f"{name} {c['busy']} busy, {c['idle']} idle, {c['starting']} starting, {c.get('waiting', 0)} waiting "
+        f"(at most {c['max']})"
         for name, c in counts.items()
     ]
     return "function instances: " + ("; ".join(parts) or "none yet")

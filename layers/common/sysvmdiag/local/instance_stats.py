@@ -1,6 +1,7 @@
-"""How many instances each function of the local stack has busy, idle and starting, written to a file
-in the stack's state folder whenever it changes: `sysvmdiag local status` shows it, and tests wait on
-it (for example until slow runs hold instances and a spare is ready) instead of guessing with sleeps."""
+"""How many instances each function of the local stack has busy, idle and starting (and events
+waiting), written to a file in the stack's state folder whenever it changes: `sysvmdiag local status`
+shows it, and tests wait on it (for example until slow runs hold instances and a spare is ready)
+instead of guessing with sleeps."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def read_stats(state_dir: Path) -> dict | None:
 
 
 class StatsFile:
-    """Writes ``{function: {busy, idle, starting, max}}`` to ``state_dir/instances.json`` on change."""
+    """Writes ``{function: {busy, idle, starting, waiting, max}}`` to ``state_dir/instances.json``
+    on change."""
 
     def __init__(
         self, state_dir: Path, functions: Mapping[str, FunctionInstances], period: float = 0.1

@@ -10,15 +10,21 @@ most recently used first, and an instance idle for ``idle_seconds`` stops. Like 
 initialisation, ``spare`` instances are kept initialised beyond the busy ones once the function is in
 use, so a caller arriving while others hold every instance does not pay a cold start (on a two-core
 machine a cold start costs seconds). At the cap an event waits for an instance (Lambda throttles).
+
+At most ``max_starting`` instances initialise at once (default: the machine's cores). Lambda bounds its
+scale-out rate too; here the bound is the CPU: a burst of 100 requests once started 50 Inits together on
+two cores, each then needing over a minute, and 91 of the 100 callers gave up. An event that cannot
+start one waits for the first instance free, a warm one or a new one.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from sysvmdiag.local.function_process import FunctionError, FunctionInstance
 from sysvmdiag.local.gateway import LambdaContext
@@ -31,21 +37,38 @@ DEFAULT_IDLE_SECONDS = 300.0
 DEFAULT_SPARE_INSTANCES = 1
 MAX_INSTANCES_ENV_VAR = "SYSVMDIAG_LOCAL_MAX_INSTANCES"
 IDLE_SECONDS_ENV_VAR = "SYSVMDIAG_LOCAL_IDLE_SECONDS"
+MAX_STARTING_ENV_VAR = "SYSVMDIAG_LOCAL_MAX_STARTING"
 
 
-def scaling_from_env(environ: Mapping[str, str]) -> tuple[int, float]:
-    """(max instances per function, idle seconds before an instance stops), from the environment."""
+def default_max_starting() -> int:
+    """Inits at once per function: one per core (at least 2), as an Init is CPU-bound imports."""
+    return max(2, os.cpu_count() or 2)
+
+
+class Scaling(NamedTuple):
+    max_instances: int
+    idle_seconds: float
+    max_starting: int
+
+
+def scaling_from_env(environ: Mapping[str, str]) -> Scaling:
+    """Max instances per function, idle seconds before an instance stops, Inits at once."""
+    names = f"{MAX_INSTANCES_ENV_VAR} / {IDLE_SECONDS_ENV_VAR} / {MAX_STARTING_ENV_VAR}"
     try:
-        max_instances = int(environ.get(MAX_INSTANCES_ENV_VAR) or DEFAULT_MAX_INSTANCES)
-        idle_seconds = float(environ.get(IDLE_SECONDS_ENV_VAR) or DEFAULT_IDLE_SECONDS)
-    except ValueError as err:
-        raise ValueError(f"{MAX_INSTANCES_ENV_VAR} / {IDLE_SECONDS_ENV_VAR}: {err}") from err
-    if max_instances < 1 or not idle_seconds > 0:
-        raise ValueError(
-            f"{MAX_INSTANCES_ENV_VAR} must be at least 1 and {IDLE_SECONDS_ENV_VAR} more than 0 "
-            f"(got {max_instances} and {idle_seconds})"
+        scaling = Scaling(
+            int(environ.get(MAX_INSTANCES_ENV_VAR) or DEFAULT_MAX_INSTANCES),
+            float(environ.get(IDLE_SECONDS_ENV_VAR) or DEFAULT_IDLE_SECONDS),
+            int(environ.get(MAX_STARTING_ENV_VAR) or default_max_starting()),
         )
-    return max_instances, idle_seconds
+    except ValueError as err:
+        raise ValueError(f"{names}: {err}") from err
+    if scaling.max_instances < 1 or not scaling.idle_seconds > 0 or scaling.max_starting < 1:
+        raise ValueError(
+            f"{MAX_INSTANCES_ENV_VAR} and {MAX_STARTING_ENV_VAR} must be at least 1 and "
+            f"{IDLE_SECONDS_ENV_VAR} more than 0 (got {scaling.max_instances}, {scaling.max_starting} "
+            f"and {scaling.idle_seconds})"
+        )
+    return scaling
 
 
 class FunctionInstances:
@@ -58,6 +81,7 @@ class FunctionInstances:
         idle_seconds: float = DEFAULT_IDLE_SECONDS,
         *,
         spare: int = DEFAULT_SPARE_INSTANCES,
+        max_starting: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         start_instance: Callable[[str], FunctionInstance] | None = None,
     ) -> None:
@@ -67,6 +91,7 @@ class FunctionInstances:
         self.max_instances = max_instances
         self.idle_seconds = idle_seconds
         self.spare = spare
+        self.max_starting = max_starting or default_max_starting()
         self._clock = clock
         # spawn, not fork: the server has threads (moto, HTTP), which a forked child would inherit broken.
         self._start = start_instance or _spawner(multiprocessing.get_context("spawn"))
@@ -75,15 +100,22 @@ class FunctionInstances:
         self._live: set[FunctionInstance] = set()
         self._starting = 0  # cold starts under way, for an event or as a spare
         self._spares_starting = 0
+        self._waiting = 0  # events waiting for an instance (at the cap, or Inits at max_starting)
         self._closed = False
         self._stopping = threading.Event()
         self._reaper: threading.Thread | None = None
 
     def stats(self) -> dict[str, int]:
-        """Instances serving an event, idle (initialised), and starting; and the cap."""
+        """Instances serving an event, idle (initialised), and starting; events waiting; and the cap."""
         with self._changed:
             idle, live = len(self._idle), len(self._live)
-            return {"busy": live - idle, "idle": idle, "starting": self._starting, "max": self.max_instances}
+            return {
+                "busy": live - idle,
+                "idle": idle,
+                "starting": self._starting,
+                "waiting": self._waiting,
+                "max": self.max_instances,
+            }
 
     @property
     def count(self) -> int:
@@ -126,10 +158,12 @@ class FunctionInstances:
                     instance = self._idle.pop()[0]
                     self._top_up()
                     return instance
-                if len(self._live) + self._starting < self.max_instances:
+                if self._may_start():
                     self._starting += 1
                     break
+                self._waiting += 1
                 self._changed.wait()
+                self._waiting -= 1
         instance = self._cold_start()
         with self._changed:
             self._top_up()
@@ -142,13 +176,18 @@ class FunctionInstances:
         except BaseException:
             with self._changed:
                 self._starting -= 1
-                self._changed.notify()
+                self._changed.notify_all()
             raise
         with self._changed:
             self._starting -= 1
             self._live.add(instance)
             self._ensure_reaper()
+            self._changed.notify_all()  # a start slot is free: a waiting event may start one
         return instance
+
+    def _may_start(self) -> bool:
+        """Called with the lock held: below the cap, and fewer than ``max_starting`` Inits under way."""
+        return len(self._live) + self._starting < self.max_instances and self._starting < self.max_starting
 
     def _give_back(self, instance: FunctionInstance) -> None:
         with self._changed:
@@ -171,11 +210,7 @@ class FunctionInstances:
     def _top_up(self) -> None:
         """Called with the lock held: start spares in the background until ``spare`` are idle or coming,
         never past the cap."""
-        while (
-            not self._closed
-            and len(self._idle) + self._spares_starting < self.spare
-            and len(self._live) + self._starting < self.max_instances
-        ):
+        while not self._closed and len(self._idle) + self._spares_starting < self.spare and self._may_start():
             self._starting += 1
             self._spares_starting += 1
             threading.Thread(target=self._start_spare, name=f"spare-{self.target}", daemon=True).start()
@@ -189,7 +224,7 @@ class FunctionInstances:
         with self._changed:
             self._starting -= 1
             self._spares_starting -= 1
-            self._changed.notify()
+            self._changed.notify_all()  # an instance is idle and a start slot free
             if instance is None:
                 return
             if not self._closed:

@@ -218,9 +218,9 @@ def _start_functions(state: Path, port: int, messaging: dict[str, str]) -> tuple
     from sysvmdiag.local.worker import QueuePoller
 
     # Each function in its own instance processes, one event at a time, as Lambda runs them.
-    max_instances, idle_seconds = scaling_from_env(os.environ)
+    max_instances, idle_seconds, max_starting = scaling_from_env(os.environ)
     functions = {
-        name: FunctionInstances(target, max_instances, idle_seconds)
+        name: FunctionInstances(target, max_instances, idle_seconds, max_starting=max_starting)
         for name, target in (
             ("api", "functions.api.app:lambda_handler"),
             ("authorizer", "functions.authorizer.app:lambda_handler"),
@@ -251,7 +251,11 @@ def _start_functions(state: Path, port: int, messaging: dict[str, str]) -> tuple
             instances.shutdown()
         stats.stop()
 
-    return stop, {"maxInstances": max_instances, "instanceIdleSeconds": idle_seconds}
+    return stop, {
+        "maxInstances": max_instances,
+        "instanceIdleSeconds": idle_seconds,
+        "maxStarting": max_starting,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
