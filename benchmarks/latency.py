@@ -57,9 +57,12 @@ def diagnostic_event(topology: Topology, account_name: str, body: dict) -> dict:
 class LambdaProcess:
     """One fresh execution environment of the API function (a child process, see lambda_process)."""
 
-    def __init__(self, announce_ready: bool = False, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, announce_ready: bool = False, env: dict[str, str] | None = None, prelude: str = ""
+    ) -> None:
         spawned_at = time.monotonic_ns()
         extra = ["--announce-ready"] if announce_ready else []
+        extra += ["--prelude", prelude] if prelude else []
         self._process = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.lambda_process", "--spawned-at-ns", str(spawned_at), *extra],
             cwd=REPO_ROOT,
