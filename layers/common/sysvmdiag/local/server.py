@@ -70,7 +70,8 @@ def configure_environment(endpoint_url: str) -> None:
             "RESULT_CACHE_SECONDS": os.environ.get("RESULT_CACHE_SECONDS") or str(LOCAL_RESULT_CACHE_SECONDS),
             "POWERTOOLS_SERVICE_NAME": "sysvmdiag",
             "POWERTOOLS_TRACE_DISABLED": "true",
-            "BASTION_WARM_AT_INIT": "true",
+            # Off, as in the template: a loss of ~0.5 s per cold request here (benchmarks/README.md).
+            "BASTION_WARM_AT_INIT": os.environ.get("BASTION_WARM_AT_INIT") or "false",
             "POWERTOOLS_METRICS_NAMESPACE": "SysVmDiag",
         }
     )
