@@ -7,6 +7,7 @@ import json
 import math
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,6 +48,18 @@ def running_stack(state_dir: Path | None = None) -> dict:
     if not LAB_SSH_CONFIG.exists():
         raise BenchmarkError(f"{LAB_SSH_CONFIG} is missing: the lab (`.venv/bin/simvms up`) writes it")
     return status
+
+
+def stack_for_functions(state_dir: Path | None = None) -> tuple[dict, Topology] | None:
+    """The running stack, the functions' environment pointed at it, and the lab's zone; None (after
+    saying why on stderr) when the stack is not up: the start of every benchmark against the stack."""
+    try:
+        stack = running_stack(state_dir)
+    except BenchmarkError as exc:
+        print(f"benchmarks: {exc}", file=sys.stderr)
+        return None
+    configure_functions_environment(stack)
+    return stack, lab_topology()
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,7 @@ from pathlib import Path
 from benchmarks.common import (
     BenchmarkError,
     add_state_argument,
-    configure_functions_environment,
-    lab_topology,
-    running_stack,
+    stack_for_functions,
     target,
 )
 from benchmarks.latency import diagnostic_event
@@ -38,13 +36,10 @@ def main(argv: list[str] | None = None) -> int:
             "benchmarks: pyinstrument is missing: .venv/bin/pip install pyinstrument==5.1.3", file=sys.stderr
         )
         return 2
-    try:
-        stack = running_stack(args.state)
-    except BenchmarkError as exc:
-        print(f"benchmarks: {exc}", file=sys.stderr)
+    prepared = stack_for_functions(args.state)
+    if prepared is None:
         return 2
-    configure_functions_environment(stack)
-    topology = lab_topology()
+    _stack, topology = prepared
     body = target(topology, args.vm).request_body()
     from sysvmdiag.local.gateway import LambdaContext
 

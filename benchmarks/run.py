@@ -27,9 +27,7 @@ from benchmarks import (
 from benchmarks.common import (
     BenchmarkError,
     add_state_argument,
-    configure_functions_environment,
-    lab_topology,
-    running_stack,
+    stack_for_functions,
     target,
 )
 from simvms.lab import Lab
@@ -71,13 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.cold, args.warm, args.import_runs, args.per_vm) < 1 or args.per_vm > 20:
         parser.error("counts must be at least 1, and --per-vm at most 20 (the load stays bounded)")
 
-    try:
-        stack = running_stack(args.state)
-    except BenchmarkError as exc:
-        print(f"benchmarks: {exc}", file=sys.stderr)
+    prepared = stack_for_functions(args.state)
+    if prepared is None:
         return 2
-    configure_functions_environment(stack)
-    topology = lab_topology()
+    stack, topology = prepared
     started = time.monotonic()
     results: dict = {
         "startedAt": datetime.now(UTC).isoformat(timespec="seconds"),

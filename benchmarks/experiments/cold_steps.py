@@ -23,11 +23,8 @@ import statistics
 import sys
 
 from benchmarks.common import (
-    BenchmarkError,
     add_state_argument,
-    configure_functions_environment,
-    lab_topology,
-    running_stack,
+    stack_for_functions,
     target,
 )
 from benchmarks.latency import LambdaProcess, diagnostic_event
@@ -75,13 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 1 <= args.runs <= 30:
         parser.error("--runs must be 1 to 30")
-    try:
-        stack = running_stack(args.state)
-    except BenchmarkError as exc:
-        print(f"benchmarks: {exc}", file=sys.stderr)
+    prepared = stack_for_functions(args.state)
+    if prepared is None:
         return 2
-    configure_functions_environment(stack)
-    topology = lab_topology()
+    _stack, topology = prepared
     event = diagnostic_event(topology, "admin", target(topology, args.vm).request_body())
     samples: dict[str, list[dict]] = {name: [] for name in VARIANTS}
     for run in range(args.runs):
