@@ -92,6 +92,7 @@ class FakeRunner:
     outputs: list[RunOutput | Exception] = field(default_factory=list)
     commands: list[tuple[str, str, float]] = field(default_factory=list)
     output_caps: list[int | None] = field(default_factory=list)  # None: the runner's own default
+    connect_allowances: list[float] = field(default_factory=list)
     # stdout so far, told to a run's on_output one after the other before it returns (live output);
     # ``during_run`` is called after each, so a test can look at the job while it "runs".
     live_chunks: list[str] = field(default_factory=list)
@@ -104,9 +105,11 @@ class FakeRunner:
         timeout: float,
         output_cap: int | None = None,
         *,
+        connect_allowance: float = 0.0,
         on_output: Callable[[str], None] | None = None,
     ) -> RunOutput:
         self.commands.append((str(vm.address), command, timeout))
+        self.connect_allowances.append(connect_allowance)
         self.output_caps.append(output_cap)
         for chunk in self.live_chunks if on_output is not None else ():
             on_output(chunk)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sysvmdiag.config import Settings
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
     from paramiko import PKey
 
     from sysvmdiag.audit import AuditStore
@@ -137,6 +138,7 @@ def cloudstack_keys(settings: Settings, *, force_fetch: bool = False) -> ApiKeyP
         _required(settings.cloudstack_secret_name, "CLOUDSTACK_SECRET_NAME"),
         max_age=settings.cloudstack_secret_max_age_seconds,
         force_fetch=force_fetch,
+        provider=secrets_provider(),
     )
 
 
@@ -248,14 +250,27 @@ def ssh_private_key(settings: Settings, secrets_client: Any = None) -> PKey:
     Manager client to read it through instead of boto3's default one (operators' commands)."""
     from sysvmdiag.runner import load_private_key
 
-    provider = None
-    if secrets_client is not None:
-        from aws_lambda_powertools.utilities.parameters import SecretsProvider
-
-        provider = SecretsProvider(boto3_client=secrets_client)
     return load_private_key(
-        settings.ssh_key_secret_id, max_age=settings.ssh_key_max_age_seconds, provider=provider
+        settings.ssh_key_secret_id,
+        max_age=settings.ssh_key_max_age_seconds,
+        provider=secrets_provider(secrets_client),
     )
+
+
+def secrets_provider(secrets_client: Any = None) -> SecretsProvider:
+    """Powertools' Secrets Manager provider: on ``secrets_client`` if given, else the process's default
+    one, made on boto3's default session (issue 17: powertools' own default makes a new session, which
+    loads botocore's data files again, ~70 ms of a cold request); kept where ``get_secret`` keeps it."""
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
+    if secrets_client is not None:
+        return SecretsProvider(boto3_client=secrets_client)
+    if "secrets" not in DEFAULT_PROVIDERS:
+        import boto3
+
+        DEFAULT_PROVIDERS["secrets"] = SecretsProvider(boto3_client=boto3.client("secretsmanager"))
+    return DEFAULT_PROVIDERS["secrets"]
 
 
 def _required(value: str | None, variable: str) -> str:

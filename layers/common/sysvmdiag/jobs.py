@@ -255,6 +255,6 @@ class JobQueue:
         )
 
 
-def new_deadline(created_at: datetime, worst_case_seconds: float, overhead_seconds: float) -> datetime:
-    """When a job that has not ended counts as lost: queue allowance + its worst case + SSH overhead."""
-    return created_at + timedelta(seconds=QUEUE_ALLOWANCE_SECONDS + worst_case_seconds + overhead_seconds)
+def new_deadline(created_at: datetime, run_budget_seconds: float) -> datetime:
+    """When a job that has not ended counts as lost: queue allowance + its run's budget."""
+    return created_at + timedelta(seconds=QUEUE_ALLOWANCE_SECONDS + run_budget_seconds)

@@ -198,8 +198,12 @@ class CappedRunner:
         self._runner = runner
         self._output_cap = output_cap
 
-    def run(self, vm: SshEndpoint, command: str, timeout: float) -> RunOutput:
-        return self._runner.run(vm, command, timeout, output_cap=self._output_cap)
+    def run(
+        self, vm: SshEndpoint, command: str, timeout: float, *, connect_allowance: float = 0.0
+    ) -> RunOutput:
+        return self._runner.run(
+            vm, command, timeout, output_cap=self._output_cap, connect_allowance=connect_allowance
+        )
 
 
 def _service_with_output_cap(output_cap: int) -> DiagnosticsService:

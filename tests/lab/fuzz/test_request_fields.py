@@ -74,7 +74,9 @@ class RecordingRunner:
         owner: RecordingRunner
         bastion: SshEndpoint
 
-        def run(self, vm: SshEndpoint, command: str, timeout: float) -> _FakeOutput:
+        def run(
+            self, vm: SshEndpoint, command: str, timeout: float, *, connect_allowance: float = 0.0
+        ) -> _FakeOutput:
             self.owner.calls.append((self.bastion, vm, command, timeout))
             return _FakeOutput()
 

@@ -128,6 +128,56 @@ def test_a_vm_connect_stopped_by_the_watchdog_is_timeout(net: FakeNetwork) -> No
     assert caught.value.__cause__.code is RunnerErrorCode.VM_UNREACHABLE
 
 
+def _slow_vm_handshake(net: FakeNetwork, seconds: float, tool_seconds: float) -> None:
+    """The VM's key exchange takes ``seconds``; its tool then answers after ``tool_seconds``."""
+
+    def prepare(transport: FakeTransport) -> None:
+        transport.on_handshake = lambda: net.clock.advance(seconds)
+        polls = [0.5] * int(tool_seconds / 0.5)  # what each of the reader's waits (0.5 s) brings
+        transport.session_script = [*polls, (b"ran\n", b""), "eof"]
+
+    net.prepare_vm = prepare
+
+
+def test_a_slow_connect_moves_the_run_s_end_back_within_the_connect_allowance(net: FakeNetwork) -> None:
+    """A 3.5 s handshake then a 3 s tool, on a 4 s budget: within it once the connect has its allowance."""
+    _slow_vm_handshake(net, 3.5, 3.0)
+    output = _runner(net).run(VM, COMMAND, timeout=4, connect_allowance=10)
+    assert output.stdout == "ran\n"
+    whole, after_connect = net.timers.started
+    assert (whole.seconds, whole.cancelled) == (14 + WATCHDOG_GRACE_SECONDS, True)
+    assert (after_connect.seconds, after_connect.cancelled) == (4 + WATCHDOG_GRACE_SECONDS, True)
+
+
+def test_without_an_allowance_the_slow_connect_leaves_the_tool_too_little(net: FakeNetwork) -> None:
+    _slow_vm_handshake(net, 3.5, 3.0)
+    with pytest.raises(RunnerError) as caught:
+        _runner(net).run(VM, COMMAND, timeout=4)
+    assert caught.value.code is RunnerErrorCode.TIMEOUT
+    assert len(net.timers.started) == 1
+
+
+def test_a_connect_slower_than_its_allowance_is_timeout(net: FakeNetwork) -> None:
+    _slow_vm_handshake(net, 20, 0.5)
+    started = net.clock()
+    with pytest.raises(RunnerError) as caught:
+        _runner(net).run(VM, COMMAND, timeout=4, connect_allowance=10)
+    assert caught.value.code is RunnerErrorCode.TIMEOUT
+    assert caught.value.message.endswith("did not finish within 14 s; it was stopped.")
+    assert net.clock() - started == 20  # the handshake's own time; nothing more was waited
+
+
+def test_a_tool_that_hangs_after_a_quick_connect_is_stopped_at_its_budget(net: FakeNetwork) -> None:
+    """The allowance is for connecting only: a hung tool is cut 4 s after the session opened, not 14."""
+    _slow_vm_handshake(net, 0.5, 60)
+    started = net.clock()
+    with pytest.raises(RunnerError) as caught:
+        _runner(net).run(VM, COMMAND, timeout=4, connect_allowance=10)
+    assert caught.value.code is RunnerErrorCode.TIMEOUT
+    assert caught.value.message.endswith("did not finish within 4.5 s; it was stopped.")
+    assert net.clock() - started == 4.5
+
+
 def test_a_hung_exec_abandons_the_shared_connection(net: FakeNetwork) -> None:
     runner = _runner(net)
     runner.run(VM, COMMAND, timeout=10)

@@ -64,3 +64,34 @@ def test_the_real_timer_runs_its_action_in_a_daemon_thread() -> None:
     timer = start_daemon_timer(0.0, done.set)
     assert timer.daemon
     assert done.wait(10)
+
+
+def test_limit_to_leaves_at_most_that_long_from_now_and_never_extends() -> None:
+    clock = FakeClock()
+    deadline = Deadline(14, clock)
+    clock.advance(2)
+    deadline.limit_to(4)
+    assert (deadline.remaining(), deadline.seconds) == (4, 6)
+    clock.advance(1)
+    deadline.limit_to(20)  # more than is left: unchanged
+    assert (deadline.remaining(), deadline.seconds) == (3, 6)
+
+
+def test_a_rescheduled_watchdog_fires_on_its_new_timer_only() -> None:
+    timers = FakeTimers()
+    watchdog = Watchdog(15.0, timers)
+    closed: list[str] = []
+    watchdog.guard(lambda: closed.append("session"))
+    watchdog.reschedule(5.0)
+    first, second = timers.started
+    assert first.cancelled and (second.seconds, second.cancelled) == (5.0, False)
+    timers.fire_live()
+    assert closed == ["session"] and watchdog.fired.is_set()
+
+
+def test_a_watchdog_that_fired_is_not_rescheduled() -> None:
+    timers = FakeTimers()
+    watchdog = Watchdog(1.0, timers)
+    timers.started[0].fire()
+    watchdog.reschedule(5.0)
+    assert len(timers.started) == 1

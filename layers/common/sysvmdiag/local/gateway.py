@@ -150,12 +150,6 @@ class AuthorizerCache:
     def _key(authorization: str) -> str:
         return hashlib.sha256(authorization.encode("utf-8", "surrogateescape")).hexdigest()
 
-    def get(self, authorization: str) -> dict | None:
-        return self._answers.get(self._key(authorization))
-
-    def put(self, authorization: str, verdict: dict) -> None:
-        self._answers.put(self._key(authorization), verdict)
-
     def answer(self, authorization: str, authorize: Callable[[], dict]) -> dict:
         """The kept answer, else ``authorize()``'s; requests arriving together with one header share
         one authorizer call (a burst with one API key costs one, not one per request)."""

@@ -12,7 +12,7 @@ from sysvmdiag.errors import ErrorCode, ServiceError
 from sysvmdiag.models import DiagnosticRequest, DiagnosticResult
 from sysvmdiag.observability import count_by, logger, metrics, tracer
 from sysvmdiag.parsers import parse_output
-from sysvmdiag.pipeline.origin import SSH_OVERHEAD_SECONDS
+from sysvmdiag.pipeline.origin import RunTimes
 from sysvmdiag.pipeline.ports import Clock, RunnerFactory, RunOutputLike, TopologySource
 from sysvmdiag.policy import Decision
 from sysvmdiag.topology.model import Host, Topology
@@ -41,9 +41,9 @@ class Execution:
         command = decision.invocation.command_line()
         started = self._clock()
         clock = time.monotonic()
-        timeout = (decision.worst_case_seconds or 0.0) + SSH_OVERHEAD_SECONDS
+        times = RunTimes(decision.worst_case_seconds or 0.0)
         try:
-            output, vm = self._output(request, context, command, timeout, on_output)
+            output, vm = self._output(request, context, command, times, on_output)
         except RunnerError as exc:
             count_by("RunnerErrors", "code", str(exc.code))
             logger.warning("runner failed", extra={"code": exc.code, "vm": request.target_id})
@@ -82,7 +82,7 @@ class Execution:
         request: DiagnosticRequest,
         context: Topology,
         command: str,
-        timeout: float,
+        times: RunTimes,
         on_output: Callable[[str], None] | None,
     ) -> tuple[RunOutputLike, Host]:
         """The run's output and the VM it ran on. A host key that differs from the pin in a context kept
@@ -92,7 +92,7 @@ class Execution:
 
         vm, bastion = self._endpoints(request, context)
         try:
-            return self._send(vm, bastion, command, timeout, on_output), vm
+            return self._send(vm, bastion, command, times, on_output), vm
         except RunnerError as exc:
             if exc.code is not RunnerErrorCode.HOST_KEY_MISMATCH:
                 raise
@@ -102,7 +102,7 @@ class Execution:
             vm_now, bastion_now = self._endpoints(request, fresh)
             if (vm_now.ssh, bastion_now.ssh) == (vm.ssh, bastion.ssh):
                 raise
-            return self._send(vm_now, bastion_now, command, timeout, on_output), vm_now
+            return self._send(vm_now, bastion_now, command, times, on_output), vm_now
 
     def _endpoints(self, request: DiagnosticRequest, context: Topology) -> tuple[Host, Host]:
         vm = context.system_vm(request.target_id)
@@ -115,13 +115,14 @@ class Execution:
         return vm, bastion
 
     def _send(
-        self, vm: Host, bastion: Host, command: str, timeout: float, on_output: Callable[[str], None] | None
+        self, vm: Host, bastion: Host, command: str, times: RunTimes, on_output: Callable[[str], None] | None
     ) -> RunOutputLike:
         assert vm.ssh is not None and bastion.ssh is not None
         runner = self._runner_for(bastion.ssh)
+        budget = {"timeout": times.budget, "connect_allowance": times.connect_allowance}
         if on_output is None:
-            return runner.run(vm.ssh, command, timeout=timeout)
-        return runner.run(vm.ssh, command, timeout=timeout, on_output=on_output)
+            return runner.run(vm.ssh, command, **budget)
+        return runner.run(vm.ssh, command, **budget, on_output=on_output)
 
     def _bastion(self, context: Topology) -> Host:
         try:

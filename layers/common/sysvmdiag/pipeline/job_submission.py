@@ -25,8 +25,8 @@ from sysvmdiag.pipeline.leases import Leases
 from sysvmdiag.pipeline.origin import (
     EXPECTED_QUEUE_WAIT_SECONDS,
     LEASE_MARGIN_SECONDS,
-    SSH_OVERHEAD_SECONDS,
     RequestOrigin,
+    RunTimes,
 )
 from sysvmdiag.pipeline.ports import Clock, JobQueuePort, JobRepository
 from sysvmdiag.policy import Caller, Decision
@@ -86,7 +86,7 @@ class JobSubmission:
         job = self._new_job(caller, request, origin, decision.worst_case_seconds or 0.0, now, playbook_run_id)
         record = record.model_copy(update={"mode": "async", "job_id": job.id})
         lease = (job.deadline_at - now).total_seconds() + LEASE_MARGIN_SECONDS
-        expected = EXPECTED_QUEUE_WAIT_SECONDS + job.worst_case_seconds + SSH_OVERHEAD_SECONDS
+        expected = EXPECTED_QUEUE_WAIT_SECONDS + RunTimes(job.worst_case_seconds).expected
         try:
             with dependency_errors():
                 self._leases.take_account_slot(caller, job.id, lease, expected)
@@ -139,6 +139,6 @@ class JobSubmission:
             actor=origin.actor,
             worst_case_seconds=worst_case,
             created_at=now,
-            deadline_at=new_deadline(now, worst_case, SSH_OVERHEAD_SECONDS),
+            deadline_at=new_deadline(now, RunTimes(worst_case).longest),
             playbook_run_id=playbook_run_id,
         )

@@ -19,7 +19,7 @@ from sysvmdiag.pipeline.audit_trail import AuditTrail
 from sysvmdiag.pipeline.execution import Execution
 from sysvmdiag.pipeline.leases import Leases
 from sysvmdiag.pipeline.live_output import LiveWriter, with_live_result
-from sysvmdiag.pipeline.origin import LEASE_MARGIN_SECONDS, SSH_OVERHEAD_SECONDS
+from sysvmdiag.pipeline.origin import RunTimes
 from sysvmdiag.pipeline.ports import Clock, JobQueuePort, JobRepository
 from sysvmdiag.pipeline.visibility import may_read
 from sysvmdiag.policy import Caller, Decision
@@ -74,16 +74,16 @@ class JobWorker:
         except ServiceError as err:
             return self.finish(job, JobStatus.DENIED, error=err)
         vm_id = decision.vm_uuid or job.target_id
-        expected = job.worst_case_seconds + SSH_OVERHEAD_SECONDS  # the run's end
+        times = RunTimes(job.worst_case_seconds)
         try:
-            self._leases.take_vm_slot(vm_id, job.id, expected + LEASE_MARGIN_SECONDS, expected)
+            self._leases.take_vm_slot(vm_id, job.id, times.lease, times.expected)
         except ServiceError as err:
             return self._defer(job, attempt, err.retry_after or 5)
         try:
             moved = self._jobs.transition(job, JobStatus.RUNNING, started_at=self._clock())
             if moved is None:  # another worker took it between our read and now
                 return self._jobs.get(job_id)
-            self._expect_back_at_run_end(moved[0], expected)
+            self._expect_back_at_run_end(moved[0], times.expected)
             return self._run(moved[0], request, decision, context)
         finally:
             self._leases.free_vm_slot(vm_id, job.id)

@@ -50,6 +50,7 @@ class Runner(Protocol):
         timeout: float,
         output_cap: int = ...,
         *,
+        connect_allowance: float = ...,
         on_output: Callable[[str], None] | None = None,
     ) -> RunOutputLike: ...
 

@@ -11,7 +11,7 @@ from sysvmdiag.pipeline.audit_trail import AuditTrail
 from sysvmdiag.pipeline.execution import Execution
 from sysvmdiag.pipeline.guards import dependency_errors
 from sysvmdiag.pipeline.leases import Leases
-from sysvmdiag.pipeline.origin import LEASE_MARGIN_SECONDS, SSH_OVERHEAD_SECONDS
+from sysvmdiag.pipeline.origin import RunTimes
 from sysvmdiag.policy import Caller, Decision
 from sysvmdiag.topology.model import Topology
 
@@ -33,13 +33,12 @@ class SyncRun:
         """Run now, holding the account's and the VM's slots (taken and given back together, whatever
         happens); nothing runs over a limit."""
         holder = record.id
-        expected = (decision.worst_case_seconds or 0.0) + SSH_OVERHEAD_SECONDS  # the run's end
-        lease = expected + LEASE_MARGIN_SECONDS
+        times = RunTimes(decision.worst_case_seconds or 0.0)
         vm_id = decision.vm_uuid or request.target_id
         record = record.model_copy(update={"mode": "sync"})
         try:
             with dependency_errors(), ExitStack() as held:
-                self._leases.take_run_slots(caller, vm_id, holder, lease, expected)
+                self._leases.take_run_slots(caller, vm_id, holder, times.lease, times.expected)
                 held.callback(self._leases.free_run_slots, caller.account_id, vm_id, holder)
                 result = self._execution.run(request, decision, context)
         except ServiceError as err:

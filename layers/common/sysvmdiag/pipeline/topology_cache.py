@@ -42,7 +42,12 @@ class CachedTopology:
         if also or self._kept.ttl <= 0:
             return self._read(vm_ref, destination, also)
         key = (vm_ref, tuple(destination_buckets(destination)))
-        return self._kept.get_or_load(key, lambda: self._read(vm_ref, destination, ()))
+        kept = self._kept.get(key)  # an instance serves one event at a time: no load to share
+        if kept is None:
+            kept = self._read(vm_ref, destination, ())
+            if kept is not None:
+                self._kept.put(key, kept)
+        return kept
 
     def fresh_context(self, vm_ref: str, destination: str | None = None) -> Topology | None:
         """The context read again, everything kept of this VM dropped first."""

@@ -19,7 +19,7 @@ from sysvmdiag.pipeline.admission import NO_ZONE, denial
 from sysvmdiag.pipeline.audit_trail import AuditTrail
 from sysvmdiag.pipeline.guards import dependency_errors
 from sysvmdiag.pipeline.leases import Leases
-from sysvmdiag.pipeline.origin import LEASE_MARGIN_SECONDS, SSH_OVERHEAD_SECONDS, RequestOrigin
+from sysvmdiag.pipeline.origin import RequestOrigin, RunTimes
 from sysvmdiag.pipeline.ports import (
     BundleStore,
     Clock,
@@ -139,10 +139,10 @@ class VmStateReads:
         self, caller: Caller, decision: StateDecision, vm: Host, context: Topology, holder: str
     ) -> VmStateView:
         """Run with the account's and the VM's slots held, then scope and store."""
-        expected = STATE_MAX_SECONDS + SSH_OVERHEAD_SECONDS
+        times = RunTimes(STATE_MAX_SECONDS)
         vm_id = vm.uuid or vm.name
         with ExitStack() as held:
-            self._leases.take_run_slots(caller, vm_id, holder, expected + LEASE_MARGIN_SECONDS, expected)
+            self._leases.take_run_slots(caller, vm_id, holder, times.lease, times.expected)
             held.callback(self._leases.free_run_slots, caller.account_id, vm_id, holder)
             state = self._collect(decision, vm, context)
         state = self._scoped(caller, vm, context, state)
@@ -162,11 +162,13 @@ class VmStateReads:
                 f"The topology has no SSH endpoint for {vm.vm_name or vm.name} or the bastion; reload it.",
             )
         request = decision.request
+        times = RunTimes(STATE_MAX_SECONDS)
         try:
             output = self._runner_for(bastion.ssh).run(
                 vm.ssh,
                 request.command_line(),
-                timeout=STATE_MAX_SECONDS + SSH_OVERHEAD_SECONDS,
+                timeout=times.budget,
+                connect_allowance=times.connect_allowance,
                 output_cap=STATE_OUTPUT_CAP,
             )
         except RunnerError as exc:

@@ -65,6 +65,7 @@ class _Run:
     deadline: Deadline
     watchdog: Watchdog
     on_output: OutputListener | None = None
+    after_connect: float | None = None  # the budget left once connected, when connecting had an allowance
 
 
 class BastionRunner:
@@ -129,12 +130,16 @@ class BastionRunner:
         timeout: float,
         output_cap: int = DEFAULT_OUTPUT_CAP,
         *,
+        connect_allowance: float = 0.0,
         vm_label: str | None = None,
         on_output: OutputListener | None = None,
     ) -> RunOutput:
         """Send ``command`` (a validated tool command line) to the VM's forced command and collect it.
 
-        ``timeout`` is the wall-clock budget of the whole run. The run leases a cached VM connection
+        ``timeout`` is the wall-clock budget of the whole run; the time connecting took (bastion, VM,
+        session) moves it back by up to ``connect_allowance`` seconds, so a slow connect (a process
+        short of CPU) does not eat the tool's time, while a tool that hangs is stopped as soon as
+        before. The run leases a cached VM connection
         (or makes one) and opens its own session on it; if a cached connection turns out dead before
         anything was executed, the run is retried once on a fresh connection. Raises RunnerError; a
         refusal by the VM-side program is not an error but its stderr and exit status. ``on_output``
@@ -142,11 +147,12 @@ class BastionRunner:
         """
         if vm.address is None:
             raise ValueError("the VM endpoint has no address")
-        deadline = Deadline(timeout, self._plumbing.clock)
+        deadline = Deadline(timeout + connect_allowance, self._plumbing.clock)
         name = describe(vm, "system VM", vm_label)
         pinned = PinnedKey.of(vm, name)
         watchdog = Watchdog(deadline.remaining() + WATCHDOG_GRACE_SECONDS, self._plumbing.start_timer)
-        run = _Run(vm, EndpointKey.of(vm), name, pinned, deadline, watchdog, on_output)
+        after_connect = timeout if connect_allowance > 0 else None
+        run = _Run(vm, EndpointKey.of(vm), name, pinned, deadline, watchdog, on_output, after_connect)
         try:
             return self._run(run, command, output_cap)
         except RunnerError as exc:
@@ -175,9 +181,17 @@ class BastionRunner:
                         raise RunnerError(RunnerErrorCode.TIMEOUT, message) from exc
                     fresh_only = True  # the one retry, on a connection made for it
                     continue
+                self._connected(run)
                 return self._execute(run, session, connection, command, output_cap)
             finally:
                 self._pool.release(connection)
+
+    @staticmethod
+    def _connected(run: _Run) -> None:
+        """The session is open: the connect allowance ends, the run has ``timeout`` from now at most."""
+        if run.after_connect is not None:
+            run.deadline.limit_to(run.after_connect)
+            run.watchdog.reschedule(run.deadline.remaining() + WATCHDOG_GRACE_SECONDS)
 
     def _lease(self, run: _Run, *, fresh_only: bool) -> tuple[VmConnection, bool]:
         """A pooled connection with a free session slot (and whether it was made for this run)."""

@@ -47,6 +47,11 @@ class Deadline:
     def remaining(self) -> float:
         return max(0.0, self.expires - self._clock())
 
+    def limit_to(self, seconds: float) -> None:
+        """At most ``seconds`` left from now (never more than before): a connect allowance ends."""
+        self.expires = min(self.expires, self._clock() + seconds)
+        self.seconds = self.expires - self.started
+
     def step(self, cap: float) -> float:
         """Timeout for one network step: the small connect timeout or what is left, if less."""
         return max(MIN_STEP_SECONDS, min(cap, self.remaining()))
@@ -68,7 +73,16 @@ class Watchdog:
         self.fired = threading.Event()
         self._lock = threading.Lock()
         self._target: Callable[[], None] | None = None
+        self._start_timer = start_timer
         self._timer = start_timer(seconds, self._fire)
+
+    def reschedule(self, seconds: float) -> None:
+        """Fire ``seconds`` from now instead (the run's deadline moved); nothing if it already fired."""
+        with self._lock:
+            if self.fired.is_set():
+                return
+            self._timer.cancel()
+            self._timer = self._start_timer(seconds, self._fire)
 
     def guard(self, close: Callable[[], None] | None) -> None:
         """From now on, firing calls ``close`` (at once if the watchdog already fired)."""
