@@ -7,7 +7,14 @@ import pytest
 
 from sysvmdiag.runner.deadline import Deadline
 from sysvmdiag.runner.errors import RunnerError, RunnerErrorCode
-from sysvmdiag.runner.pinning import Login, PinnedKey, authenticate, connect_pinned, handshake
+from sysvmdiag.runner.pinning import (
+    PARAMIKO_AUTH_TIMEOUT,
+    Login,
+    PinnedKey,
+    authenticate,
+    connect_pinned,
+    handshake,
+)
 from sysvmdiag.topology.model import SshEndpoint
 from tests.unit.runner.fakes import ED25519_PIN, FakeClock, FakeTransport
 
@@ -87,17 +94,26 @@ def test_a_handshake_that_does_not_complete_is_the_callers_unreachable(raised: B
 def test_auth_rejected_not_completed_or_not_accepted_are_auth_failed() -> None:
     transport = FakeTransport(FakeClock())
     transport.auth_error = paramiko.AuthenticationException("denied")
-    rejected = _failure(lambda: authenticate(transport, "root", None, WHO, 2.0))  # type: ignore[arg-type]
+    rejected = _failure(lambda: authenticate(transport, "root", None, WHO, 2.0, UNREACHABLE))  # type: ignore[arg-type]
     assert rejected.message == "The system VM at 169.254.1.10:3922 rejected the key for user root."
     assert transport.timeouts["auth_timeout"] == 2.0
     transport.auth_error = EOFError("gone")
-    broken = _failure(lambda: authenticate(transport, "root", None, WHO, 2.0))  # type: ignore[arg-type]
+    broken = _failure(lambda: authenticate(transport, "root", None, WHO, 2.0, UNREACHABLE))  # type: ignore[arg-type]
     assert broken.message == f"Authentication as root on {WHO} did not complete: gone."
     transport.auth_error = None
     transport.accept_user = False
-    partial = _failure(lambda: authenticate(transport, "root", None, WHO, 2.0))  # type: ignore[arg-type]
+    partial = _failure(lambda: authenticate(transport, "root", None, WHO, 2.0, UNREACHABLE))  # type: ignore[arg-type]
     assert partial.message == "The system VM at 169.254.1.10:3922 did not accept user root."
     assert {e.code for e in (rejected, broken, partial)} == {RunnerErrorCode.AUTH_FAILED}
+
+
+def test_a_server_that_does_not_answer_auth_in_time_is_unreachable_not_a_rejected_key() -> None:
+    """paramiko says "Authentication timeout." as it says "denied": a busy sshd is not a wrong key."""
+    transport = FakeTransport(FakeClock())
+    transport.auth_error = paramiko.AuthenticationException(PARAMIKO_AUTH_TIMEOUT)
+    slow = _failure(lambda: authenticate(transport, "root", None, WHO, 2.5, UNREACHABLE))  # type: ignore[arg-type]
+    assert slow.code is UNREACHABLE
+    assert slow.message == "The system VM at 169.254.1.10:3922 did not answer authentication within 2.5 s."
 
 
 def test_connect_pinned_logs_in_within_the_step_and_closes_on_failure() -> None:

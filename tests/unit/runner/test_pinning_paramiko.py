@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from sysvmdiag.runner.deadline import Deadline
 from sysvmdiag.runner.errors import RunnerError, RunnerErrorCode
 from sysvmdiag.runner.keys import parse_private_key
-from sysvmdiag.runner.pinning import Login, PinnedKey, connect_pinned
+from sysvmdiag.runner.pinning import Login, PinnedKey, authenticate, connect_pinned, handshake
 
 WHO = "the system VM at 169.254.1.10:3922"
 
@@ -99,3 +99,35 @@ def test_a_key_the_server_does_not_accept_is_auth_failed(pair: Pair) -> None:
     assert caught.value.code is RunnerErrorCode.AUTH_FAILED
     assert caught.value.message == "The system VM at 169.254.1.10:3922 rejected the key for user root."
     assert not pair.client.is_active()
+
+
+class _HeldServer(_Server):
+    """Answers an auth request only once the test lets it (a busy sshd)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
+        self.release.wait(10)
+        return super().check_auth_publickey(username, key)
+
+
+def test_a_server_that_holds_its_auth_answer_is_unreachable_not_a_rejected_key() -> None:
+    """paramiko's own auth timeout, against a server holding its answer until the client gave up."""
+    ours, theirs = socket.socketpair()
+    held = _HeldServer()
+    server = paramiko.Transport(theirs)
+    server.add_server_key(HOST_KEY)
+    server.start_server(event=threading.Event(), server=held)
+    client = paramiko.Transport(ours)
+    try:
+        login = _login(HOST_KEY)
+        handshake(client, login.pinned, WHO, 10.0, login.unreachable)  # untimed: the server answers it
+        with pytest.raises(RunnerError) as caught:
+            authenticate(client, "root", CLIENT_KEY, WHO, 0.5, login.unreachable)
+    finally:
+        held.release.set()
+        client.close()
+        server.close()
+    assert caught.value.code is RunnerErrorCode.VM_UNREACHABLE
+    assert caught.value.message == f"{WHO[0].upper()}{WHO[1:]} did not answer authentication within 0.5 s."

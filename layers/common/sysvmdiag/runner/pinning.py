@@ -90,12 +90,28 @@ def handshake(
         )
 
 
-def authenticate(transport: paramiko.Transport, user: str, key: paramiko.PKey, who: str, step: float) -> None:
-    """Public-key auth as ``user``; every way of not getting in is AUTH_FAILED."""
+# paramiko raises a plain AuthenticationException with this text when auth_timeout passes.
+PARAMIKO_AUTH_TIMEOUT = "Authentication timeout."
+
+
+def authenticate(
+    transport: paramiko.Transport,
+    user: str,
+    key: paramiko.PKey,
+    who: str,
+    step: float,
+    unreachable: RunnerErrorCode,
+) -> None:
+    """Public-key auth as ``user``; every way of not getting in is AUTH_FAILED, but a server that did
+    not answer within ``step`` (a busy sshd) is ``unreachable``: its key was never rejected."""
     transport.auth_timeout = step
     try:
         transport.auth_publickey(user, key)
     except paramiko.AuthenticationException as exc:
+        if str(exc) == PARAMIKO_AUTH_TIMEOUT:
+            raise RunnerError(
+                unreachable, f"{capitalized(who)} did not answer authentication within {step:g} s."
+            ) from exc
         raise RunnerError(
             RunnerErrorCode.AUTH_FAILED, f"{capitalized(who)} rejected the key for user {user}."
         ) from exc
@@ -122,7 +138,7 @@ def connect_pinned(transport: paramiko.Transport, login: Login, deadline: Deadli
     """Handshake against the pin, then auth, each step within ``cap``; closes ``transport`` on failure."""
     try:
         handshake(transport, login.pinned, login.who, deadline.step(cap), login.unreachable)
-        authenticate(transport, login.user, login.key, login.who, deadline.step(cap))
+        authenticate(transport, login.user, login.key, login.who, deadline.step(cap), login.unreachable)
     except BaseException:
         transport.close()
         raise
