@@ -236,9 +236,11 @@ def markdown(results: dict) -> str:
         "",
         f"Limits of the API server during the run: "
         f"{results['limits'] or 'the defaults (no LIMITS_JSON in its environment)'}. "
-        '"no answer" failures are connections the local API Gateway stand-in did not accept; '
-        "504 TIMEOUT is the runner's budget (the tool's worst case + 3 s) spent before the tool "
-        "finished. See benchmarks/README.md for the analysis.",
+        '"no answer" failures are, over HTTP, requests the local API Gateway stand-in did not '
+        "answer within the client's 35 s and, as processes, processes the run's bound closed before "
+        "they answered; 504 TIMEOUT is the runner's budget (the tool's worst case + 3 s, moved back "
+        "by up to 10 s when connecting was slow) spent before the tool finished. "
+        "See benchmarks/README.md for the analysis.",
         "",
     ]
     if "scaleRequests" in results:
