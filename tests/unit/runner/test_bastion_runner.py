@@ -157,25 +157,23 @@ def test_without_an_allowance_the_slow_connect_leaves_the_tool_too_little(net: F
     assert len(net.timers.started) == 1
 
 
-def test_a_connect_slower_than_its_allowance_is_timeout(net: FakeNetwork) -> None:
-    _slow_vm_handshake(net, 20, 0.5)
+@pytest.mark.parametrize(
+    ("handshake", "tool", "budget", "elapsed"),
+    [
+        (20, 0.5, "14", 20),  # a connect slower than the allowance: the handshake's own time, no more
+        (0.5, 60, "4.5", 4.5),  # the allowance is for connecting only: a hung tool is cut 4 s after
+    ],
+)
+def test_past_the_allowance_or_the_tool_s_budget_a_run_is_timeout(
+    net: FakeNetwork, handshake: float, tool: float, budget: str, elapsed: float
+) -> None:
+    _slow_vm_handshake(net, handshake, tool)
     started = net.clock()
     with pytest.raises(RunnerError) as caught:
         _runner(net).run(VM, COMMAND, timeout=4, connect_allowance=10)
     assert caught.value.code is RunnerErrorCode.TIMEOUT
-    assert caught.value.message.endswith("did not finish within 14 s; it was stopped.")
-    assert net.clock() - started == 20  # the handshake's own time; nothing more was waited
-
-
-def test_a_tool_that_hangs_after_a_quick_connect_is_stopped_at_its_budget(net: FakeNetwork) -> None:
-    """The allowance is for connecting only: a hung tool is cut 4 s after the session opened, not 14."""
-    _slow_vm_handshake(net, 0.5, 60)
-    started = net.clock()
-    with pytest.raises(RunnerError) as caught:
-        _runner(net).run(VM, COMMAND, timeout=4, connect_allowance=10)
-    assert caught.value.code is RunnerErrorCode.TIMEOUT
-    assert caught.value.message.endswith("did not finish within 4.5 s; it was stopped.")
-    assert net.clock() - started == 4.5
+    assert caught.value.message.endswith(f"did not finish within {budget} s; it was stopped.")
+    assert net.clock() - started == elapsed
 
 
 def test_a_hung_exec_abandons_the_shared_connection(net: FakeNetwork) -> None:
