@@ -39,6 +39,8 @@ from sysvmdiag.vmstate import STATE_MAX_SECONDS
 
 STATE_OUTPUT_CAP = 1024 * 1024  # every part and log at the VM side's own cuts, JSON-escaped, fits
 DEFAULT_URL_TTL_SECONDS = 900
+# A state read's budget, connect allowance, lease and expected end: one worst case, figured once.
+STATE_RUN = RunTimes(STATE_MAX_SECONDS)
 
 
 class VmStateReads:
@@ -139,10 +141,9 @@ class VmStateReads:
         self, caller: Caller, decision: StateDecision, vm: Host, context: Topology, holder: str
     ) -> VmStateView:
         """Run with the account's and the VM's slots held, then scope and store."""
-        times = RunTimes(STATE_MAX_SECONDS)
         vm_id = vm.uuid or vm.name
         with ExitStack() as held:
-            self._leases.take_run_slots(caller, vm_id, holder, times.lease, times.expected)
+            self._leases.take_run_slots(caller, vm_id, holder, STATE_RUN.lease, STATE_RUN.expected)
             held.callback(self._leases.free_run_slots, caller.account_id, vm_id, holder)
             state = self._collect(decision, vm, context)
         state = self._scoped(caller, vm, context, state)
@@ -162,13 +163,12 @@ class VmStateReads:
                 f"The topology has no SSH endpoint for {vm.vm_name or vm.name} or the bastion; reload it.",
             )
         request = decision.request
-        times = RunTimes(STATE_MAX_SECONDS)
         try:
             output = self._runner_for(bastion.ssh).run(
                 vm.ssh,
                 request.command_line(),
-                timeout=times.budget,
-                connect_allowance=times.connect_allowance,
+                timeout=STATE_RUN.budget,
+                connect_allowance=STATE_RUN.connect_allowance,
                 output_cap=STATE_OUTPUT_CAP,
             )
         except RunnerError as exc:
